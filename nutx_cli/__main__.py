@@ -1,0 +1,3 @@
+from nutx_cli.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""Pure cores: no I/O, no asyncio, no clock (DESIGN.md §2, layer 1)."""

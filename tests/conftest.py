@@ -1,0 +1,20 @@
+"""Shared test fixtures: the official vectors live in ../shared/vectors relative to the repo root."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VECTORS_DIR = REPO_ROOT.parent / "shared" / "vectors"
+
+
+def load_vectors(name: str) -> Any:
+    """Load `../shared/vectors/<name>.json`; fail loudly if the file is missing."""
+    path = VECTORS_DIR / f"{name}.json"
+    if not path.exists():
+        pytest.fail(f"test vectors not found at {path}: the repo must sit beside shared/")
+    return json.loads(path.read_text())

@@ -59,7 +59,7 @@ def apply_config(ctx: typer.Context, data_dir: Path) -> dict[str, Any]:
         if source is not None and source.name != "DEFAULT":
             continue
         try:
-            values[param.name] = param.type_cast_value(ctx, raw)
+            values[param.name] = param.process_value(ctx, raw)
         except typer.BadParameter as exc:
             raise ConfigError(f"{data_dir / CONFIG_NAME}: bad value for {key!r}: {exc.message}") from exc
     return values

@@ -77,6 +77,9 @@ def test_deterministic_nonce_vector(case: dict[str, Any]) -> None:
     assert (sig.e.hex(), sig.s.hex()) == (case["expected"]["e"], case["expected"]["s"])
     assert bdhke.verify_blind_dleq(h(i["A"]), h(i["B_"]), sig.C_, sig.e, sig.s) is case["expected"]["verify"]
     assert bdhke.sign(h(i["a"]), h(i["B_"]), K=h(i["A"])) == sig
+    A, B, C = (bdhke.parse_point(i[x]) for x in ("A", "B_", "C_"))
+    nonce = bdhke.dleq_nonce(h(i["a"]), A, B, C).to_bytes(32, "big")
+    assert bdhke.sign_with_nonce(h(i["a"]), h(i["B_"]), nonce) == sig
 
 
 @pytest.mark.parametrize("case", cases("nut12", "dleq_verify_blind_signature"))

@@ -131,20 +131,17 @@ def unblind(C_: bytes, r: bytes, K: bytes) -> bytes:
         raise CryptoError("unblinded signature is the point at infinity") from None
 
 
+def _hash_e_uncompressed(*points: bytes) -> bytes:
+    return hashlib.sha256(b"".join(points).hex().encode("ascii")).digest()
+
+
 def hash_e(*points: PublicKey) -> bytes:
     """NUT-12 hash_e: SHA256 of the concatenated lowercase hex of the uncompressed points."""
-    text = "".join(p.format(compressed=False).hex() for p in points)
-    return hashlib.sha256(text.encode("ascii")).digest()
+    return _hash_e_uncompressed(*(p.format(compressed=False) for p in points))
 
 
-def dleq_nonce(k: bytes, A: PublicKey, B_: PublicKey, C_: PublicKey) -> int:
-    """NUT-12 deterministic DLEQ nonce: HMAC-SHA256(k, tag‖A‖B_‖C_‖ctr), rejection-sampled into [1, n-1]."""
-    data = (
-        DLEQ_NONCE_TAG
-        + A.format(compressed=False)
-        + B_.format(compressed=False)
-        + C_.format(compressed=False)
-    )
+def _nonce_uncompressed(k: bytes, A: bytes, B_: bytes, C_: bytes) -> int:
+    data = DLEQ_NONCE_TAG + A + B_ + C_
     for ctr in range(256):
         p = int.from_bytes(hmac.digest(k, data + bytes((ctr,)), "sha256"), "big")
         if 0 < p < CURVE_ORDER:
@@ -152,11 +149,23 @@ def dleq_nonce(k: bytes, A: PublicKey, B_: PublicKey, C_: PublicKey) -> int:
     raise CryptoError("no DLEQ nonce found")  # pragma: no cover - probability 2^-32768
 
 
-def _prove(a: int, A: PublicKey, B: PublicKey, C: PublicKey, p: int) -> BlindSig:
+def dleq_nonce(k: bytes, A: PublicKey, B_: PublicKey, C_: PublicKey) -> int:
+    """NUT-12 deterministic DLEQ nonce: HMAC-SHA256(k, tag‖A‖B_‖C_‖ctr), rejection-sampled into [1, n-1]."""
+    return _nonce_uncompressed(
+        k, A.format(compressed=False), B_.format(compressed=False), C_.format(compressed=False)
+    )
+
+
+def _prove(a: int, A: PublicKey, B: PublicKey, C: PublicKey, p: int | None) -> BlindSig:
+    """DLEQ (e, s) for C = a·B; nonce `p`, or the deterministic one when None."""
+    k_bytes = _scalar_bytes(a)
+    A_u, C_u = A.format(compressed=False), C.format(compressed=False)
+    if p is None:
+        p = _nonce_uncompressed(k_bytes, A_u, B.format(compressed=False), C_u)
     p_bytes = _scalar_bytes(p)
-    R1 = PublicKey.from_valid_secret(p_bytes)
-    R2 = B.multiply(p_bytes)
-    e_bytes = hash_e(R1, R2, A, C)
+    R1_u = PublicKey.from_valid_secret(p_bytes).format(compressed=False)
+    R2_u = B.multiply(p_bytes).format(compressed=False)
+    e_bytes = _hash_e_uncompressed(R1_u, R2_u, A_u, C_u)
     s = (p + int.from_bytes(e_bytes, "big") * a) % CURVE_ORDER
     return BlindSig(C_=C.format(), e=e_bytes, s=_scalar_bytes(s))
 
@@ -171,8 +180,7 @@ def sign(k: bytes, B_: bytes, K: bytes | None = None) -> BlindSig:
     k_bytes = _scalar_bytes(a)
     B = parse_point(B_)
     A = PublicKey(K) if K is not None else PublicKey.from_valid_secret(k_bytes)
-    C = B.multiply(k_bytes)
-    return _prove(a, A, B, C, dleq_nonce(k_bytes, A, B, C))
+    return _prove(a, A, B, B.multiply(k_bytes), None)
 
 
 def sign_with_nonce(k: bytes, B_: bytes, nonce: bytes) -> BlindSig:
@@ -180,8 +188,7 @@ def sign_with_nonce(k: bytes, B_: bytes, nonce: bytes) -> BlindSig:
     a = parse_scalar(k)
     k_bytes = _scalar_bytes(a)
     B = parse_point(B_)
-    C = B.multiply(k_bytes)
-    return _prove(a, PublicKey.from_valid_secret(k_bytes), B, C, parse_scalar(nonce))
+    return _prove(a, PublicKey.from_valid_secret(k_bytes), B, B.multiply(k_bytes), parse_scalar(nonce))
 
 
 def verify(k: bytes, secret: str, C: bytes) -> bool:

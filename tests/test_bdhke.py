@@ -35,7 +35,9 @@ def test_blinded_message_vectors(case: dict[str, Any]) -> None:
     assert y.combine([r_g]).format().hex() == case["expected"]["B_"]
 
 
-@pytest.mark.parametrize("case", cases("nut00", "blind_signature") + cases("nutshell_crypto_extra", "blind_signature"))
+@pytest.mark.parametrize(
+    "case", cases("nut00", "blind_signature") + cases("nutshell_crypto_extra", "blind_signature")
+)
 def test_blind_signature_vectors(case: dict[str, Any]) -> None:
     i = case["input"]
     sig = bdhke.sign(h(i["k"]), h(i["B_"]))

@@ -81,7 +81,11 @@ def test_derive_keyset_deterministic_and_separated() -> None:
     assert sat.id == keyset_id_v2(sat.public_keys, "sat")
     for amount in (1, 2**63):
         assert bdhke.public_key(sat.private_keys[amount]) == sat.public_keys[amount]
-    others = [derive_keyset(seed, "ehash", 0), derive_keyset(seed, "ehash", 1), derive_keyset(b"\x43" * 32, "sat", 0)]
+    others = [
+        derive_keyset(seed, "ehash", 0),
+        derive_keyset(seed, "ehash", 1),
+        derive_keyset(b"\x43" * 32, "sat", 0),
+    ]
     ids = {sat.id} | {k.id for k in others}
     assert len(ids) == 4
     all_keys = [k for ks in [sat, *others] for k in ks.private_keys.values()]

@@ -167,9 +167,15 @@ GOOD_PROOF = {"a": 1, "s": "s", "c": bdhke.public_key(b"\x01" * 32)}
         "cashuB" + _b64(cbor2.dumps({"t": [], "m": "http://m", "u": "sat"})),
         "cashuB" + _b64(cbor2.dumps({"t": [{"i": "00aa", "p": [GOOD_PROOF]}], "m": "http://m", "u": "sat"})),
         "cashuB"
-        + _b64(cbor2.dumps({"t": [{"i": bytes(8), "p": [GOOD_PROOF | {"a": -5}]}], "m": "http://m", "u": "sat"})),
+        + _b64(
+            cbor2.dumps({"t": [{"i": bytes(8), "p": [GOOD_PROOF | {"a": -5}]}], "m": "http://m", "u": "sat"})
+        ),
         "cashuB"
-        + _b64(cbor2.dumps({"t": [{"i": bytes(8), "p": [GOOD_PROOF | {"c": b"\x02" + bytes(32)}]}], "m": "m", "u": "s"})),
+        + _b64(
+            cbor2.dumps(
+                {"t": [{"i": bytes(8), "p": [GOOD_PROOF | {"c": b"\x02" + bytes(32)}]}], "m": "m", "u": "s"}
+            )
+        ),
         "cashuB" + _b64(cbor2.dumps({"t": [{"i": bytes(8), "p": [GOOD_PROOF]}], "u": "sat"})),
         "cashuB" + _b64(cbor2.dumps({"t": [{"i": bytes(8), "p": [GOOD_PROOF]}], "m": "http://m"})),
     ],

@@ -33,7 +33,7 @@ class NutxProcess:
     def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.args = args
         self.log_path = log
-        self._log = open(log, "wb")
+        self._log = open(log, "wb")  # noqa: SIM115 - closed in stop(), outlives this call
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nutx_cli", *args],
             stdout=self._log,

@@ -15,7 +15,7 @@ from nutx_cli.cli.config import ConfigError, apply_config
 
 
 def _nutx(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "nutx_cli", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "nutx_cli", *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_version_and_help() -> None:

@@ -137,7 +137,7 @@ def nbits_to_target(nbits: int) -> int:
     return target
 
 
-def sv1_difficulty_to_target(difficulty: Fraction | int | float) -> int:
+def sv1_difficulty_to_target(difficulty: Fraction | float) -> int:
     """Stratum V1 difficulty (diff 1 = 0xFFFF·2^208) to a target, floor, clamped to a U256."""
     d = Fraction(difficulty)
     if d <= 0:

@@ -1,0 +1,92 @@
+"""Checking one submitted ecash share (stratum.md §5.9 and §6.4): accepted with its level and amount, or a named error.
+
+Pure: the caller passes the channel's jobs, the keysets the mint knows, the set of header hashes
+already accepted in this epoch, and the clock. Order: job, extranonce size, version, ntime, the
+ecash fields, proof of work, duplicate. Signing (and the `blinded-message-reused` check) is the
+mint's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+
+from coincurve import PublicKey
+
+from nutx_cli.chain.hashes import dsha256
+from nutx_cli.chain.header import BlockHeader
+from nutx_cli.chain.merkle import root_from_path
+from nutx_cli.core.targets import amount_of_level
+from nutx_cli.pool.jobs import ChannelJobs, Job, JobLookupError
+from nutx_cli.sv2.ecash import SubmitSharesEcashExtended
+from nutx_cli.sv2.jobs import extended_coinbase, version_error
+
+MAX_FUTURE_NTIME = 7200
+"""Bitcoin accepts headers up to two hours ahead of the clock."""
+
+
+class ShareRejected(Exception):
+    """A share that is not signed; `code` is the SV2 error name sent back."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedShare:
+    """A share that passed every check the pool makes before asking the mint to sign."""
+
+    job: Job
+    header: BlockHeader
+    hash: bytes  # sha256d of the header, internal order
+    coinbase: bytes  # non-witness coinbase of this share
+    amount: int
+    is_block: bool
+
+    @property
+    def level(self) -> int:
+        return self.job.level
+
+    @property
+    def hash_int(self) -> int:
+        return int.from_bytes(self.hash, "little")
+
+
+def check_share(share: SubmitSharesEcashExtended, jobs: ChannelJobs, *, extranonce_size: int, k_max: int,
+                known_keysets: Container[str], seen: Container[bytes], now: int) -> CheckedShare:
+    """Validate `share` against the job it names; raises ShareRejected with the SV2 error name."""
+    try:
+        job = jobs.lookup(share.job_id)
+    except JobLookupError as exc:
+        raise ShareRejected(exc.code) from None
+    if len(share.extranonce) != extranonce_size:
+        raise ShareRejected("bad-extranonce-size")
+    bad_version = version_error(job.message.version, share.version, job.message.version_rolling_allowed)
+    if bad_version is not None:
+        raise ShareRejected(bad_version)
+    prev = jobs.prev_hash
+    if prev is None:
+        raise ShareRejected("stale-share")
+    if share.ntime < prev.min_ntime or share.ntime > now + MAX_FUTURE_NTIME:
+        raise ShareRejected("invalid-timestamp")
+    blinded = share.blinded_message
+    keyset_id = blinded.keyset_id.hex()
+    if keyset_id != job.keyset_id:
+        raise ShareRejected("inactive-keyset" if keyset_id in known_keysets else "unknown-keyset")
+    if blinded.amount != amount_of_level(job.level, k_max):
+        raise ShareRejected("amount-mismatch")
+    try:
+        PublicKey(blinded.blinded_secret)
+    except ValueError:
+        raise ShareRejected("invalid-blinded-message") from None
+    coinbase = extended_coinbase(job.message, job.extranonce_prefix, share.extranonce)
+    root = root_from_path(dsha256(coinbase), job.message.merkle_path)
+    header = BlockHeader(share.version, prev.prev_hash, root, share.ntime, prev.nbits, share.nonce)
+    digest = header.hash()
+    value = int.from_bytes(digest, "little")
+    if value > job.target:
+        raise ShareRejected("difficulty-too-low")
+    if digest in seen:
+        raise ShareRejected("duplicate-share")
+    return CheckedShare(job, header, digest, coinbase, blinded.amount, value <= job.template.network_target)

@@ -1,0 +1,82 @@
+"""The worked SV1 example of spec/stratum.md §7.7 (mainnet block 100000), end to end through the cores:
+SV2 frames → translator → `mining.notify`; the miner's `mining.submit` → header → block hash → the SV2
+submission fields of the same block's SubmitSharesExtended frame."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coincurve import PrivateKey
+
+from nutx_cli.sv1.protocol import Notification, Request, encode, parse_line
+from nutx_cli.sv1.session import MinerSession, Ready, Send, ShareAccepted
+from nutx_cli.sv1.translator import ChannelTranslator
+from nutx_cli.sv2.ecash import EcashKeyset
+from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash, SubmitSharesExtended
+from nutx_cli.sv2.types import decode_record
+from tests.conftest import load_vectors
+
+EXAMPLE = load_vectors("stratum")["block_100000_worked_example"]
+FRAMES = EXAMPLE["sv2_frames_unencrypted"]
+SV1 = EXAMPLE["sv1"]
+
+
+def payload(name: str) -> bytes:
+    return bytes.fromhex(FRAMES[name])[6:]  # drop the 6-byte frame header
+
+
+def keyset(epoch: int = 3, k_max: int = 256) -> EcashKeyset:
+    keys = [(1 << i, PrivateKey((i + 1).to_bytes(32, "big")).public_key.format()) for i in range(64)]
+    return EcashKeyset(keyset_id=bytes([1, epoch]) + bytes(31), unit="ehash", epoch=epoch, k_max=k_max, keys=keys)
+
+
+def sent(events: list[Any]) -> list[Any]:
+    return [e.message for e in events if isinstance(e, Send)]
+
+
+def run_example(target: int) -> tuple[ChannelTranslator, MinerSession, list[Any]]:
+    translator = ChannelTranslator(channel_id=1, extranonce_prefix=b"\x02", extranonce_size=2, target=target,
+                                   keyset=keyset())
+    assert translator.new_job(decode_record(NewExtendedMiningJob, payload("NewExtendedMiningJob"))) is None
+    job = translator.new_prev_hash(decode_record(SetNewPrevHash, payload("SetNewPrevHash")))
+    session = MinerSession(subscription_id="1")
+    session.receive(Request(1, "mining.subscribe", ["cpuminer/2.5.1"]))
+    subscribe = sent(session.subscribed(translator.extranonce_prefix, translator.extranonce_size))
+    events = session.receive(Request(2, "mining.authorize", ["worker", "x"]))
+    assert isinstance(events[-1], Ready)
+    pushed = sent(session.push_job(job))
+    return translator, session, [subscribe, pushed]
+
+
+def test_subscribe_result_and_notify_params_match_the_vector() -> None:
+    _, _, (subscribe, pushed) = run_example(target=2**256 - 1)
+    assert subscribe[0].result == SV1["subscribe_result"]
+    set_difficulty, notify = pushed
+    assert set_difficulty.method == "mining.set_difficulty"  # difficulty always before notify
+    assert notify == Notification("mining.notify", SV1["notify_params"])
+    assert parse_line(encode(notify).rstrip()) == notify
+
+
+def test_submit_rebuilds_the_real_block_and_maps_to_the_sv2_submission() -> None:
+    translator, session, _ = run_example(target=2**210 - 1)
+    events = session.receive(Request(4, "mining.submit", SV1["submit_params"]))
+    assert sent(events)[0].result is True
+    accepted = events[1]
+    assert isinstance(accepted, ShareAccepted)
+    header = accepted.job.header(b"\x02", accepted.extranonce2, accepted.ntime, accepted.nonce, accepted.version)
+    assert header.serialize().hex() == SV1["header_80_bytes"]
+    assert accepted.header_hash.hex() == SV1["sha256d_header_raw"]
+    assert header.hash_hex() == EXAMPLE["block_hash_display"]
+
+    submission = translator.submission(accepted, sequence_number=0, blinded_secret=b"\x02" + bytes(32))
+    expected = decode_record(SubmitSharesExtended, payload("SubmitSharesExtended"))
+    for name in ("channel_id", "sequence_number", "job_id", "nonce", "ntime", "version", "extranonce"):
+        assert getattr(submission, name) == getattr(expected, name), name
+    assert submission.blinded_message.amount == 1 << (256 - 210)
+    assert submission.blinded_message.keyset_id == keyset().keyset_id
+
+
+def test_the_block_hash_does_not_meet_one_level_harder() -> None:
+    _, session, _ = run_example(target=2**209 - 1)
+    events = session.receive(Request(4, "mining.submit", SV1["submit_params"]))
+    assert sent(events)[0].error == [23, "low difficulty share", None]

@@ -40,8 +40,9 @@ def _register_roles() -> None:
     """Add each role that exists. A role is listed only once it works (no stubs)."""
     # Each role module adds its commands here when it lands, e.g.:
     #   from nutx_cli.cli import node; node.register(app)
-    from nutx_cli.cli import tui
+    from nutx_cli.cli import node, tui
 
+    node.register(app)
     tui.register(app)
 
 

@@ -1,0 +1,133 @@
+"""The RPC client the pool, the CLI and tests use: python-bitcoinrpc against the node or a real bitcoind.
+
+`NodeClient.call` turns transport failures into a NutxError that says how to start the node, and
+bitcoind's JSON-RPC errors into `NodeRpcError` with the code. One AuthServiceProxy per thread, so
+`asyncio.to_thread(client.call, ...)` can long-poll on one thread while other threads submit.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bitcoinrpc.authproxy import AuthServiceProxy, JSONRPCException
+
+from nutx_cli.errors import NutxError
+from nutx_cli.local import DEFAULT_RPC_PORT, node_rpc_url
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds an RPC may take; long enough for a getblocktemplate long-poll (20 s on the embedded node)."""
+
+
+class NodeRpcError(NutxError):
+    """The node answered with a JSON-RPC error (bitcoind's code and message)."""
+
+    def __init__(self, method: str, code: int | None, message: str) -> None:
+        super().__init__(f"node RPC {method} failed ({code}): {message}")
+        self.method = method
+        self.code = code
+        self.rpc_message = message
+
+
+class NodeUnreachable(NutxError):
+    """No node listens at the URL, or it refused our credentials."""
+
+
+class NodeClient:
+    """A bitcoind JSON-RPC client; `call("getblockcount")` → 101."""
+
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise NutxError(f"--node-rpc {redact(url)!r} is not an http://user:pass@host:port URL")
+        self.url = url
+        self.timeout = timeout
+        self._local = threading.local()
+
+    @property
+    def display_url(self) -> str:
+        return redact(self.url)
+
+    def _proxy(self) -> AuthServiceProxy:
+        proxy = getattr(self._local, "proxy", None)
+        if proxy is None:
+            proxy = AuthServiceProxy(self.url, timeout=self.timeout)
+            self._local.proxy = proxy
+        return proxy
+
+    def call(self, method: str, *params: Any) -> Any:
+        """Call one RPC method; retries once on a stale keep-alive connection (e.g. after a node restart)."""
+        for attempt in (1, 2):
+            try:
+                return getattr(self._proxy(), method)(*params)
+            except JSONRPCException as exc:
+                if exc.code == -342 and "401" in str(exc.message):
+                    raise NodeUnreachable(f"the node at {self.display_url} refused our credentials: check "
+                                          "--node-rpc user:password or the node's .cookie") from None
+                if exc.code in (-342, -343):
+                    self._local.proxy = None
+                    raise NodeUnreachable(f"the node at {self.display_url} gave a bad reply: {exc.message}") from None
+                raise NodeRpcError(method, exc.code, str(exc.message)) from None
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
+                    http.client.CannotSendRequest, http.client.ResponseNotReady) as exc:
+                self._local.proxy = None
+                if attempt == 2:
+                    raise self._unreachable(exc) from None
+            except (OSError, http.client.HTTPException) as exc:
+                self._local.proxy = None
+                raise self._unreachable(exc) from None
+        raise AssertionError("unreachable")
+
+    def _unreachable(self, exc: Exception) -> NodeUnreachable:
+        return NodeUnreachable(f"cannot reach the node at {self.display_url} ({exc.__class__.__name__}: {exc}): "
+                               "start it with `nutx node start` or pass --node-rpc URL")
+
+    # -- the calls the pool and the CLI use ------------------------------------------------------------
+
+    def getblocktemplate(self, longpollid: str | None = None) -> dict[str, Any]:
+        request: dict[str, Any] = {"rules": ["segwit"]}
+        if longpollid is not None:
+            request["longpollid"] = longpollid
+        return dict(self.call("getblocktemplate", request))
+
+    def submitblock(self, block: bytes) -> str | None:
+        result = self.call("submitblock", block.hex())
+        return None if result is None else str(result)
+
+    def getbestblockhash(self) -> str:
+        return str(self.call("getbestblockhash"))
+
+    def getblockcount(self) -> int:
+        return int(self.call("getblockcount"))
+
+    def getblockheader(self, block_hash: str, verbose: bool = True) -> Any:
+        return self.call("getblockheader", block_hash, verbose)
+
+    def generatetoaddress(self, count: int, address: str) -> list[str]:
+        return list(self.call("generatetoaddress", count, address))
+
+    def reorg(self, depth: int, address: str | None = None) -> dict[str, Any]:
+        """The embedded node's reorg lever (not a bitcoind method)."""
+        return dict(self.call("reorg", depth, *([address] if address else [])))
+
+    def waitfornewblock(self, timeout_ms: int = 0) -> dict[str, Any]:
+        return dict(self.call("waitfornewblock", timeout_ms))
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def connect(node_rpc: str | None = None, *, node_data_dir: Path | None = None, host: str = "127.0.0.1",
+            port: int = DEFAULT_RPC_PORT, timeout: float = DEFAULT_TIMEOUT) -> NodeClient:
+    """A client for `--node-rpc URL`, or for the local node via its cookie (`<node data-dir>/.cookie`)."""
+    url = node_rpc if node_rpc else node_rpc_url(node_data_dir, host, port)
+    return NodeClient(url, timeout)

@@ -1,0 +1,164 @@
+"""The miner's ecash channel client and hashing processes against a scripted SV2 pool on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from nutx_cli.chain.hashes import dsha256
+from nutx_cli.core import bdhke, keysets
+from nutx_cli.core.targets import target_of_level
+from nutx_cli.miner.channel import ChannelError, EcashChannel
+from nutx_cli.miner.hashers import Hashers, HashJob
+from nutx_cli.sv2.connection import Connection, serve
+from nutx_cli.sv2.ecash import (
+    BlindSignature,
+    EcashKeyset,
+    OpenExtendedEcashMiningChannel,
+    OpenExtendedEcashMiningChannelSuccess,
+    SetEcashKeyset,
+    SubmitSharesEcashExtended,
+    SubmitSharesEcashExtendedError,
+    SubmitSharesEcashExtendedSuccess,
+)
+from nutx_cli.sv2.extensions import RequestExtensions, RequestExtensionsSuccess
+from nutx_cli.sv2.messages import (
+    NewExtendedMiningJob,
+    OpenMiningChannelError,
+    SetNewPrevHash,
+    SetTarget,
+    SetupConnection,
+    SetupConnectionSuccess,
+)
+from nutx_cli.sv2.noise import new_secret
+
+K_MAX = 256
+
+
+def _ecash_keyset(epoch: int) -> tuple[keysets.Keyset, EcashKeyset]:
+    ks = keysets.derive_keyset(b"\x07" * 32, "ehash", epoch)
+    wire = EcashKeyset(
+        keyset_id=bytes.fromhex(ks.id), unit="ehash", epoch=epoch, k_max=K_MAX,
+        keys=[(amount, ks.public_keys[amount]) for amount in keysets.EHASH_AMOUNTS],
+    )
+    return ks, wire
+
+
+def _job(job_id: int, future: bool) -> NewExtendedMiningJob:
+    return NewExtendedMiningJob(
+        channel_id=1, job_id=job_id, min_ntime=None if future else 1_700_000_000, version=0x20000000,
+        version_rolling_allowed=True, merkle_path=[], coinbase_tx_prefix=b"\x01" * 42, coinbase_tx_suffix=b"\x02" * 40,
+    )
+
+
+async def _scripted_pool(conn: Connection, refuse: bool = False) -> None:
+    """Answer setup, negotiation and open; send a future job + prev hash; sign every share."""
+    ks0, wire0 = _ecash_keyset(0)
+    ks1, wire1 = _ecash_keyset(1)
+    assert isinstance(await conn.recv(), SetupConnection)
+    await conn.send(SetupConnectionSuccess(used_version=2, flags=0))
+    assert isinstance(await conn.recv(), RequestExtensions)
+    await conn.send(RequestExtensionsSuccess(request_id=1, supported_extensions=[0x4CA5]))
+    opened = await conn.recv()
+    assert isinstance(opened, OpenExtendedEcashMiningChannel) and opened.unit == "ehash"
+    if refuse:
+        await conn.send(OpenMiningChannelError(request_id=opened.request_id, error_code="max-target-out-of-range"))
+        return
+    await conn.send(OpenExtendedEcashMiningChannelSuccess(
+        request_id=opened.request_id, channel_id=1, target=target_of_level(250), extranonce_size=8,
+        extranonce_prefix=b"\xaa\xbb", group_channel_id=0, keyset=wire0,
+    ))
+    await conn.send(_job(5, future=True))
+    await conn.send(SetNewPrevHash(channel_id=1, job_id=5, prev_hash=bytes(32), min_ntime=1_700_000_000, nbits=0x207FFFFF))
+    current = ks0
+    async for msg in conn:
+        if not isinstance(msg, SubmitSharesEcashExtended):
+            continue
+        bm = msg.blinded_message
+        if bm.keyset_id.hex() != current.id:
+            await conn.send(SubmitSharesEcashExtendedError(channel_id=1, sequence_number=msg.sequence_number,
+                                                            error_code="inactive-keyset"))
+            continue
+        sig = bdhke.sign(current.private_keys[bm.amount], bm.blinded_secret)
+        await conn.send(SubmitSharesEcashExtendedSuccess(
+            channel_id=1, sequence_number=msg.sequence_number,
+            signature=BlindSignature(amount=bm.amount, keyset_id=bm.keyset_id, blinded_signature=sig.C_,
+                                     dleq_e=sig.e, dleq_s=sig.s),
+        ))
+        if msg.sequence_number == 2:  # new epoch: keyset first, then a harder target, a job and the prev hash
+            current = ks1
+            await conn.send(SetEcashKeyset(channel_id=1, keyset=wire1))
+            await conn.send(SetTarget(channel_id=1, maximum_target=target_of_level(248)))
+            await conn.send(_job(6, future=True))
+            await conn.send(SetNewPrevHash(channel_id=1, job_id=6, prev_hash=b"\x11" * 32, min_ntime=1_700_000_001,
+                                           nbits=0x207FFFFF))
+
+
+async def test_channel_submits_and_follows_epochs() -> None:
+    authority = new_secret()
+    server = await serve("127.0.0.1", 0, on_connection=_scripted_pool, static_secret=new_secret(),
+                         authority_secret=authority)
+    async with server:
+        channel = await EcashChannel.open("127.0.0.1", server.port, server.authority_pubkey or b"", user="alice")
+        try:
+            work = await channel.wait_for_work(timeout=5)
+            assert work.amount == 2**6 and work.epoch == 0 and work.extranonce_prefix == b"\xaa\xbb"
+            for seq in (1, 2):
+                secret = f"secret-{seq}"
+                r = (seq + 10).to_bytes(32, "big")
+                reply = await channel.submit(work, nonce=seq, ntime=work.prev.min_ntime, version=work.job.version,
+                                             extranonce=bytes(8), B_=bdhke.blind(secret, r))
+                assert isinstance(reply, SubmitSharesEcashExtendedSuccess)
+                sig = reply.signature
+                key = work.keyset.key_for(sig.amount)
+                assert bdhke.verify_blind_dleq(key, bdhke.blind(secret, r), sig.blinded_signature, sig.dleq_e, sig.dleq_s)
+            async with asyncio.timeout(5):
+                while channel.work is None or channel.work.epoch != 1:
+                    await asyncio.sleep(0.01)
+            new_work = channel.work
+            assert new_work.job.job_id == 6 and new_work.amount == 2**8  # level 248, recorded with the job
+            stale = await channel.submit(work, nonce=3, ntime=0, version=0, extranonce=bytes(8),
+                                         B_=bdhke.blind("x", (99).to_bytes(32, "big")))
+            assert isinstance(stale, SubmitSharesEcashExtendedError) and stale.error_code == "inactive-keyset"
+        finally:
+            await channel.close()
+
+
+async def test_refused_channel_is_a_channel_error() -> None:
+    async def refuse(conn: Connection) -> None:
+        await _scripted_pool(conn, refuse=True)
+
+    server = await serve("127.0.0.1", 0, on_connection=refuse, static_secret=new_secret(), authority_secret=new_secret())
+    async with server:
+        with pytest.raises(ChannelError, match="max-target-out-of-range"):
+            await EcashChannel.open("127.0.0.1", server.port, server.authority_pubkey or b"", user="bob")
+
+
+def test_hashers_find_valid_shares_and_switch_jobs() -> None:
+    hashers = Hashers(2)
+    try:
+        job = HashJob(1, b"\x01" * 40, b"\x02" * 30, 8, (), 0x20000000, bytes(32), 1_700_000_000, 0x207FFFFF,
+                      target_of_level(248))
+        hashers.set_job(job)
+        deadline = time.monotonic() + 20
+        found = []
+        while len(found) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            found += hashers.drain_found()
+        assert len(found) >= 3
+        for share in found:
+            header = job.header76(share.extranonce) + share.nonce.to_bytes(4, "little")
+            assert dsha256(header) == share.hash
+            assert int.from_bytes(share.hash, "little") <= job.target
+        assert len({share.extranonce for share in found}) >= 1
+        hashers.set_job(HashJob(2, b"\x03" * 40, b"\x02" * 30, 8, (), 0x20000000, bytes(32), 1_700_000_000,
+                                0x207FFFFF, target_of_level(248)))
+        time.sleep(1.0)
+        hashers.drain_found()
+        time.sleep(1.0)
+        assert all(share.generation == 2 for share in hashers.drain_found())
+        assert hashers.hashes_done() > 0
+    finally:
+        hashers.stop()

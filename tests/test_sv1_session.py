@@ -1,0 +1,261 @@
+"""One miner's SV1 state machine: subscribe/authorize/configure/suggest, difficulty before notify,
+local share checks and every bad submit answered with its JSON-RPC error (spec §7.2–§7.6, §7.9)."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from coincurve import PrivateKey
+
+from nutx_cli.core.targets import SV1_DIFF1_TARGET, TargetError, target_of_level
+from nutx_cli.sv1.difficulty import difficulty_for_target, target_of_suggestion
+from nutx_cli.sv1.job import Sv1Job
+from nutx_cli.sv1.protocol import Notification, Request, Response
+from nutx_cli.sv1.session import (
+    DifficultySuggested,
+    MinerSession,
+    Ready,
+    Send,
+    ShareAccepted,
+    ShareRejected,
+    SubscribeRequested,
+)
+from nutx_cli.sv1.translator import ChannelTranslator
+from nutx_cli.sv2.ecash import EcashKeyset
+from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash
+
+VERSION = 0x20000000
+NTIME = 1_700_000_000
+
+
+def keyset() -> EcashKeyset:
+    keys = [(1 << i, PrivateKey((i + 1).to_bytes(32, "big")).public_key.format()) for i in range(64)]
+    return EcashKeyset(keyset_id=b"\x01" + bytes(32), unit="ehash", epoch=1, k_max=256, keys=keys)
+
+
+def make_job(job_id: int = 1, target: int = 2**255 - 1, rolling: bool = True) -> Sv1Job:
+    translator = ChannelTranslator(channel_id=5, extranonce_prefix=b"\xaa\xbb", extranonce_size=4, target=target,
+                                   keyset=keyset())
+    upstream = NewExtendedMiningJob(channel_id=5, job_id=job_id, min_ntime=None, version=VERSION,
+                                    version_rolling_allowed=rolling, merkle_path=[bytes(range(32))],
+                                    coinbase_tx_prefix=b"\x01\x02\x03", coinbase_tx_suffix=b"\x04\x05")
+    translator.new_job(upstream)
+    return translator.new_prev_hash(SetNewPrevHash(channel_id=5, job_id=job_id, prev_hash=bytes(32)[:-1] + b"\x07",
+                                                   min_ntime=NTIME, nbits=0x207FFFFF))
+
+
+def replies(events: list[Any]) -> list[Response]:
+    return [e.message for e in events if isinstance(e, Send) and isinstance(e.message, Response)]
+
+
+def ready_session(job: Sv1Job | None = None) -> MinerSession:
+    s = MinerSession(subscription_id="ab")
+    assert s.receive(Request(1, "mining.subscribe", ["test/1"])) == [SubscribeRequested()]
+    s.subscribed(b"\xaa\xbb", 4)
+    events = s.receive(Request(2, "mining.authorize", ["alice.rig1", ""]))
+    assert events[-1] == Ready()
+    s.push_job(job or make_job())
+    return s
+
+
+def find_share(session: MinerSession, job: Sv1Job, meets: bool, en2: bytes = bytes(4), version: int | None = None) -> str:
+    """A nonce (hex) whose header meets (or misses) the job's target."""
+    assert session.extranonce1 is not None
+    for nonce in range(10_000):
+        h = job.header(session.extranonce1, en2, job.ntime, nonce, version or job.version).hash()
+        if (int.from_bytes(h, "little") <= job.target) == meets:
+            return f"{nonce:08x}"
+    raise AssertionError("no nonce found")
+
+
+def submit(session: MinerSession, params: list[Any], request_id: int = 7) -> list[Any]:
+    return session.receive(Request(request_id, "mining.submit", params))
+
+
+# --- difficulty ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [193, 200, 223, 224, 225, 236, 255, 256])
+def test_difficulty_for_a_ladder_target_is_the_smallest_float_not_easier_than_it(k: int) -> None:
+    target = target_of_level(k)
+    d = difficulty_for_target(target)
+    assert SV1_DIFF1_TARGET / Fraction(d) <= target
+    assert SV1_DIFF1_TARGET / Fraction(math.nextafter(d, 0)) > target
+
+
+def test_level_224_is_just_below_sv1_difficulty_one() -> None:
+    assert difficulty_for_target(target_of_level(224)) == pytest.approx(0.9999847412109375)
+    assert difficulty_for_target(target_of_level(256)) < 1e-9  # fractional difficulty for CPU miners
+
+
+def test_suggested_difficulties_are_read_exactly() -> None:
+    assert target_of_suggestion(0.001) == SV1_DIFF1_TARGET * 1000
+    assert target_of_suggestion("2") == SV1_DIFF1_TARGET // 2
+    assert target_of_suggestion(1) == SV1_DIFF1_TARGET
+    for bad in (0, -1, "x", None, True, float("nan"), float("inf"), [1]):
+        with pytest.raises(TargetError):
+            target_of_suggestion(bad)
+
+
+# --- subscribe, authorize, configure ---------------------------------------------------------------
+
+
+def test_subscribe_waits_for_the_upstream_channel_and_authorize_may_come_first() -> None:
+    s = MinerSession(subscription_id="ab")
+    assert replies(s.receive(Request(0, "mining.authorize", ["bob"])))[0] == Response(0, True, None)
+    assert s.receive(Request(0, "mining.subscribe", [])) == [SubscribeRequested()]
+    assert replies(s.receive(Request(1, "mining.subscribe", [])))[0].error[0] == 20  # one at a time
+    events = s.subscribed(b"\x01\x02", 8)
+    assert replies(events) == [Response(0, [[["mining.set_difficulty", "ab"], ["mining.notify", "ab"]], "0102", 8], None)]
+    assert events[-1] == Ready()
+    assert replies(s.receive(Request(5, "mining.subscribe", ["again", "0102"])))[0].result[1] == "0102"
+
+
+def test_failed_upstream_open_answers_the_subscribe_with_an_error() -> None:
+    s = MinerSession(subscription_id="x")
+    s.receive(Request(3, "mining.subscribe", []))
+    (reply,) = replies(s.subscribe_failed("pool unreachable"))
+    assert reply.id == 3 and reply.error == [20, "pool unreachable", None]
+    assert s.receive(Request(4, "mining.subscribe", [])) == [SubscribeRequested()]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"version-rolling.mask": "1fffe000", "version-rolling.min-bit-count": 2},
+         {"version-rolling": True, "version-rolling.mask": "1fffe000"}),
+        ({"version-rolling.mask": "00ffff00"}, {"version-rolling": True, "version-rolling.mask": "00ffe000"}),
+        ({}, {"version-rolling": True, "version-rolling.mask": "1fffe000"}),
+        ({"version-rolling.mask": "000000ff"}, {"version-rolling": False}),
+    ],
+)
+def test_configure_negotiates_the_version_rolling_mask(options: dict[str, Any], expected: dict[str, Any]) -> None:
+    s = MinerSession(subscription_id="x")
+    (reply,) = replies(s.receive(Request(1, "mining.configure", [["version-rolling"], options])))
+    assert reply.result == expected
+
+
+def test_configure_other_extensions() -> None:
+    s = MinerSession(subscription_id="x")
+    events = s.receive(Request(1, "mining.configure", [
+        ["minimum-difficulty", "subscribe-extranonce", "info"], {"minimum-difficulty.value": 0.5}]))
+    assert replies(events)[0].result == {"minimum-difficulty": True, "subscribe-extranonce": True, "info": False}
+    assert DifficultySuggested(SV1_DIFF1_TARGET * 2) in events
+    assert s.extranonce_subscribed
+    (bad,) = replies(s.receive(Request(2, "mining.configure", ["version-rolling"])))
+    assert bad.error[0] == -32602
+
+
+def test_suggest_difficulty_and_extranonce_subscribe() -> None:
+    s = MinerSession(subscription_id="x")
+    events = s.receive(Request(1, "mining.suggest_difficulty", [0.001]))
+    assert replies(events)[0].result is True and events[-1] == DifficultySuggested(SV1_DIFF1_TARGET * 1000)
+    assert replies(s.receive(Request(2, "mining.suggest_difficulty", [-3])))[0].error[0] == -32602
+    assert replies(s.receive(Request(3, "mining.suggest_difficulty", [])))[0].error[0] == -32602
+    assert replies(s.receive(Request(4, "mining.extranonce.subscribe", [])))[0].result is True
+
+
+def test_unknown_method_and_bad_authorize() -> None:
+    s = MinerSession(subscription_id="x")
+    assert replies(s.receive(Request(0, "mining.get_transactions", [])))[0].error == [
+        -32601, "unknown method 'mining.get_transactions'", None]
+    assert replies(s.receive(Request(1, "mining.authorize", [])))[0].error[0] == 24
+    assert replies(s.receive(Request(2, "mining.authorize", ["x" * 300])))[0].error[0] == 24
+
+
+# --- jobs and difficulty ---------------------------------------------------------------------------
+
+
+def test_set_difficulty_precedes_notify_and_is_sent_only_when_it_changes() -> None:
+    s = ready_session()
+    again = s.push_job(make_job(job_id=2))
+    assert [e.message.method for e in again] == ["mining.notify"]
+    harder = s.push_job(make_job(job_id=3, target=2**250 - 1))
+    assert [e.message.method for e in harder] == ["mining.set_difficulty", "mining.notify"]
+    assert harder[0].message == Notification("mining.set_difficulty", [difficulty_for_target(2**250 - 1)])
+
+
+# --- shares ----------------------------------------------------------------------------------------
+
+
+def test_a_good_share_is_accepted_once_with_id_zero_then_duplicate() -> None:
+    job = make_job()
+    s = ready_session(job)
+    nonce = find_share(s, job, meets=True)
+    params = ["alice.rig1", job.job_id, "00000000", f"{job.ntime:08x}", nonce]
+    events = submit(s, params, request_id=0)
+    assert replies(events) == [Response(0, True, None)]
+    share = events[1]
+    assert isinstance(share, ShareAccepted) and share.version == VERSION and share.extranonce2 == bytes(4)
+    events = submit(s, params, request_id=1)
+    assert replies(events)[0].error == [22, "duplicate share", None]
+    assert events[-1] == ShareRejected("alice.rig1", "duplicate-share")
+    other = ["alice.rig1", job.job_id, "00000001", f"{job.ntime:08x}", find_share(s, job, True, en2=b"\0\0\0\1")]
+    assert replies(submit(s, other))[0].result is True  # another extranonce2: not a duplicate
+
+
+def test_a_share_above_its_job_target_is_low_difficulty() -> None:
+    job = make_job(target=2**200 - 1)
+    s = ready_session(job)
+    events = submit(s, ["alice.rig1", job.job_id, "00000000", f"{job.ntime:08x}", "00000000"])
+    assert replies(events)[0].error == [23, "low difficulty share", None]
+    assert events[-1] == ShareRejected("alice.rig1", "difficulty-too-low")
+
+
+def test_a_clean_job_makes_older_jobs_stale() -> None:
+    job = make_job(job_id=1)
+    s = ready_session(job)
+    s.push_job(make_job(job_id=2))
+    assert replies(submit(s, ["alice.rig1", "1", "00000000", f"{NTIME:08x}", find_share(s, job, True)]))[0].error[0] == 21
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        (["mallory", "1", "00000000", f"{NTIME:08x}", "00000000"], 24),
+        (["alice.rig1", "99", "00000000", f"{NTIME:08x}", "00000000"], 21),
+        (["alice.rig1", "1", "0000", f"{NTIME:08x}", "00000000"], 20),
+        (["alice.rig1", "1", "zzzzzzzz", f"{NTIME:08x}", "00000000"], 20),
+        (["alice.rig1", "1", "00000000", "xyz", "00000000"], 20),
+        (["alice.rig1", "1", "00000000", f"{NTIME:08x}", "123456789"], 20),
+        (["alice.rig1", "1", "00000000", f"{NTIME - 1:08x}", "00000000"], 20),
+        (["alice.rig1", "1", "00000000", f"{NTIME + 7201:08x}", "00000000"], 20),
+        (["alice.rig1", "1", "00000000", f"{NTIME:08x}", "00000000", "00002000"], 20),  # no configure
+        (["alice.rig1", "1", "00000000"], -32602),
+        (["alice.rig1", 1, "00000000", f"{NTIME:08x}", "00000000"], -32602),
+    ],
+)
+def test_bad_submits_get_their_error(params: list[Any], code: int) -> None:
+    s = ready_session()
+    (reply,) = replies(submit(s, params))
+    assert reply.id == 7 and reply.result is None and reply.error[0] == code
+
+
+def test_submit_before_subscribe_is_not_subscribed() -> None:
+    s = MinerSession(subscription_id="x")
+    assert replies(submit(s, ["a", "1", "00", "00", "00"]))[0].error[0] == 25
+
+
+def test_version_rolling_bits_within_the_mask() -> None:
+    job = make_job()
+    s = ready_session(job)
+    s.receive(Request(1, "mining.configure", [["version-rolling"], {"version-rolling.mask": "1fffe000"}]))
+    base = ["alice.rig1", job.job_id, "00000000", f"{job.ntime:08x}"]
+    events = submit(s, [*base, find_share(s, job, True, version=VERSION | 0x00FFE000), "00ffe000"])
+    assert isinstance(events[1], ShareAccepted) and events[1].version == VERSION | 0x00FFE000
+    full_version = VERSION | 0x00002000  # some miners send the full rolled version instead of the bits
+    events = submit(s, [*base, find_share(s, job, True, version=full_version), f"{full_version:08x}"])
+    assert isinstance(events[1], ShareAccepted) and events[1].version == full_version
+    assert replies(submit(s, [*base, "00000002", "00000001"]))[0].error == [
+        20, "version bits outside the negotiated mask", None]
+
+
+def test_rolled_bits_on_a_job_that_forbids_rolling() -> None:
+    job = make_job(rolling=False)
+    s = ready_session(job)
+    s.receive(Request(1, "mining.configure", [["version-rolling"], {}]))
+    (reply,) = replies(submit(s, ["alice.rig1", job.job_id, "00000000", f"{job.ntime:08x}", "00000000", "00002000"]))
+    assert reply.error == [20, "this job does not allow version rolling", None]

@@ -10,7 +10,7 @@ from coincurve import PrivateKey
 
 from nutx_cli.sv1.protocol import Notification, Request, encode, parse_line
 from nutx_cli.sv1.session import MinerSession, Ready, Send, ShareAccepted
-from nutx_cli.sv1.translator import ChannelTranslator
+from nutx_cli.sv1.translator import JobTranslator
 from nutx_cli.sv2.ecash import EcashKeyset
 from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash, SubmitSharesExtended
 from nutx_cli.sv2.types import decode_record
@@ -34,22 +34,25 @@ def sent(events: list[Any]) -> list[Any]:
     return [e.message for e in events if isinstance(e, Send)]
 
 
-def run_example(target: int) -> tuple[ChannelTranslator, MinerSession, list[Any]]:
-    translator = ChannelTranslator(channel_id=1, extranonce_prefix=b"\x02", extranonce_size=2, target=target,
-                                   keyset=keyset())
-    assert translator.new_job(decode_record(NewExtendedMiningJob, payload("NewExtendedMiningJob"))) is None
-    job = translator.new_prev_hash(decode_record(SetNewPrevHash, payload("SetNewPrevHash")))
+def run_example(target: int) -> tuple[MinerSession, list[Any]]:
+    """Channel 1 with extranonce_prefix 02 and extranonce_size 2, job 7 activated by its SetNewPrevHash."""
+    job = JobTranslator().activate(
+        decode_record(NewExtendedMiningJob, payload("NewExtendedMiningJob")),
+        decode_record(SetNewPrevHash, payload("SetNewPrevHash")),
+        target,
+        keyset(),
+    )
     session = MinerSession(subscription_id="1")
     session.receive(Request(1, "mining.subscribe", ["cpuminer/2.5.1"]))
-    subscribe = sent(session.subscribed(translator.extranonce_prefix, translator.extranonce_size))
+    subscribe = sent(session.subscribed(b"\x02", 2))
     events = session.receive(Request(2, "mining.authorize", ["worker", "x"]))
     assert isinstance(events[-1], Ready)
     pushed = sent(session.push_job(job))
-    return translator, session, [subscribe, pushed]
+    return session, [subscribe, pushed]
 
 
 def test_subscribe_result_and_notify_params_match_the_vector() -> None:
-    _, _, (subscribe, pushed) = run_example(target=2**256 - 1)
+    _, (subscribe, pushed) = run_example(target=2**256 - 1)
     assert subscribe[0].result == SV1["subscribe_result"]
     set_difficulty, notify = pushed
     assert set_difficulty.method == "mining.set_difficulty"  # difficulty always before notify
@@ -58,7 +61,7 @@ def test_subscribe_result_and_notify_params_match_the_vector() -> None:
 
 
 def test_submit_rebuilds_the_real_block_and_maps_to_the_sv2_submission() -> None:
-    translator, session, _ = run_example(target=2**210 - 1)
+    session, _ = run_example(target=2**210 - 1)
     events = session.receive(Request(4, "mining.submit", SV1["submit_params"]))
     assert sent(events)[0].result is True
     accepted = events[1]
@@ -68,15 +71,15 @@ def test_submit_rebuilds_the_real_block_and_maps_to_the_sv2_submission() -> None
     assert accepted.header_hash.hex() == SV1["sha256d_header_raw"]
     assert header.hash_hex() == EXAMPLE["block_hash_display"]
 
-    submission = translator.submission(accepted, sequence_number=0, blinded_secret=b"\x02" + bytes(32))
+    # what the proxy forwards upstream is exactly this block's SubmitSharesExtended (plus the blinded message)
     expected = decode_record(SubmitSharesExtended, payload("SubmitSharesExtended"))
-    for name in ("channel_id", "sequence_number", "job_id", "nonce", "ntime", "version", "extranonce"):
-        assert getattr(submission, name) == getattr(expected, name), name
-    assert submission.blinded_message.amount == 1 << (256 - 210)
-    assert submission.blinded_message.keyset_id == keyset().keyset_id
+    assert accepted.job.upstream.job_id == expected.job_id
+    assert (accepted.nonce, accepted.ntime, accepted.version) == (expected.nonce, expected.ntime, expected.version)
+    assert accepted.extranonce2 == expected.extranonce
+    assert accepted.job.amount == 1 << (256 - 210) and accepted.job.keyset == keyset()
 
 
 def test_the_block_hash_does_not_meet_one_level_harder() -> None:
-    _, session, _ = run_example(target=2**209 - 1)
+    session, _ = run_example(target=2**209 - 1)
     events = session.receive(Request(4, "mining.submit", SV1["submit_params"]))
     assert sent(events)[0].error == [23, "low difficulty share", None]

@@ -23,7 +23,7 @@ from nutx_cli.sv1.session import (
     ShareRejected,
     SubscribeRequested,
 )
-from nutx_cli.sv1.translator import ChannelTranslator
+from nutx_cli.sv1.translator import JobTranslator
 from nutx_cli.sv2.ecash import EcashKeyset
 from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash
 
@@ -37,14 +37,11 @@ def keyset() -> EcashKeyset:
 
 
 def make_job(job_id: int = 1, target: int = 2**255 - 1, rolling: bool = True) -> Sv1Job:
-    translator = ChannelTranslator(channel_id=5, extranonce_prefix=b"\xaa\xbb", extranonce_size=4, target=target,
-                                   keyset=keyset())
     upstream = NewExtendedMiningJob(channel_id=5, job_id=job_id, min_ntime=None, version=VERSION,
                                     version_rolling_allowed=rolling, merkle_path=[bytes(range(32))],
                                     coinbase_tx_prefix=b"\x01\x02\x03", coinbase_tx_suffix=b"\x04\x05")
-    translator.new_job(upstream)
-    return translator.new_prev_hash(SetNewPrevHash(channel_id=5, job_id=job_id, prev_hash=bytes(32)[:-1] + b"\x07",
-                                                   min_ntime=NTIME, nbits=0x207FFFFF))
+    prev = SetNewPrevHash(channel_id=5, job_id=job_id, prev_hash=bytes(31) + b"\x07", min_ntime=NTIME, nbits=0x207FFFFF)
+    return JobTranslator().activate(upstream, prev, target, keyset())
 
 
 def replies(events: list[Any]) -> list[Response]:

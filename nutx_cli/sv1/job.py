@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nutx_cli.chain.header import BlockHeader
+from nutx_cli.sv2.ecash import EcashKeyset
 from nutx_cli.sv2.jobs import extended_merkle_root
 from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash
 
@@ -31,7 +32,7 @@ class Sv1Job:
     clean: bool
     target: int
     """The channel target recorded when the upstream job arrived; shares are checked against it exactly."""
-    keyset_id: bytes
+    keyset: EcashKeyset
     """The epoch keyset whose key signs shares of this job (spec §6.5.1–2)."""
     amount: int
     """Ehash amount of one share of this job: 2^(k_max − k) for its level k."""

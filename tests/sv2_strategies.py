@@ -11,6 +11,7 @@ from nutx_cli.sv2 import framing  # noqa: F401 - registers every message
 from nutx_cli.sv2.ecash import KEYSET_AMOUNTS, EcashKeyset
 from nutx_cli.sv2.messages import MESSAGE_TYPES, Message
 from nutx_cli.sv2.types import (
+    _U24,
     Option,
     Seq,
     Tuple,
@@ -20,13 +21,14 @@ from nutx_cli.sv2.types import (
     _RecordType,
     _Str0_255,
     _StructType,
-    _U24,
     _U256Int,
     wire_of,
 )
 
 _INTS = {"B": 8, "H": 16, "I": 32, "Q": 64}
-ALL_MESSAGES: list[type[Message]] = sorted(MESSAGE_TYPES.values(), key=lambda c: (c.extension_type, c.msg_type))
+ALL_MESSAGES: list[type[Message]] = sorted(
+    MESSAGE_TYPES.values(), key=lambda c: (c.extension_type, c.msg_type)
+)
 
 
 def for_wire(wt: WireType) -> st.SearchStrategy[Any]:

@@ -85,8 +85,13 @@ def test_request_extensions_bytes_of_the_spec() -> None:
 
 
 def test_setup_connection_example_of_section_4() -> None:
-    msg = SetupConnection(0, 2, 2, 0, "0.0.0.0", 3333, "Bitmain", "S9i 13.5", "braiins-os-2018-09-22-1-hash", "")
-    assert encode_frame(msg).hex() == load_vectors("stratum")["noise_handshake"]["values"]["setup_connection_plain_frame"]
+    msg = SetupConnection(
+        0, 2, 2, 0, "0.0.0.0", 3333, "Bitmain", "S9i 13.5", "braiins-os-2018-09-22-1-hash", ""
+    )
+    assert (
+        encode_frame(msg).hex()
+        == load_vectors("stratum")["noise_handshake"]["values"]["setup_connection_plain_frame"]
+    )
 
 
 def test_channel_bit_is_the_top_bit_of_extension_type() -> None:

@@ -42,7 +42,9 @@ T0 = 1700000000
 
 
 def vector_pair() -> tuple[NoiseInitiator, NoiseResponder]:
-    cert = make_certificate(V["authority_priv"], V["responder_static_xonly"], T0, T0 + 3600, aux_rand=bytes(32))
+    cert = make_certificate(
+        V["authority_priv"], V["responder_static_xonly"], T0, T0 + 3600, aux_rand=bytes(32)
+    )
     initiator = NoiseInitiator(
         V["authority_pub_xonly"],
         ephemeral_secret=V["initiator_ephemeral_priv"],
@@ -72,7 +74,9 @@ def test_initial_state_and_certificate_of_the_vector() -> None:
     assert pubkey_of_secret(V["authority_priv"]) == V["authority_pub_xonly"]
     assert pubkey_of_secret(V["responder_static_priv"]) == V["responder_static_xonly"]
     assert ellswift_xonly(V["responder_static_ellswift"]) == V["responder_static_xonly"]
-    cert = make_certificate(V["authority_priv"], V["responder_static_xonly"], T0, T0 + 3600, aux_rand=bytes(32))
+    cert = make_certificate(
+        V["authority_priv"], V["responder_static_xonly"], T0, T0 + 3600, aux_rand=bytes(32)
+    )
     assert cert.encode() == V["signature_noise_message"]
     assert Certificate.decode(V["signature_noise_message"]) == cert
 
@@ -91,7 +95,10 @@ def test_handshake_transcript_matches_the_vector() -> None:
     setup = V["setup_connection_plain_frame"]
     assert client.send.encrypt(setup[:6]) == V["setup_connection_encrypted_header_n0"]
     assert client.send.encrypt(setup[6:]) == V["setup_connection_encrypted_payload_n1"]
-    assert Sv2Session.encrypted(server).encode(SetupConnectionSuccess(2, 0)) == V["setup_connection_success_encrypted"]
+    assert (
+        Sv2Session.encrypted(server).encode(SetupConnectionSuccess(2, 0))
+        == V["setup_connection_success_encrypted"]
+    )
 
 
 def test_session_decrypts_the_vector_frames() -> None:
@@ -112,7 +119,9 @@ def test_wrong_authority_key_is_refused() -> None:
     assert initiator.act2(vector_pair()[1].act2(initiator.act1())[0], T0).certificate.valid_from == T0
 
 
-@pytest.mark.parametrize(("now", "ok"), [(T0 - 10, True), (T0 - 11, False), (T0 + 3610, True), (T0 + 3611, False)])
+@pytest.mark.parametrize(
+    ("now", "ok"), [(T0 - 10, True), (T0 - 11, False), (T0 + 3610, True), (T0 + 3611, False)]
+)
 def test_certificate_validity_window_has_ten_seconds_leeway(now: int, ok: bool) -> None:
     cert = Certificate.decode(V["signature_noise_message"])
     args = (cert, V["responder_static_xonly"], V["authority_pub_xonly"], now)
@@ -189,8 +198,17 @@ def test_authority_key_other_forms_are_accepted() -> None:
     assert authority_key_to_text(b"\x02" + raw) == text  # a compressed key gives the same text
 
 
-@pytest.mark.parametrize("bad", ["", "hello", "9bXiEd8boQVhq7WddEcERUL5tyyJVFYdU8th3HfbNXK3Yw6GRXi",
-                                 "mkDLTBBRxdBv998612qipDYoTK3YUrqLe8uWw7gu3iXbSrn2n", "00" * 32, "1" * 500])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "hello",
+        "9bXiEd8boQVhq7WddEcERUL5tyyJVFYdU8th3HfbNXK3Yw6GRXi",
+        "mkDLTBBRxdBv998612qipDYoTK3YUrqLe8uWw7gu3iXbSrn2n",
+        "00" * 32,
+        "1" * 500,
+    ],
+)
 def test_bad_authority_key_text_is_refused(bad: str) -> None:
     with pytest.raises(KeyFormatError):
         authority_key_from_text(bad)
@@ -221,7 +239,10 @@ def test_long_payload_is_chunked_and_empty_payload_is_header_only() -> None:
     assert len(small) == 22 + (4 + 1) + 16
     empty = client.send.encrypt(bytes.fromhex("ff4f 00 000000"))  # extension 0x4FFF, empty payload
     assert len(empty) == 22  # a zero-length payload has no payload ciphertext at all
-    assert rx.feed(small + empty + tx.encode(CloseChannel(1, ""))) == [CloseChannel(0, ""), CloseChannel(1, "")]
+    assert rx.feed(small + empty + tx.encode(CloseChannel(1, ""))) == [
+        CloseChannel(0, ""),
+        CloseChannel(1, ""),
+    ]
     assert rx.skipped_frames == 1  # an extension we do not speak is skipped (§6.2)
 
 
@@ -287,7 +308,9 @@ def test_plain_session_round_trip_and_unknown_extension_skipped() -> None:
 def test_encrypted_ecash_success_round_trip() -> None:
     client, server = handshake()
     tx, rx = Sv2Session.encrypted(server), Sv2Session.encrypted(client)
-    ok = SubmitSharesEcashExtendedSuccess(7, 9, BlindSignature(4, b"\x01" * 33, b"\x02" * 33, b"e" * 32, b"s" * 32))
+    ok = SubmitSharesEcashExtendedSuccess(
+        7, 9, BlindSignature(4, b"\x01" * 33, b"\x02" * 33, b"e" * 32, b"s" * 32)
+    )
     for _ in range(3):
         assert rx.feed(tx.encode(ok)) == [ok]
 
@@ -313,4 +336,3 @@ def test_random_bytes_into_the_encrypted_decoder_only_raise_codec_errors(data: b
         rx.feed(data)
     except Sv2Error:
         pass
-

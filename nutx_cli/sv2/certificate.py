@@ -53,7 +53,9 @@ def xonly_of(pubkey: bytes) -> bytes:
         return pubkey
     if len(pubkey) == 33 and pubkey[0] in (2, 3):
         return pubkey[1:]
-    raise KeyFormatError(f"expected a 32-byte x-only or 33-byte compressed public key, got {len(pubkey)} bytes")
+    raise KeyFormatError(
+        f"expected a 32-byte x-only or 33-byte compressed public key, got {len(pubkey)} bytes"
+    )
 
 
 def pubkey_of_secret(secret: bytes) -> bytes:
@@ -88,7 +90,11 @@ def make_certificate(
 
 
 def verify_certificate(
-    cert: Certificate, server_static_xonly: bytes, authority_pubkey: bytes, now: int, leeway: int = TIME_LEEWAY
+    cert: Certificate,
+    server_static_xonly: bytes,
+    authority_pubkey: bytes,
+    now: int,
+    leeway: int = TIME_LEEWAY,
 ) -> None:
     """Raise CertificateError unless `cert` is a valid, current certificate for this server key."""
     if cert.version != CERTIFICATE_VERSION:
@@ -132,9 +138,13 @@ def authority_key_from_text(text: str) -> bytes:
         try:
             payload = base58.decode_check(text) if len(text) <= 120 else b""
         except ValueError:
-            raise KeyFormatError(f"{text!r} is not a base58check authority key (bad characters or checksum)") from None
+            raise KeyFormatError(
+                f"{text!r} is not a base58check authority key (bad characters or checksum)"
+            ) from None
         if len(payload) != 34 or payload[:2] != _PUBKEY_TEXT_PREFIX:
-            raise KeyFormatError(f"{text!r} is not an authority public key (expected version 1 and 32 key bytes)")
+            raise KeyFormatError(
+                f"{text!r} is not an authority public key (expected version 1 and 32 key bytes)"
+            )
         key = payload[2:]
     try:
         PublicKeyXOnly(key)
@@ -159,7 +169,9 @@ def secret_key_from_text(text: str) -> bytes:
         try:
             secret = base58.decode_check(text) if len(text) <= 120 else b""
         except ValueError:
-            raise KeyFormatError("the authority secret key is neither 64 hex digits nor base58check") from None
+            raise KeyFormatError(
+                "the authority secret key is neither 64 hex digits nor base58check"
+            ) from None
     if len(secret) != 32:
         raise KeyFormatError("the authority secret key must decode to 32 bytes")
     pubkey_of_secret(secret)  # refuse zero / out-of-range secrets

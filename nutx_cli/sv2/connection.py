@@ -95,18 +95,24 @@ class Connection:
     ) -> Connection:
         """Open a TCP connection, run the Noise handshake as initiator and verify the certificate."""
         authority = (
-            authority_key_from_text(authority_pubkey) if isinstance(authority_pubkey, str) else xonly_of(authority_pubkey)
+            authority_key_from_text(authority_pubkey)
+            if isinstance(authority_pubkey, str)
+            else xonly_of(authority_pubkey)
         )
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), handshake_timeout)
         except (OSError, TimeoutError) as exc:
-            raise ConnectError(f"cannot reach the SV2 server at {host}:{port}: {exc or 'timed out'}") from None
+            raise ConnectError(
+                f"cannot reach the SV2 server at {host}:{port}: {exc or 'timed out'}"
+            ) from None
         try:
             keys = await asyncio.wait_for(_initiate(reader, writer, authority), handshake_timeout)
         except BaseException as exc:
             writer.close()
             if isinstance(exc, TimeoutError):
-                raise HandshakeError(f"no handshake answer from {host}:{port} within {handshake_timeout} s") from None
+                raise HandshakeError(
+                    f"no handshake answer from {host}:{port} within {handshake_timeout} s"
+                ) from None
             if isinstance(exc, (asyncio.IncompleteReadError, OSError)):
                 raise HandshakeError(f"{host}:{port} closed the connection during the handshake") from None
             raise
@@ -193,7 +199,9 @@ class Connection:
             self._writer.close()
 
 
-async def _initiate(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, authority: bytes) -> TransportKeys:
+async def _initiate(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, authority: bytes
+) -> TransportKeys:
     initiator = NoiseInitiator(authority)
     writer.write(initiator.act1())
     await writer.drain()
@@ -201,7 +209,9 @@ async def _initiate(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     return initiator.act2(act2, int(time.time()))
 
 
-async def _respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, responder: NoiseResponder) -> TransportKeys:
+async def _respond(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, responder: NoiseResponder
+) -> TransportKeys:
     act1 = await reader.readexactly(ACT1_SIZE)
     act2, keys = responder.act2(act1)
     writer.write(act2)

@@ -44,7 +44,9 @@ def hash_value(header: BlockHeader) -> int:
     return int.from_bytes(header.hash(), "little")
 
 
-def version_error(job_version: int, submitted: int, rolling_allowed: bool, mask: int = VERSION_ROLLING_MASK) -> str | None:
+def version_error(
+    job_version: int, submitted: int, rolling_allowed: bool, mask: int = VERSION_ROLLING_MASK
+) -> str | None:
     """The SV2 error code for a submitted nVersion, or None if the job allows it (§5.8)."""
     if submitted == job_version:
         return None

@@ -11,7 +11,9 @@ def register(app: typer.Typer) -> None:
     @app.command("tui")
     def tui(
         pool_admin: str | None = typer.Option(
-            None, "--pool-admin", help="The pool's admin URL (default: the local pool's pool.json, else :3340)."
+            None,
+            "--pool-admin",
+            help="The pool's admin URL (default: the local pool's pool.json, else :3340).",
         ),
         wallet_dir: Path | None = typer.Option(
             None, "--wallet-dir", help="A wallet to show next to the pool (ehash per epoch, sats)."

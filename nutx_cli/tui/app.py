@@ -38,11 +38,12 @@ class DashboardApp(App[None]):
     TITLE = "nutx"
     ENABLE_COMMAND_PALETTE = False
     CSS = """
-    StatusBar { dock: top; height: 1; }
+    StatusBar { dock: top; height: 1; background: $warning-darken-2; }
     StatusBar.-connected { background: $success-darken-2; color: $text; }
     StatusBar.-disconnected { background: $error; color: $text; }
     TabPane { padding: 0; height: 1fr; }
     TabbedContent { height: 1fr; }
+    TabbedContent.-stale ContentSwitcher { text-opacity: 60%; }
     TabbedContent > ContentSwitcher { height: 1fr; }
     .box { padding: 0 1; border: round $primary; border-title-color: $accent; border-title-style: bold; }
     #overview-top { height: 7; }
@@ -77,7 +78,9 @@ class DashboardApp(App[None]):
         self.model = model
         self.client = client
         self.wallet = wallet
-        self.wallet_summary: WalletSummary | NoWallet | str | None = wallet if isinstance(wallet, NoWallet) else None
+        self.wallet_summary: WalletSummary | NoWallet | str | None = (
+            wallet if isinstance(wallet, NoWallet) else None
+        )
         self.clock = clock
         self._drawn: tuple[int, int] | None = None
 
@@ -143,6 +146,7 @@ class DashboardApp(App[None]):
         self._drawn = (self.model.version, int(now))
         m = self.model
         self.query_one(StatusBar).show(m, now)
+        self.query_one(TabbedContent).set_class(m.connection.connected is False, "-stale")
         self.query_one(OverviewPane).show(m, now)
         self.query_one(ChannelsPane).show(m, now)
         self.query_one(SharesPane).show(m, now)

@@ -49,7 +49,9 @@ def default_admin_url() -> str:
 def check_admin_url(url: str) -> str:
     """`url` without a trailing slash; a NutxError that says what to pass if it is not an http(s) URL."""
     if not url.startswith(("http://", "https://")):
-        raise NutxError(f"--pool-admin {url!r} is not an http URL; pass e.g. http://127.0.0.1:{DEFAULT_ADMIN_PORT}")
+        raise NutxError(
+            f"--pool-admin {url!r} is not an http URL; pass e.g. http://127.0.0.1:{DEFAULT_ADMIN_PORT}"
+        )
     return url.rstrip("/")
 
 

@@ -7,6 +7,7 @@ display rounds, and it rounds with integer arithmetic.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from nutx_cli.core.accounting import parse_price, redeem_value
@@ -17,11 +18,11 @@ _SI = ["", "k", "M", "G", "T", "P", "E", "Z", "Y"]
 
 
 def significant(value: float | Fraction, digits: int = 3) -> str:
-    """`value` with `digits` significant digits and no exponent (for values from 1 up to 999)."""
+    """`value` with `digits` significant digits, no exponent and no trailing zeros (for 0.01 … 999)."""
     number = float(value)
     if number == 0:
         return "0"
-    decimals = max(0, digits - len(str(int(abs(number)))))
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(number))))
     text = f"{number:.{decimals}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 

@@ -29,9 +29,10 @@ HISTORY_SIZE = 240
 
 @dataclass(frozen=True)
 class Connection:
-    """Whether the stats poll reaches the pool (`connected`) and whether the event stream is open (`live`)."""
+    """Whether the stats poll reaches the pool (`connected`, None before the first try) and whether the
+    event stream is open (`live`)."""
 
-    connected: bool = False
+    connected: bool | None = None
     detail: str = "connecting…"
     since: float | None = None
     live: bool = False

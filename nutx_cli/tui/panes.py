@@ -65,10 +65,12 @@ class StatusBar(Static):
 
     def show(self, model: DashboardModel, now: float) -> None:
         c = model.connection
-        self.set_class(c.connected, "-connected")
-        self.set_class(not c.connected, "-disconnected")
+        self.set_class(c.connected is True, "-connected")
+        self.set_class(c.connected is False, "-disconnected")
         line = Text()
-        if c.connected:
+        if c.connected is None:
+            line.append(f" ◌ CONNECTING to {model.url}…", style="bold")
+        elif c.connected:
             line.append(" ● CONNECTED ", style="bold")
             line.append(f" {model.url}")
             line.append(" · events live" if c.live else " · no event stream")
@@ -78,7 +80,7 @@ class StatusBar(Static):
             line.append(" ○ DISCONNECTED ", style="bold")
             line.append(f" {c.detail} · retrying")
             if model.updated_at is not None:
-                line.append(f" · data from {fmt.ago(model.updated_at, now)}")
+                line.append(f" · data {fmt.age(now - model.updated_at)} old")
         self.update(line)
 
 
@@ -100,13 +102,20 @@ class OverviewPane(Vertical):
         if pool is None:
             pool_box.update(Text("waiting for the pool's first stats…", style="dim"))
         else:
-            pool_box.update(key_values([
-                ("Hashrate", Text(fmt.hashrate(pool.hashrate), style="bold cyan")),
-                ("Channels", str(pool.channels)),
-                ("Blocks found", Text(str(pool.blocks_found), style="bold green" if pool.blocks_found else "")),
-                ("Tip", f"#{pool.tip.height} {fmt.short_hash(pool.tip.hash)}"),
-                ("Network", f"{pool.network} · up {fmt.age(pool.uptime)}"),
-            ]))
+            pool_box.update(
+                key_values(
+                    [
+                        ("Hashrate", Text(fmt.hashrate(pool.hashrate), style="bold cyan")),
+                        ("Channels", str(pool.channels)),
+                        (
+                            "Blocks found",
+                            Text(str(pool.blocks_found), style="bold green" if pool.blocks_found else ""),
+                        ),
+                        ("Tip", f"#{pool.tip.height} {fmt.short_hash(pool.tip.hash)}"),
+                        ("Network", f"{pool.network} · up {fmt.age(pool.uptime)}"),
+                    ]
+                )
+            )
         self._show_epoch(model, now)
         self._show_history(model)
         self._show_recent(model, now)
@@ -120,19 +129,25 @@ class OverviewPane(Vertical):
             return
         box.border_title = f"Epoch {epoch.epoch} · [{fmt.status_style(epoch.status)}]{epoch.status}[/]"
         block = model.last_block
-        last = fmt.NONE if block is None else f"#{block.height} {fmt.ago(block.time, now)} (epoch {block.epoch})"
+        last = (
+            fmt.NONE if block is None else f"#{block.height} {fmt.ago(block.time, now)} (epoch {block.epoch})"
+        )
         fates = [e.status for e in model.epochs if e.status != "open"]
         record = Text()
         for status in ("won", "mature", "lost", "orphaned"):
             if status in fates:
                 record.append(f"{fates.count(status)} {status} ", style=fmt.status_style(status))
-        box.update(key_values([
-            ("Age", fmt.age(None if epoch.started_at is None else now - epoch.started_at)),
-            ("Work", f"{fmt.ehash(epoch.work)} ehash"),
-            ("Keyset", fmt.short_hash(epoch.keyset_id)),
-            ("Block", last),
-            ("Epochs", record or fmt.NONE),
-        ]))
+        box.update(
+            key_values(
+                [
+                    ("Age", fmt.age(None if epoch.started_at is None else now - epoch.started_at)),
+                    ("Work", f"{fmt.ehash(epoch.work)} ehash"),
+                    ("Keyset", fmt.short_hash(epoch.keyset_id)),
+                    ("Block", last),
+                    ("Epochs", record or fmt.NONE),
+                ]
+            )
+        )
 
     def _show_history(self, model: DashboardModel) -> None:
         box = self.query_one("#spark-box", Vertical)
@@ -169,18 +184,20 @@ class ChannelsPane(Vertical):
         rows: list[Row] = []
         for c in model.channels.values():
             rejected = c.rejected_total
-            rows.append((
-                c.id,
-                c.user,
-                str(c.level),
-                fmt.difficulty(c.difficulty),
-                fmt.hashrate(c.hashrate.get("1m")),
-                fmt.hashrate(c.hashrate.get("5m")),
-                fmt.hashrate(c.hashrate.get("1h")),
-                Text(str(c.accepted), style="green"),
-                Text(str(rejected), style="bold red" if rejected else "dim"),
-                fmt.age(None if c.last_share is None else now - c.last_share),
-            ))
+            rows.append(
+                (
+                    c.id,
+                    c.user,
+                    str(c.level),
+                    fmt.difficulty(c.difficulty),
+                    fmt.hashrate(c.hashrate.get("1m")),
+                    fmt.hashrate(c.hashrate.get("5m")),
+                    fmt.hashrate(c.hashrate.get("1h")),
+                    Text(str(c.accepted), style="green"),
+                    Text(str(rejected), style="bold red" if rejected else "dim"),
+                    fmt.age(None if c.last_share is None else now - c.last_share),
+                )
+            )
         fill_table(self.query_one(DataTable), rows)
 
 
@@ -201,16 +218,19 @@ class SharesPane(Vertical):
         if not model.connection.live:
             summary.append(" · event stream down", style="bold red")
         self.query_one("#shares-summary", Static).update(summary)
-        fill_table(self.query_one(DataTable), [
-            (
-                fmt.ago(s.time, now),
-                channel_name(model, s.channel),
-                str(s.level),
-                fmt.ehash(s.amount),
-                share_result(s),
-            )
-            for s in model.shares
-        ])
+        fill_table(
+            self.query_one(DataTable),
+            [
+                (
+                    fmt.ago(s.time, now),
+                    channel_name(model, s.channel),
+                    str(s.level),
+                    fmt.ehash(s.amount),
+                    share_result(s),
+                )
+                for s in model.shares
+            ],
+        )
 
 
 def epoch_row(e: Epoch) -> Row:
@@ -239,8 +259,10 @@ def epoch_detail(e: Epoch) -> Text:
         text.append(f" · {e.confirmations} confirmations")
     text.append(f"\n keyset {fmt.short_hash(e.keyset_id)}")
     if e.theta_c is not None:
-        text.append(f" · fee {fmt.sats(e.mint_fee)} · paid {fmt.coins(e.paid)} of {fmt.coins(e.theta_c)}"
-                    f" ({fmt.percent(e.paid, e.theta_c)})")
+        text.append(
+            f" · fee {fmt.sats(e.mint_fee)} · paid {fmt.coins(e.paid)} of {fmt.coins(e.theta_c)}"
+            f" ({fmt.percent(e.paid, e.theta_c)})"
+        )
     return text
 
 
@@ -253,7 +275,9 @@ class EpochsPane(Vertical):
         self._epochs: list[Epoch] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(" Amounts in BTC · price in sat per ehash unit · θ_C = θ_B − mint fee", style="dim"))
+        yield Static(
+            Text(" Amounts in BTC · price in sat per ehash unit · θ_C = θ_B − mint fee", style="dim")
+        )
         yield new_table("#", "Status", "Block", "θ_B", "θ_C", "Work", "Price", "Paid")
         yield Static(id="epoch-detail")
 
@@ -275,9 +299,11 @@ class LevelsPane(Vertical):
     """Anonymity sets: how many channels mine at each level (a share could have come from any of them)."""
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(
-            " Anonymity set = channels mining at a level: 1 is identifiable, 2–4 weak, 5+ ok",
-            style="dim"))
+        yield Static(
+            Text(
+                " Anonymity set = channels mining at a level: 1 is identifiable, 2–4 weak, 5+ ok", style="dim"
+            )
+        )
         yield new_table("Level", "Difficulty", "ehash/share", "Work/share", "Channels", "Set")
 
     def show(self, model: DashboardModel, now: float) -> None:
@@ -289,14 +315,16 @@ class LevelsPane(Vertical):
             except TargetError:
                 amount = fmt.NONE
             style = fmt.anonymity_style(count)
-            rows.append((
-                str(level),
-                fmt.difficulty(difficulty_of_level(level)),
-                amount,
-                fmt.si(work_of_level(level), "H"),
-                Text(str(count), style=style),
-                Text("█" * min(count, 20), style=style),
-            ))
+            rows.append(
+                (
+                    str(level),
+                    fmt.difficulty(difficulty_of_level(level)),
+                    amount,
+                    fmt.si(work_of_level(level), "H"),
+                    Text(str(count), style=style),
+                    Text("█" * min(count, 20), style=style),
+                )
+            )
         fill_table(self.query_one(DataTable), rows)
 
     @staticmethod
@@ -340,8 +368,15 @@ class WalletPane(Vertical):
             if status in ("lost", "orphaned"):
                 value = 0
             estimate += value or 0
-            rows.append((str(index), status_text(status), fmt.ehash(amount),
-                         fmt.price(None if epoch is None else epoch.price), fmt.sats(value)))
+            rows.append(
+                (
+                    str(index),
+                    status_text(status),
+                    fmt.ehash(amount),
+                    fmt.price(None if epoch is None else epoch.price),
+                    fmt.sats(value),
+                )
+            )
         line = Text(" Sats ", style="bold")
         line.append(fmt.sats(wallet["sats"]), style="bold green")
         line.append(f" · ehash worth ≈ {fmt.sats(estimate)} at known prices", style="dim")

@@ -164,7 +164,7 @@ def _frac(value: Any, what: str) -> Fraction | None:
     try:
         return parse_fraction(value)
     except (ValueError, TypeError, ZeroDivisionError, AttributeError):
-        raise StatsError(f"{what} must be \"num/den\" or a number, got {value!r}") from None
+        raise StatsError(f'{what} must be "num/den" or a number, got {value!r}') from None
 
 
 def _str(value: Any) -> str | None:
@@ -234,15 +234,20 @@ def parse_stats(value: Any) -> PoolStats:
     tip = _obj(p.get("tip") or {}, "stats.pool.tip")
     levels = _obj(doc.get("levels") or {}, "stats.levels")
     try:
-        level_counts = {int(k): _int(_obj(v, "a level").get("channels"), "level channels") or 0
-                        for k, v in levels.items()}
+        level_counts = {
+            int(k): _int(_obj(v, "a level").get("channels"), "level channels") or 0 for k, v in levels.items()
+        }
     except ValueError as exc:
         raise StatsError(f"stats.levels keys must be levels: {exc}") from None
     history = []
     for item in _list(doc.get("hashrate_history"), "stats.hashrate_history"):
         sample = _obj(item, "a hashrate sample")
-        history.append(HashrateSample(_num(sample.get("time"), "sample time") or 0.0,
-                                      _num(sample.get("hashrate"), "sample hashrate") or 0.0))
+        history.append(
+            HashrateSample(
+                _num(sample.get("time"), "sample time") or 0.0,
+                _num(sample.get("hashrate"), "sample hashrate") or 0.0,
+            )
+        )
     return PoolStats(
         pool=PoolSummary(
             hashrate=_num(p.get("hashrate"), "pool hashrate") or 0.0,

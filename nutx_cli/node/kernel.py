@@ -16,6 +16,7 @@ from pathlib import Path
 import pbk
 
 from nutx_cli.chain.header import BlockHeader
+from nutx_cli.chain.tx import DecodeError
 from nutx_cli.errors import NutxError
 
 log = logging.getLogger("nutx.node.kernel")
@@ -145,7 +146,10 @@ class Kernel:
         None: accepted; "duplicate": already known; "inconclusive": valid so far but not on the
         best chain; otherwise the reject reason ("high-hash", "bad-cb-amount", ...).
         """
-        block = pbk.Block(raw)
+        try:
+            block = pbk.Block(raw)
+        except RuntimeError:
+            raise DecodeError("the kernel cannot decode this block") from None
         block_hash = bytes(block.block_hash)
         self._checked.clear()
         self._log_lines.clear()

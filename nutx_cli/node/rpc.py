@@ -309,7 +309,10 @@ class NodeRpc:
         if not block.txs or not block.txs[0].is_coinbase():
             raise RpcError(RPC_DESERIALIZATION_ERROR, "Block does not start with a coinbase")
         raw = _fill_witness_reserved_value(block)
-        return await self._chain.call(lambda k: k.process_block(raw))
+        try:
+            return await self._chain.call(lambda k: k.process_block(raw))
+        except DecodeError:
+            raise RpcError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from None
 
     async def generatetoaddress(self, nblocks: Any, address: Any, maxtries: Any = None) -> list[str]:
         _expect(nblocks, int, "nblocks")

@@ -32,6 +32,13 @@ from nutx_cli.tui.stats import PoolEvent, PoolStats
 from nutx_cli.tui.wallet_view import NoWallet, WalletSummary, WalletView
 
 WALLET_INTERVAL = 5.0
+PANES: dict[str, type[OverviewPane | ChannelsPane | SharesPane | EpochsPane | LevelsPane]] = {
+    "overview": OverviewPane,
+    "channels": ChannelsPane,
+    "shares": SharesPane,
+    "epochs": EpochsPane,
+    "levels": LevelsPane,
+}
 
 
 class DashboardApp(App[None]):
@@ -54,7 +61,7 @@ class DashboardApp(App[None]):
     #recent-box { height: 1fr; border-subtitle-color: $text-muted; }
     DataTable { height: 1fr; }
     #shares-summary, #wallet-summary { height: 1; }
-    #epoch-detail { height: 2; background: $boost; }
+    .detail { height: 2; background: $boost; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "pane('overview')", "Panes", key_display="1-6"),
@@ -142,17 +149,21 @@ class DashboardApp(App[None]):
             self.redraw()
 
     def redraw(self) -> None:
+        """Draw the status line and the pane on screen (the others are drawn when they are shown)."""
         now = self.clock()
         self._drawn = (self.model.version, int(now))
         m = self.model
         self.query_one(StatusBar).show(m, now)
-        self.query_one(TabbedContent).set_class(m.connection.connected is False, "-stale")
-        self.query_one(OverviewPane).show(m, now)
-        self.query_one(ChannelsPane).show(m, now)
-        self.query_one(SharesPane).show(m, now)
-        self.query_one(EpochsPane).show(m, now)
-        self.query_one(LevelsPane).show(m, now)
-        self.query_one(WalletPane).show(m, self.wallet_summary)
+        tabs = self.query_one(TabbedContent)
+        tabs.set_class(m.connection.connected is False, "-stale")
+        pane = tabs.active
+        if pane == "wallet":
+            self.query_one(WalletPane).show(m, self.wallet_summary)
+        else:
+            self.query_one(PANES[pane]).show(m, now)
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        self.redraw()
 
     def action_pane(self, pane: str) -> None:
         """Show a pane and put the keyboard on its table, so the arrow keys move through the rows."""

@@ -3,7 +3,8 @@ of its own beyond what Textual keeps (cursor, scroll), and all text comes from `
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import ClassVar, Generic, TypeVar
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -15,10 +16,11 @@ from textual.widgets import DataTable, Sparkline, Static
 from nutx_cli.core.targets import TargetError, amount_of_level, difficulty_of_level, k_max_for, work_of_level
 from nutx_cli.tui import format as fmt
 from nutx_cli.tui.model import DashboardModel
-from nutx_cli.tui.stats import Epoch, ShareEvent
+from nutx_cli.tui.stats import Channel, Epoch, ShareEvent
 from nutx_cli.tui.wallet_view import NoWallet, WalletSummary
 
 Row = Sequence[RenderableType | str]
+Item = TypeVar("Item")
 
 
 def fill_table(table: DataTable[RenderableType | str], rows: Iterable[Row]) -> None:
@@ -174,31 +176,68 @@ class OverviewPane(Vertical):
         box.update(grid if grid.row_count else Text("no shares yet", style="dim"))
 
 
-class ChannelsPane(Vertical):
-    """One row per mining channel: its level, difficulty, hashrate and share counts."""
+class DetailTable(Vertical, Generic[Item]):
+    """A table of items and, under it, two lines about the highlighted one."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: list[Item] = []
 
     def compose(self) -> ComposeResult:
-        yield new_table("Ch", "User", "Lvl", "Diff", "1m", "5m", "1h", "Acc", "Rej", "Last")
+        yield new_table(*self.COLUMNS)
+        yield Static(classes="detail")
+
+    def fill(self, items: Iterable[Item], row: Callable[[Item], Row]) -> None:
+        self._items = list(items)
+        fill_table(self.query_one(DataTable), [row(item) for item in self._items])
+        self._show_detail()
+
+    def detail(self, item: Item) -> Text:
+        raise NotImplementedError
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        row = self.query_one(DataTable).cursor_row
+        text = self.detail(self._items[row]) if 0 <= row < len(self._items) else ""
+        self.query_one(".detail", Static).update(text)
+
+
+class ChannelsPane(DetailTable[Channel]):
+    """One row per mining channel: its level, difficulty, hashrate and share counts."""
+
+    COLUMNS = ("Ch", "User", "Lvl", "Diff", "1m", "5m", "1h", "Acc", "Rej", "Last")
 
     def show(self, model: DashboardModel, now: float) -> None:
-        rows: list[Row] = []
-        for c in model.channels.values():
+        def row(c: Channel) -> Row:
             rejected = c.rejected_total
-            rows.append(
-                (
-                    c.id,
-                    c.user,
-                    str(c.level),
-                    fmt.difficulty(c.difficulty),
-                    fmt.hashrate(c.hashrate.get("1m")),
-                    fmt.hashrate(c.hashrate.get("5m")),
-                    fmt.hashrate(c.hashrate.get("1h")),
-                    Text(str(c.accepted), style="green"),
-                    Text(str(rejected), style="bold red" if rejected else "dim"),
-                    fmt.age(None if c.last_share is None else now - c.last_share),
-                )
+            return (
+                c.id,
+                c.user,
+                str(c.level),
+                fmt.difficulty(c.difficulty),
+                fmt.hashrate(c.hashrate.get("1m")),
+                fmt.hashrate(c.hashrate.get("5m")),
+                fmt.hashrate(c.hashrate.get("1h")),
+                Text(str(c.accepted), style="green"),
+                Text(str(rejected), style="bold red" if rejected else "dim"),
+                fmt.age(None if c.last_share is None else now - c.last_share),
             )
-        fill_table(self.query_one(DataTable), rows)
+
+        self.fill(model.channels.values(), row)
+
+    def detail(self, c: Channel) -> Text:
+        text = Text(f" Channel {c.id} {c.user} · level {c.level} · 1d {fmt.hashrate(c.hashrate.get('1d'))}")
+        text.append(f" · best share {fmt.difficulty(c.best_share)}")
+        text.append("\n rejected: ")
+        if c.rejected:
+            text.append(", ".join(f"{n} {reason}" for reason, n in sorted(c.rejected.items())), style="red")
+        else:
+            text.append("none", style="green")
+        return text
 
 
 class SharesPane(Vertical):
@@ -266,33 +305,20 @@ def epoch_detail(e: Epoch) -> Text:
     return text
 
 
-class EpochsPane(Vertical):
-    """Every epoch the pool reports, newest first, with its fate and what it paid; details of the
-    highlighted one underneath."""
+class EpochsPane(DetailTable[Epoch]):
+    """Every epoch the pool reports, newest first, with its fate and what it paid."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._epochs: list[Epoch] = []
+    COLUMNS = ("#", "Status", "Block", "θ_B", "θ_C", "Work", "Price", "Paid")
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            Text(" Amounts in BTC · price in sat per ehash unit · θ_C = θ_B − mint fee", style="dim")
-        )
-        yield new_table("#", "Status", "Block", "θ_B", "θ_C", "Work", "Price", "Paid")
-        yield Static(id="epoch-detail")
+        yield Static(Text(" Amounts in BTC · price in sat per ehash unit · θ_C = θ_B − mint fee", style="dim"))
+        yield from super().compose()
 
     def show(self, model: DashboardModel, now: float) -> None:
-        self._epochs = list(model.epochs)
-        fill_table(self.query_one(DataTable), [epoch_row(e) for e in self._epochs])
-        self._show_detail()
+        self.fill(model.epochs, epoch_row)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._show_detail()
-
-    def _show_detail(self) -> None:
-        row = self.query_one(DataTable).cursor_row
-        detail = self.query_one("#epoch-detail", Static)
-        detail.update(epoch_detail(self._epochs[row]) if 0 <= row < len(self._epochs) else "")
+    def detail(self, item: Epoch) -> Text:
+        return epoch_detail(item)
 
 
 class LevelsPane(Vertical):

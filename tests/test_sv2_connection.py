@@ -233,3 +233,11 @@ async def test_connect_to_nothing_is_a_connect_error() -> None:
     await probe.wait_closed()
     with pytest.raises(ConnectError):
         await Connection.connect("127.0.0.1", port, pubkey_of_secret(new_secret()))
+
+
+async def test_plain_frames_on_a_trusted_lan() -> None:
+    async with await serve("127.0.0.1", 0, on_connection=pool, encrypted=False) as srv:
+        conn = await Connection.connect("127.0.0.1", srv.port, b"", encrypted=False)
+        await conn.send(SETUP)
+        assert await conn.recv() == SetupConnectionSuccess(2, 0)
+        await conn.close()

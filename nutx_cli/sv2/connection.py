@@ -53,7 +53,7 @@ from nutx_cli.sv2.certificate import (
 from nutx_cli.sv2.errors import ConnectError, ConnectionClosed, HandshakeError, Sv2Error
 from nutx_cli.sv2.framing import DEFAULT_MAX_MESSAGE_SIZE
 from nutx_cli.sv2.messages import Message
-from nutx_cli.sv2.noise import ACT1_SIZE, ACT2_SIZE, NoiseInitiator, NoiseResponder, TransportKeys
+from nutx_cli.sv2.noise import ACT1_SIZE, ACT2_SIZE, NoiseInitiator, NoiseResponder, TransportKeys, new_secret
 from nutx_cli.sv2.session import Sv2Session
 
 log = logging.getLogger(__name__)
@@ -92,19 +92,27 @@ class Connection:
         *,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        encrypted: bool = True,
     ) -> Connection:
-        """Open a TCP connection, run the Noise handshake as initiator and verify the certificate."""
-        authority = (
-            authority_key_from_text(authority_pubkey)
-            if isinstance(authority_pubkey, str)
-            else xonly_of(authority_pubkey)
-        )
+        """Open a TCP connection, run the Noise handshake as initiator and verify the certificate.
+
+        `encrypted=False` speaks plain frames with no handshake (spec §2.3: trusted LAN only); the
+        authority key is then not used.
+        """
+        if encrypted:  # a bad key is refused before any byte goes out
+            authority = (
+                authority_key_from_text(authority_pubkey)
+                if isinstance(authority_pubkey, str)
+                else xonly_of(authority_pubkey)
+            )
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), handshake_timeout)
         except (OSError, TimeoutError) as exc:
             raise ConnectError(
                 f"cannot reach the SV2 server at {host}:{port}: {exc or 'timed out'}"
             ) from None
+        if not encrypted:
+            return cls(reader, writer, Sv2Session.plain(max_message_size))
         try:
             keys = await asyncio.wait_for(_initiate(reader, writer, authority), handshake_timeout)
         except BaseException as exc:
@@ -249,24 +257,30 @@ async def serve(
     port: int,
     *,
     on_connection: Callable[[Connection], Awaitable[None]],
-    static_secret: bytes,
+    static_secret: bytes | None = None,
     authority_secret: bytes | None = None,
     certificate: Certificate | None = None,
     cert_validity: int = DEFAULT_CERT_VALIDITY,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+    encrypted: bool = True,
 ) -> Sv2Server:
     """Listen for SV2 clients; run `on_connection(conn)` for each one after its handshake.
 
     Give either `authority_secret` (a certificate is signed per connection, valid from now for
-    `cert_validity` seconds) or a pre-signed `certificate` for the static key. The connection is
-    closed when `on_connection` returns or raises; an error there is logged and affects no other
-    connection.
+    `cert_validity` seconds) or a pre-signed `certificate` for `static_secret`'s key. Without a
+    `static_secret` a fresh static key is made (fine with `authority_secret`, as SRI does). The
+    connection is closed when `on_connection` returns or raises; an error there is logged and
+    affects no other connection. `encrypted=False` serves plain frames (trusted LAN only).
     """
-    if (authority_secret is None) == (certificate is None):
+    if encrypted and (authority_secret is None) == (certificate is None):
         raise Sv2Error("serve() needs exactly one of authority_secret or certificate")
+    if certificate is not None and static_secret is None:
+        raise Sv2Error("a pre-signed certificate needs the static_secret it was signed for")
     if not 0 < cert_validity < 1 << 31:
         raise Sv2Error("cert_validity must be a positive number of seconds below 2^31")
+    if static_secret is None:
+        static_secret = new_secret()
     static_pubkey = pubkey_of_secret(static_secret)
     authority_pubkey = pubkey_of_secret(authority_secret) if authority_secret is not None else None
     connections: set[Connection] = set()
@@ -280,6 +294,10 @@ async def serve(
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        if not encrypted:
+            await run(Connection(reader, writer, Sv2Session.plain(max_message_size)))
+            return
+        assert static_secret is not None
         try:
             responder = NoiseResponder(static_secret, certificate_now())
             keys = await asyncio.wait_for(_respond(reader, writer, responder), handshake_timeout)
@@ -287,7 +305,9 @@ async def serve(
             log.info("SV2 handshake with %s failed: %s", peer, exc or type(exc).__name__)
             writer.close()
             return
-        conn = Connection(reader, writer, Sv2Session.encrypted(keys, max_message_size), keys)
+        await run(Connection(reader, writer, Sv2Session.encrypted(keys, max_message_size), keys))
+
+    async def run(conn: Connection) -> None:
         connections.add(conn)
         try:
             await on_connection(conn)

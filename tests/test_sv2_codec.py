@@ -27,6 +27,7 @@ from nutx_cli.sv2.messages import (
     SubmitSharesStandard,
     SubmitSharesSuccess,
 )
+from nutx_cli.sv2.session import Sv2Session
 from nutx_cli.sv2.types import decode_record, encode_record
 
 FRAMES = load_vectors("stratum")["block_100000_worked_example"]["sv2_frames_unencrypted"]
@@ -178,5 +179,16 @@ def test_mutated_frames_only_raise_the_codec_error(message: object, data: st.Dat
     cut = data.draw(st.integers(0, len(frame)))
     try:
         decode_frame(bytes(frame[:cut]))
+    except Sv2Error:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400), st.integers(1, 50))
+def test_random_bytes_into_the_plain_stream_decoder_only_raise_codec_errors(data: bytes, step: int) -> None:
+    rx = Sv2Session.plain(max_message_size=300)
+    try:
+        for i in range(0, len(data), step):
+            rx.feed(data[i : i + step])
     except Sv2Error:
         pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from nutx_cli.core.keysets import derive_keyset
 from nutx_cli.sv2.ecash import (
     KEYSET_AMOUNTS,
     BlindedMessage,
@@ -145,3 +146,16 @@ def test_share_amount_follows_the_level_of_the_job_target() -> None:
     with pytest.raises(FrameError):
         share_amount(2**236, 256)  # not a ladder target
     assert KEYSET_AMOUNTS[20] == share_amount(T236, 256)
+
+
+def test_keyset_id_is_recomputed_from_the_keys() -> None:
+    derived = derive_keyset(b"\x07" * 32, "ehash", 5)
+    keys = sorted(derived.public_keys.items())
+    keyset = EcashKeyset(bytes.fromhex(derived.id), "ehash", 5, 256, keys)
+    keyset.verify_id()
+    with pytest.raises(FrameError, match="does not match"):
+        EcashKeyset(
+            bytes.fromhex(derived.id), "ehash", 5, 256, [*keys[:-1], (keys[-1][0], keys[0][1])]
+        ).verify_id()
+    with pytest.raises(FrameError, match="does not match"):
+        KEYSET.verify_id()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from nutx_cli.core.keysets import keyset_id_v2
 from nutx_cli.core.targets import level_of_target
 from nutx_cli.sv2.errors import FrameError
 from nutx_cli.sv2.messages import Message, message
@@ -49,6 +50,14 @@ class EcashKeyset:
     def __post_init__(self) -> None:
         if tuple(amount for amount, _ in self.keys) != KEYSET_AMOUNTS:
             raise FrameError("an ecash keyset has exactly 64 keys for amounts 2^0 … 2^63, ascending")
+
+    def verify_id(self) -> None:
+        """Refuse a keyset whose id is not the version-01 id of its keys and unit (§6.5.3)."""
+        expected = keyset_id_v2(dict(self.keys), self.unit)
+        if self.keyset_id.hex() != expected:
+            raise FrameError(
+                f"keyset id {self.keyset_id.hex()} does not match its keys (expected {expected})"
+            )
 
     def key_for(self, amount: int) -> bytes:
         """The mint's public key for a power-of-two amount."""

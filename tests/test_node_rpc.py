@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import stat
 import subprocess
 import sys
@@ -230,6 +231,10 @@ def test_transport_errors_leave_the_node_running(node: tuple[NutxProcess, NodeCl
     assert status == 413
     status, _, body = raw_post(port, b'{"method":"getblockcount","params":{},"id":"x"}', auth)
     assert status == 200 and json.loads(body)["id"] == "x"
+    for garbage in (b"GARBAGE\r\n\r\n", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(garbage)
+            assert sock.recv(100).startswith(b"HTTP/1.1 400")
     assert proc.proc.poll() is None and client.getblockcount() >= 0
 
 

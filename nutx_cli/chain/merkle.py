@@ -23,14 +23,13 @@ def coinbase_merkle_path(txids: list[bytes]) -> list[bytes]:
     `txids` excludes the coinbase. This is SV2's `merkle_path` and SV1's `merkle_branch`.
     """
     path: list[bytes] = []
-    level: list[bytes | None] = [None, *txids]
-    while len(level) > 1:
-        if len(level) % 2:
-            level.append(level[-1])
-        sibling = level[1]
-        assert sibling is not None
-        path.append(sibling)
-        level = [None] + [dsha256(level[i] + level[i + 1]) for i in range(2, len(level), 2)]  # type: ignore[operator]
+    level = list(txids)  # each level without its coinbase-side node, whose value never matters
+    while level:
+        path.append(level[0])  # the coinbase-side node pairs with the first of the others
+        rest = level[1:]
+        if len(rest) % 2:
+            rest.append(rest[-1])
+        level = [dsha256(rest[i] + rest[i + 1]) for i in range(0, len(rest), 2)]
     return path
 
 

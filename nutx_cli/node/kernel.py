@@ -53,6 +53,7 @@ class Kernel:
         data_dir.mkdir(parents=True, exist_ok=True)
         self._checked: list[tuple[bytes, pbk.ValidationMode, pbk.BlockValidationResult | None]] = []
         self._log_lines: list[str] = []
+        self._collecting = False
         self._log_connection = pbk.LoggingConnection(self._on_log)
         callbacks = pbk.ValidationInterfaceCallbacks(block_checked=self._on_block_checked)
         try:
@@ -63,7 +64,8 @@ class Kernel:
         self._callbacks = callbacks  # the kernel keeps raw pointers into these trampolines
 
     def _on_log(self, message: str) -> None:
-        self._log_lines.append(message)
+        if self._collecting:
+            self._log_lines.append(message)
         log.debug("%s", message.rstrip())
 
     def _on_block_checked(self, _user_data: object, block: pbk.Block, state: pbk.BlockValidationState) -> None:
@@ -153,10 +155,13 @@ class Kernel:
         block_hash = bytes(block.block_hash)
         self._checked.clear()
         self._log_lines.clear()
+        self._collecting = True
         try:
             is_new = self.chainman.process_block(block)
         except pbk.ProcessBlockException:
             is_new = True
+        finally:
+            self._collecting = False
         verdict = next((c for c in self._checked if c[0] == block_hash), None)
         if verdict is None:
             return "inconclusive" if is_new else "duplicate"

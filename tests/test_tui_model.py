@@ -25,6 +25,7 @@ from tests.tui_recorded import RECORDED_NOW, recorded_events, recorded_model, re
 def test_recorded_stats_parse_into_typed_values() -> None:
     stats = parse_stats(recorded_stats())
     assert stats.pool.network == "regtest" and stats.pool.tip.height == 215 and stats.pool.blocks_found == 3
+    assert stats.pool.k_max == 256
     assert [c.id for c in stats.channels] == ["1", "2", "3", "4"]
     bob = stats.channels[1]
     assert bob.user == "bob" and bob.level == 238 and bob.rejected_total == 13

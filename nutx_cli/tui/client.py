@@ -82,7 +82,7 @@ class PoolAdminClient:
         admin_url: str,
         poll_interval: float = 2.0,
         backoff_first: float = 0.5,
-        backoff_ceiling: float = 8.0,
+        backoff_ceiling: float = 5.0,
         timeout: float = 3.0,
     ) -> None:
         self.url = check_admin_url(admin_url)

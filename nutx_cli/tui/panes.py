@@ -311,7 +311,9 @@ class EpochsPane(DetailTable[Epoch]):
     COLUMNS = ("#", "Status", "Block", "θ_B", "θ_C", "Work", "Price", "Paid")
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(" Amounts in BTC · price in sat per ehash unit · θ_C = θ_B − mint fee", style="dim"))
+        yield Static(
+            Text(" Amounts in BTC · price in sat per ehash unit · θ_C = θ_B − mint fee", style="dim")
+        )
         yield from super().compose()
 
     def show(self, model: DashboardModel, now: float) -> None:
@@ -355,14 +357,17 @@ class LevelsPane(Vertical):
 
     @staticmethod
     def _k_max(model: DashboardModel) -> int | None:
+        """The easiest level, which sets what a share is worth: from the epoch, the pool, or the network."""
         if model.epoch is not None and model.epoch.k_max is not None:
             return model.epoch.k_max
-        if model.pool is not None:
-            try:
-                return k_max_for(model.pool.network)
-            except TargetError:
-                return None
-        return None
+        if model.pool is None:
+            return None
+        if model.pool.k_max is not None:
+            return model.pool.k_max
+        try:
+            return k_max_for(model.pool.network)
+        except TargetError:
+            return None
 
 
 class WalletPane(Vertical):

@@ -3,8 +3,8 @@
 Parsing happens once, at the edge, so widgets work with typed values and a pool that sends something
 malformed is reported as such ("bad stats from the pool: …") instead of crashing the dashboard.
 Unknown fields are ignored and optional ones may be missing (the pool may add fields freely).
-Beyond DESIGN §5 the stats document may carry `"epochs": [EPOCH, …]` (newest first) and
-`"hashrate_history": [{"time": unix, "hashrate": H/s}, …]` (oldest first).
+Beyond DESIGN §5 the stats document may carry `"epochs": [EPOCH, …]` (newest first),
+`"hashrate_history": [{"time": unix, "hashrate": H/s}, …]` (oldest first) and `pool.k_max`.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class PoolSummary:
     uptime: float | None
     network: str
     tip: Tip
+    k_max: int | None
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,7 @@ def parse_stats(value: Any) -> PoolStats:
             uptime=_num(p.get("uptime"), "uptime"),
             network=str(p.get("network") or "?"),
             tip=Tip(_int(tip.get("height"), "tip height"), _str(tip.get("hash"))),
+            k_max=_int(p.get("k_max"), "pool k_max"),
         ),
         channels=[parse_channel(c) for c in _list(doc.get("channels"), "stats.channels")],
         levels=dict(sorted(level_counts.items())),

@@ -1,0 +1,339 @@
+"""The proxy's asyncio side: SV1 listener, one upstream SV2 ecash channel per miner, shares into the wallet.
+
+Each SV1 connection gets a `MinerSession` (the SV1 state machine) and a `JobTranslator`. When the
+miner subscribes, the proxy opens its upstream ecash channel (`EcashChannel`, shared with the CPU
+miner) and answers the subscribe with the channel's extranonce; every job the channel activates is
+pushed as `set_difficulty` + `notify`, and every share the session accepts locally is forwarded with a
+blinded message the proxy's wallet prepared (and stored) first. The pool's blind signature goes back
+into the wallet (`complete_share`, which checks the DLEQ), an error releases the prepared secret.
+
+Failure handling: a malformed line gets a JSON-RPC error and the connection stays; an oversized line
+gets one error and the connection is closed; a miner that disconnects closes its upstream channel; an
+upstream channel that closes disconnects its miner, which reconnects and gets a fresh channel. Other
+miners never notice any of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nutx_cli.core.targets import level_of_target
+from nutx_cli.errors import NutxError
+from nutx_cli.miner.channel import ChannelError, EcashChannel, Work
+from nutx_cli.pool.stats import ChannelStats
+from nutx_cli.sv1.difficulty import difficulty_for_target
+from nutx_cli.sv1.job import Sv1Job
+from nutx_cli.sv1.protocol import LineSplitter, LineTooLong, Request, Sv1Error, encode, parse_line
+from nutx_cli.sv1.session import (
+    DifficultySuggested,
+    Event,
+    MinerSession,
+    Ready,
+    Send,
+    ShareAccepted,
+    ShareRejected,
+    SubscribeRequested,
+)
+from nutx_cli.sv1.translator import REFRESH_SECONDS, JobTranslator, TranslatorError
+from nutx_cli.sv2.ecash import SubmitSharesEcashExtendedSuccess
+from nutx_cli.sv2.errors import Sv2Error
+from nutx_cli.sv2.messages import UpdateChannel
+
+log = logging.getLogger(__name__)
+
+OPEN_TIMEOUT = 15.0
+MIN_EXTRANONCE2_SIZE = 4
+"""What SV1 miners handle everywhere; the pool may give more."""
+UPSTREAM_USER = "nutx-proxy"
+"""The user identity of every upstream channel: SV1 worker names stay on the proxy (its stats)."""
+READ_SIZE = 1 << 16
+HANG_UP_SECONDS = 1.0
+FLUSH_TIMEOUT = 5.0
+"""How long a closing miner waits for the pool's answers to its shares in flight."""
+
+
+class ShareWallet(Protocol):
+    """What the proxy needs of `nutx_cli.wallet.Wallet`."""
+
+    def prepare_share(self, keyset_id: str, amount: int, epoch: int) -> Any: ...
+
+    def complete_share(self, prepared: Any, C_: bytes, e: bytes, s: bytes, K: bytes) -> Any: ...
+
+    def fail_share(self, prepared: Any, reason: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where the pool is: its SV2 address and pinned authority key (text form)."""
+
+    host: str
+    port: int
+    authority_key: str
+
+
+class Proxy:
+    """All downstream miners, their channels, and the per-worker statistics."""
+
+    def __init__(self, upstream: Upstream, wallet: ShareWallet) -> None:
+        self.upstream = upstream
+        self.wallet = wallet
+        self.miners: set[Downstream] = set()
+        self.workers: dict[str, ChannelStats] = {}
+        self.started = time.time()
+        self._numbers = itertools.count(1)
+
+    def worker(self, user: str) -> ChannelStats:
+        stats = self.workers.get(user)
+        if stats is None:
+            stats = self.workers[user] = ChannelStats(id=len(self.workers) + 1, user=user, level=0,
+                                                      opened_at=time.time())
+        return stats
+
+    async def handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        miner = Downstream(self, writer, next(self._numbers))
+        self.miners.add(miner)
+        try:
+            await miner.run(reader)
+        finally:
+            self.miners.discard(miner)
+            await miner.close()
+
+    def refresh_jobs(self) -> None:
+        """Give every ready miner a fresh job id if its last notify is REFRESH_SECONDS old (§7.9)."""
+        for miner in list(self.miners):
+            miner.refresh(time.monotonic(), int(time.time()))
+
+    async def refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.refresh_jobs()
+
+    def stats_json(self) -> dict[str, Any]:
+        now = time.time()
+        workers = []
+        for stats in self.workers.values():
+            entry = stats.to_json(now)
+            entry["sv1_difficulty"] = (
+                difficulty_for_target((1 << stats.level) - 1) if stats.level else None
+            )
+            entry["connections"] = sum(1 for m in self.miners if stats.user in m.session.users)
+            workers.append(entry)
+        channels = [m.channel for m in self.miners if m.channel is not None and not m.channel.closed]
+        keyset = channels[0].keyset if channels else None
+        return {
+            "workers": workers,
+            "upstream": {
+                "pool": f"{self.upstream.host}:{self.upstream.port}",
+                "miners": len(self.miners),
+                "channels": len(channels),
+                "epoch": keyset.epoch if keyset else None,
+                "keyset_id": keyset.keyset_id.hex() if keyset else None,
+                "uptime": int(now - self.started),
+            },
+        }
+
+    async def close(self) -> None:
+        for miner in list(self.miners):
+            await miner.close()
+
+
+class Downstream:
+    """One SV1 connection and its upstream channel."""
+
+    def __init__(self, proxy: Proxy, writer: asyncio.StreamWriter, number: int) -> None:
+        self.proxy = proxy
+        self.writer = writer
+        self.session = MinerSession(subscription_id=f"{number:08x}")
+        self.translator = JobTranslator()
+        self.channel: EcashChannel | None = None
+        self.peer = writer.get_extra_info("peername")
+        self._last_notify = time.monotonic()
+        self._tasks: set[asyncio.Task[None]] = set()
+        """Shares on their way upstream."""
+        self._watcher: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # --- reading the miner ------------------------------------------------------------------------
+
+    async def run(self, reader: asyncio.StreamReader) -> None:
+        splitter = LineSplitter()
+        while not self._closed:
+            data = await reader.read(READ_SIZE)
+            if not data:
+                return
+            try:
+                lines = splitter.feed(data)
+            except LineTooLong as exc:
+                log.warning("miner %s sent a line over the cap; closing it", self.peer)
+                self._write(exc.response())
+                await self._hang_up(reader)
+                return
+            for line in lines:
+                try:
+                    message = parse_line(line)
+                except Sv1Error as exc:
+                    self._write(exc.response())
+                    continue
+                if isinstance(message, Request):
+                    await self._handle(self.session.receive(message))
+            await self.writer.drain()
+
+    async def _hang_up(self, reader: asyncio.StreamReader) -> None:
+        """Send our last words, end our side, and discard what is still coming for a moment.
+
+        Closing with unread input would reset the connection and lose the error line.
+        """
+        with contextlib.suppress(OSError, ConnectionError, TimeoutError):
+            await self.writer.drain()
+            self.writer.write_eof()
+            async with asyncio.timeout(HANG_UP_SECONDS):
+                while await reader.read(READ_SIZE):
+                    pass
+
+    async def _handle(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, Send):
+                self._write(event.message)
+            elif isinstance(event, SubscribeRequested):
+                await self._handle(await self._open_channel())
+            elif isinstance(event, Ready):
+                job = self.translator.current_job
+                if job is not None:
+                    self._push(job)
+            elif isinstance(event, DifficultySuggested):
+                await self._suggest(event.max_target)
+            elif isinstance(event, ShareAccepted):
+                task = asyncio.create_task(self._forward(event))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            elif isinstance(event, ShareRejected):
+                self.proxy.worker(event.worker or "?").record_rejected(event.reason)
+
+    def _write(self, message: Any) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(encode(message))
+
+    # --- the upstream channel ---------------------------------------------------------------------
+
+    async def _open_channel(self) -> list[Event]:
+        up = self.proxy.upstream
+        try:
+            async with asyncio.timeout(OPEN_TIMEOUT):
+                channel = await EcashChannel.open(
+                    up.host, up.port, up.authority_key, user=UPSTREAM_USER,
+                    max_target=self.session.suggested_target or 2**256 - 1,
+                    min_extranonce_size=MIN_EXTRANONCE2_SIZE, vendor="nutx-proxy",
+                )
+        except (NutxError, OSError, TimeoutError) as exc:
+            log.warning("cannot open an upstream channel for %s: %s", self.peer, exc)
+            return self.session.subscribe_failed(f"upstream pool unavailable: {exc}")
+        if self._closed:
+            await channel.close()
+            return []
+        self.channel = channel
+        channel.on_work = self._on_work
+        self._watcher = asyncio.create_task(self._watch_channel(channel))
+        log.info("miner %s: upstream channel %d (extranonce %d+%d bytes)", self.peer, channel.channel_id,
+                 len(channel.extranonce_prefix), channel.extranonce_size)
+        if channel.work is not None:
+            self._activate(channel.work)  # pushed by the Ready event, after the subscribe answer
+        return self.session.subscribed(channel.extranonce_prefix, channel.extranonce_size)
+
+    async def _watch_channel(self, channel: EcashChannel) -> None:
+        await channel.wait_closed()
+        if not self._closed:
+            log.warning("upstream channel of %s closed; disconnecting the miner so it reconnects", self.peer)
+            self.writer.close()
+
+    def _on_work(self, work: Work) -> None:
+        """An upstream job became active: translate it and push it if the miner is ready."""
+        if work.extranonce_prefix != self.session.extranonce1:
+            log.warning("upstream changed the extranonce prefix of %s; disconnecting the miner", self.peer)
+            self.writer.close()
+            return
+        job = self._activate(work)
+        if job is not None and self.session.ready:
+            self._push(job)
+
+    def _activate(self, work: Work) -> Sv1Job | None:
+        try:
+            return self.translator.activate(work.job, work.prev, work.target, work.keyset)
+        except TranslatorError as exc:
+            log.warning("miner %s: %s", self.peer, exc)
+            return None
+
+    def _push(self, job: Sv1Job) -> None:
+        for event in self.session.push_job(job):
+            if isinstance(event, Send):
+                self._write(event.message)
+        self._last_notify = time.monotonic()
+        level = level_of_target(job.target)
+        for user in self.session.users:
+            self.proxy.worker(user).level = level
+
+    def refresh(self, monotonic_now: float, now: int) -> None:
+        if not self.session.ready or monotonic_now - self._last_notify < REFRESH_SECONDS:
+            return
+        job = self.translator.refresh(now)
+        if job is not None:
+            self._push(job)
+
+    async def _suggest(self, max_target: int) -> None:
+        """A suggestion after the channel opened becomes UpdateChannel (before, it is the open's max_target)."""
+        if self.channel is None or self.channel.closed:
+            return
+        with contextlib.suppress(Sv2Error):
+            await self.channel.conn.send(
+                UpdateChannel(channel_id=self.channel.channel_id, nominal_hash_rate=0.0, maximum_target=max_target)
+            )
+
+    async def _forward(self, share: ShareAccepted) -> None:
+        """Submit one locally accepted share upstream with a fresh blinded message from the wallet."""
+        channel, job = self.channel, share.job
+        assert channel is not None and self.session.extranonce1 is not None
+        stats = self.proxy.worker(share.worker)
+        wallet = self.proxy.wallet
+        prepared = wallet.prepare_share(job.keyset.keyset_id.hex(), job.amount, job.keyset.epoch)
+        work = Work(job.upstream, job.prev, self.session.extranonce1, self.session.extranonce2_size, job.target,
+                    job.keyset)
+        try:
+            answer = await channel.submit(work, nonce=share.nonce, ntime=share.ntime, version=share.version,
+                                          extranonce=share.extranonce2, B_=prepared.B_)
+        except (ChannelError, Sv2Error) as exc:
+            wallet.fail_share(prepared, f"upstream: {exc}")
+            stats.record_rejected("upstream-closed")
+            return
+        if not isinstance(answer, SubmitSharesEcashExtendedSuccess):
+            wallet.fail_share(prepared, answer.error_code)
+            stats.record_rejected(answer.error_code)
+            log.info("worker %s: share rejected upstream: %s", share.worker, answer.error_code)
+            return
+        sig = answer.signature
+        try:
+            wallet.complete_share(prepared, sig.blinded_signature, sig.dleq_e, sig.dleq_s,
+                                  job.keyset.key_for(job.amount))
+        except NutxError as exc:
+            log.error("worker %s: the pool's signature does not verify: %s", share.worker, exc)
+            stats.record_rejected("bad-signature")
+            return
+        stats.record_accepted(level_of_target(job.target), int.from_bytes(share.header_hash, "little"), time.time())
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self._tasks:  # let shares in flight get their signatures before the channel goes
+            await asyncio.wait(list(self._tasks), timeout=FLUSH_TIMEOUT)
+        if self.channel is not None:
+            await self.channel.close()
+        self.writer.close()
+        with contextlib.suppress(OSError, ConnectionError):
+            await self.writer.wait_closed()

@@ -1,0 +1,189 @@
+"""The proxy service in-process: a real SV1 client over TCP → proxy → a scripted SV2 ecash pool over Noise.
+
+Bad input on the SV1 port (malformed JSON, a 1 MB line, unknown methods, submits for unknown jobs) gets
+JSON-RPC errors; the connection survives all but the oversized line, and the proxy survives everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+from nutx_cli.core import bdhke, keysets
+from nutx_cli.core.targets import target_of_level
+from nutx_cli.proxy.service import Proxy, ShareWallet, Upstream
+from nutx_cli.sv1.difficulty import difficulty_for_target
+from nutx_cli.sv2.certificate import authority_key_to_text
+from nutx_cli.sv2.connection import Connection, serve
+from nutx_cli.sv2.ecash import (
+    BlindSignature,
+    EcashKeyset,
+    OpenExtendedEcashMiningChannel,
+    OpenExtendedEcashMiningChannelSuccess,
+    SubmitSharesEcashExtended,
+    SubmitSharesEcashExtendedSuccess,
+)
+from nutx_cli.sv2.extensions import RequestExtensions, RequestExtensionsSuccess
+from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash, SetupConnection, SetupConnectionSuccess
+from nutx_cli.sv2.noise import new_secret
+
+LEVEL = 255
+NTIME = 1_700_000_000
+KEYSET = keysets.derive_keyset(b"\x05" * 32, "ehash", 0)
+WIRE_KEYSET = EcashKeyset(keyset_id=bytes.fromhex(KEYSET.id), unit="ehash", epoch=0, k_max=256,
+                          keys=[(a, KEYSET.public_keys[a]) for a in keysets.EHASH_AMOUNTS])
+
+
+async def scripted_pool(conn: Connection) -> None:
+    """Setup, extension, open (level 255, extranonce 2+4 bytes), one job on a prev hash; sign every share."""
+    assert isinstance(await conn.recv(), SetupConnection)
+    await conn.send(SetupConnectionSuccess(used_version=2, flags=0))
+    assert isinstance(await conn.recv(), RequestExtensions)
+    await conn.send(RequestExtensionsSuccess(request_id=1, supported_extensions=[0x4CA5]))
+    opened = await conn.recv()
+    assert isinstance(opened, OpenExtendedEcashMiningChannel)
+    await conn.send(OpenExtendedEcashMiningChannelSuccess(
+        request_id=opened.request_id, channel_id=3, target=target_of_level(LEVEL), extranonce_size=4,
+        extranonce_prefix=b"\xca\xfe", group_channel_id=0, keyset=WIRE_KEYSET))
+    await conn.send(NewExtendedMiningJob(channel_id=3, job_id=5, min_ntime=None, version=0x20000000,
+                                         version_rolling_allowed=True, merkle_path=[b"\x33" * 32],
+                                         coinbase_tx_prefix=b"\x01" * 41, coinbase_tx_suffix=b"\x02" * 30))
+    await conn.send(SetNewPrevHash(channel_id=3, job_id=5, prev_hash=b"\x44" * 32, min_ntime=NTIME, nbits=0x207FFFFF))
+    async for msg in conn:
+        if isinstance(msg, SubmitSharesEcashExtended):
+            bm = msg.blinded_message
+            sig = bdhke.sign(KEYSET.private_keys[bm.amount], bm.blinded_secret)
+            await conn.send(SubmitSharesEcashExtendedSuccess(
+                channel_id=3, sequence_number=msg.sequence_number,
+                signature=BlindSignature(amount=bm.amount, keyset_id=bm.keyset_id, blinded_signature=sig.C_,
+                                         dleq_e=sig.e, dleq_s=sig.s)))
+
+
+class Sv1Client:
+    """A minimal SV1 miner: requests with ids, and every notification seen so far."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.notifications: list[dict[str, Any]] = []
+
+    async def send_raw(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def read(self) -> dict[str, Any] | None:
+        async with asyncio.timeout(10):
+            line = await self.reader.readline()
+        if not line:
+            return None
+        msg: dict[str, Any] = json.loads(line)
+        if msg.get("method"):
+            self.notifications.append(msg)
+        return msg
+
+    async def response(self, request_id: Any) -> dict[str, Any]:
+        while True:
+            msg = await self.read()
+            assert msg is not None, "connection closed"
+            if "method" not in msg and msg.get("id") == request_id:
+                return msg
+
+    async def call(self, request_id: Any, method: str, params: list[Any]) -> dict[str, Any]:
+        await self.send_raw(json.dumps({"id": request_id, "method": method, "params": params}).encode() + b"\n")
+        return await self.response(request_id)
+
+    async def notification(self, method: str) -> dict[str, Any]:
+        while True:
+            for i, msg in enumerate(self.notifications):
+                if msg["method"] == method:
+                    return self.notifications.pop(i)
+            assert await self.read() is not None, "connection closed"
+
+
+@asynccontextmanager
+async def running_proxy(wallet: ShareWallet | None = None) -> AsyncIterator[tuple[Proxy, int]]:
+    pool = await serve("127.0.0.1", 0, on_connection=scripted_pool, static_secret=new_secret(),
+                       authority_secret=new_secret())
+    async with pool:
+        key = authority_key_to_text(pool.authority_pubkey or b"")
+        proxy = Proxy(Upstream("127.0.0.1", pool.port, key), cast(ShareWallet, wallet))
+        server = await asyncio.start_server(proxy.handle_connection, "127.0.0.1", 0)
+        try:
+            yield proxy, server.sockets[0].getsockname()[1]
+        finally:
+            server.close()
+            await proxy.close()
+            await server.wait_closed()
+
+
+@asynccontextmanager
+async def miner(port: int) -> AsyncIterator[Sv1Client]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        yield Sv1Client(reader, writer)
+    finally:
+        writer.close()
+
+
+async def subscribe_and_authorize(client: Sv1Client) -> list[Any]:
+    """The usual order; returns the subscribe result."""
+    sub = await client.call(0, "mining.subscribe", ["test-miner/1.0"])
+    assert sub["error"] is None
+    assert (await client.call(1, "mining.authorize", ["alice.rig1", "x"]))["result"] is True
+    return cast(list[Any], sub["result"])
+
+
+async def test_subscribe_gets_the_channel_extranonce_then_difficulty_before_notify() -> None:
+    async with running_proxy() as (_, port), miner(port) as client:
+        assert (await client.call(7, "mining.configure", [["version-rolling"], {"version-rolling.mask": "ffffffff"}]))[
+            "result"] == {"version-rolling": True, "version-rolling.mask": "1fffe000"}
+        result = await subscribe_and_authorize(client)
+        assert result[1:] == ["cafe", 4]
+        while not any(n["method"] == "mining.notify" for n in client.notifications):
+            assert await client.read() is not None
+        difficulty, notify = client.notifications
+        assert difficulty == {"id": None, "method": "mining.set_difficulty",
+                              "params": [difficulty_for_target(target_of_level(LEVEL))]}
+        assert notify["method"] == "mining.notify" and notify["params"][0] == "5" and notify["params"][8] is True
+
+
+async def test_bad_input_gets_json_rpc_errors_and_the_connection_survives() -> None:
+    async with running_proxy() as (_, port), miner(port) as client:
+        await subscribe_and_authorize(client)
+        await client.send_raw(b"{this is not json\n")
+        assert (await client.response(None))["error"][0] == -32700
+        assert (await client.call(0, "mining.get_transactions", []))["error"][0] == -32601
+        unknown_job = await client.call(2, "mining.submit", ["alice.rig1", "999", "00000000", f"{NTIME:08x}", "00000000"])
+        assert unknown_job["result"] is None and unknown_job["error"][0] == 21
+        assert (await client.call(3, "mining.submit", ["alice.rig1"]))["error"][0] == -32602
+        assert (await client.call(4, "mining.submit", ["bob", "5", "00000000", f"{NTIME:08x}", "0"]))["error"][0] == 24
+        assert (await client.call(5, "mining.suggest_difficulty", ["lots"]))["error"][0] == -32602
+        assert (await client.call(6, "mining.extranonce.subscribe", []))["result"] is True  # still alive
+
+
+async def test_a_megabyte_line_closes_that_connection_only() -> None:
+    async with running_proxy() as (proxy, port):
+        async with miner(port) as bystander:
+            await subscribe_and_authorize(bystander)
+            async with miner(port) as attacker:
+                attacker.writer.write(b"x" * (1 << 20))
+                msg = await attacker.read()
+                assert msg is not None and msg["error"][0] == -32600
+                while await attacker.read() is not None:
+                    pass  # the proxy closes the connection
+            assert (await bystander.call(9, "mining.extranonce.subscribe", []))["result"] is True
+        async with miner(port) as newcomer:
+            assert (await subscribe_and_authorize(newcomer))[1] == "cafe"
+
+
+async def test_quiet_chain_gets_a_fresh_job_id() -> None:
+    async with running_proxy() as (proxy, port), miner(port) as client:
+        await subscribe_and_authorize(client)
+        first = await client.notification("mining.notify")
+        assert first["params"][0] == "5" and first["params"][8] is True
+        (downstream,) = proxy.miners
+        downstream.refresh(monotonic_now=1e12, now=NTIME + 45)
+        fresh = await client.notification("mining.notify")
+        assert fresh["params"][0] == "5.1" and fresh["params"][7] == f"{NTIME + 45:08x}" and fresh["params"][8] is False

@@ -27,7 +27,12 @@ from nutx_cli.sv2.ecash import (
     SubmitSharesEcashExtendedSuccess,
 )
 from nutx_cli.sv2.extensions import RequestExtensions, RequestExtensionsSuccess
-from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash, SetupConnection, SetupConnectionSuccess
+from nutx_cli.sv2.messages import (
+    NewExtendedMiningJob,
+    SetNewPrevHash,
+    SetupConnection,
+    SetupConnectionSuccess,
+)
 from nutx_cli.sv2.noise import new_secret
 
 LEVEL = 255
@@ -164,7 +169,7 @@ async def test_bad_input_gets_json_rpc_errors_and_the_connection_survives() -> N
 
 
 async def test_a_megabyte_line_closes_that_connection_only() -> None:
-    async with running_proxy() as (proxy, port):
+    async with running_proxy() as (_, port):
         async with miner(port) as bystander:
             await subscribe_and_authorize(bystander)
             async with miner(port) as attacker:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from nutx_cli.errors import NutxError
 from nutx_cli.sv2.connection import Connection
@@ -235,7 +236,8 @@ class EcashChannel:
         if self._closed.is_set():
             return
         self._closed.set()
-        for future in [*self._pending_submits.values(), *self._pending_redeems.values()]:
+        futures: list[asyncio.Future[Any]] = [*self._pending_submits.values(), *self._pending_redeems.values()]
+        for future in futures:
             if not future.done():
                 future.set_exception(ChannelError(reason))
 

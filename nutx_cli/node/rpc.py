@@ -152,11 +152,11 @@ def block_json(kernel: Kernel, entry: Entry, raw: bytes, verbosity: int) -> dict
     return result
 
 
-def _fill_witness_reserved_value(block: Block) -> bytes:
+def _fill_witness_reserved_value(block: Block, raw: bytes) -> bytes:
     """bitcoind's UpdateUncommittedBlockStructures: add the coinbase's reserved value if it is missing."""
     coinbase = block.txs[0]
     if find_witness_commitment(coinbase) is None or coinbase.has_witness():
-        return block.serialize()
+        return raw
     first = coinbase.inputs[0]
     filled = Tx(coinbase.version, (TxIn(first.prev_txid, first.prev_vout, first.script_sig, first.sequence,
                                         (bytes(32),)),), coinbase.outputs, coinbase.locktime)
@@ -303,12 +303,13 @@ class NodeRpc:
     async def submitblock(self, hexdata: Any, dummy: Any = None) -> str | None:
         _expect(hexdata, str, "hexdata")
         try:
-            block = Block.parse(bytes.fromhex(hexdata))
+            raw = bytes.fromhex(hexdata)
+            block = Block.parse(raw)
         except (ValueError, DecodeError):
             raise RpcError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from None
         if not block.txs or not block.txs[0].is_coinbase():
             raise RpcError(RPC_DESERIALIZATION_ERROR, "Block does not start with a coinbase")
-        raw = _fill_witness_reserved_value(block)
+        raw = _fill_witness_reserved_value(block, raw)
         try:
             return await self._chain.call(lambda k: k.process_block(raw))
         except DecodeError:

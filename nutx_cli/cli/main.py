@@ -40,9 +40,11 @@ def _register_roles() -> None:
     """Add each role that exists. A role is listed only once it works (no stubs)."""
     # Each role module adds its commands here when it lands, e.g.:
     #   from nutx_cli.cli import node; node.register(app)
-    from nutx_cli.cli import node, tui
+    from nutx_cli.cli import mint, node, pool, tui
 
+    mint.register(app)
     node.register(app)
+    pool.register(app)
     tui.register(app)
 
 

@@ -1,0 +1,72 @@
+"""`nutx pool start`: the Stratum V2 ecash pool with its mint (DESIGN.md §1, §3–§5)."""
+
+from __future__ import annotations
+
+import asyncio
+from fractions import Fraction
+from pathlib import Path
+
+import typer
+
+from nutx_cli.cli.config import apply_config, default_data_dir
+from nutx_cli.core.vardiff import DEFAULT_SHARES_PER_MINUTE, DEFAULT_START_LEVEL_REGTEST
+from nutx_cli.errors import NutxError
+from nutx_cli.local import DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_SV2_PORT
+from nutx_cli.service import run_until_signalled
+
+DEFAULT_NETWORK_DIFFICULTY = "1/1000"
+"""Regtest's simulated network difficulty: about 4.3 M hashes per block (seconds for a CPU miner)."""
+
+
+def parse_difficulty(text: str) -> Fraction:
+    """A difficulty as a decimal or a fraction ("0.001", "1/1000", "2")."""
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise NutxError(f"--network-difficulty {text!r} is not a number; use e.g. 0.001 or 1/1000") from None
+    if value <= 0:
+        raise NutxError(f"--network-difficulty must be positive, got {text!r}")
+    return value
+
+
+def register(app: typer.Typer) -> None:
+    pool_app = typer.Typer(help="The Stratum V2 pool that pays in ecash (and its mint).", no_args_is_help=True)
+
+    @pool_app.command("start")
+    def start(
+        ctx: typer.Context,
+        data_dir: Path = typer.Option(default_data_dir("pool"), "--data-dir", help="Mint database, keys, pool.json."),
+        host: str = typer.Option("127.0.0.1", "--host", help="Address every listener binds to."),
+        sv2_port: int = typer.Option(DEFAULT_SV2_PORT, "--sv2-port", help="Stratum V2 port for miners."),
+        http_port: int = typer.Option(DEFAULT_HTTP_PORT, "--http-port", help="Public Cashu HTTP API of the mint."),
+        admin_port: int = typer.Option(DEFAULT_ADMIN_PORT, "--admin-port", help="Admin stats and events (keep private)."),
+        node_rpc: str = typer.Option(None, "--node-rpc", help="Node RPC URL (default: the local node's cookie)."),
+        payout_address: str = typer.Option(None, "--payout-address",
+                                           help="Where block rewards go (default: an address of the pool's own key)."),
+        network_difficulty: str = typer.Option(DEFAULT_NETWORK_DIFFICULTY, "--network-difficulty",
+                                               help="Regtest's simulated network difficulty (T = T_max / D)."),
+        maturity: int = typer.Option(100, "--maturity", min=1, help="Confirmations before a won epoch pays."),
+        mint_fee: int = typer.Option(0, "--mint-fee", min=0, help="F_M: sats kept from each block reward."),
+        shares_per_minute: float = typer.Option(DEFAULT_SHARES_PER_MINUTE, "--shares-per-minute",
+                                                help="Vardiff aims at this share rate per channel."),
+        start_level: int = typer.Option(DEFAULT_START_LEVEL_REGTEST, "--start-level",
+                                        help="Level of channels that announce no hashrate."),
+    ) -> None:
+        """Run the pool (SV2 + ecash extension), its mint HTTP API and the admin listener until Ctrl-C."""
+        from nutx_cli.pool.run import PoolOptions, serve_pool
+
+        values = apply_config(ctx, data_dir)
+        options = PoolOptions(
+            data_dir=data_dir, host=values["host"], sv2_port=values["sv2_port"], http_port=values["http_port"],
+            admin_port=values["admin_port"], node_rpc=values["node_rpc"], payout_address=values["payout_address"],
+            network_difficulty=parse_difficulty(str(values["network_difficulty"])), maturity=values["maturity"],
+            mint_fee=values["mint_fee"], shares_per_minute=values["shares_per_minute"],
+            start_level=values["start_level"],
+        )
+
+        async def serve(stop: asyncio.Event) -> None:
+            await serve_pool(options, stop, typer.echo)
+
+        run_until_signalled(serve)
+
+    app.add_typer(pool_app, name="pool")

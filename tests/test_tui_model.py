@@ -133,12 +133,12 @@ def test_feed_is_bounded_and_history_grows_from_polls_without_a_recorded_history
 def test_connection_state_changes_bump_the_version_once() -> None:
     model = DashboardModel("http://x")
     assert model.connection.connected is None
-    model.set_connection(True, "connected", 5.0)
+    model.set_connection(True, "connected")
     version = model.version
-    model.set_connection(True, "connected", 6.0)
-    assert model.version == version and model.connection.since == 5.0
-    model.set_connection(False, "cannot reach http://x", 7.0)
-    model.set_connection(False, "http://x does not answer", 8.0)
-    assert model.connection.since == 7.0 and model.connection.detail == "http://x does not answer"
+    model.set_connection(True, "connected")
+    assert model.version == version and model.connection.connected
+    model.set_connection(False, "cannot reach http://x")
+    model.set_connection(False, "http://x does not answer")
+    assert not model.connection.connected and model.connection.detail == "http://x does not answer"
     model.set_live(True)
     assert model.connection.live and model.version == version + 3

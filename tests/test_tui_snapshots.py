@@ -11,6 +11,7 @@ import pytest
 from textual.pilot import Pilot
 
 from nutx_cli.tui.app import DashboardApp
+from nutx_cli.tui.model import DashboardModel
 from nutx_cli.tui.wallet_view import NoWallet, WalletSummary, WalletView
 from tests.tui_recorded import RECORDED_NOW, RECORDED_URL, recorded_model
 
@@ -57,7 +58,12 @@ def test_wallet_pane(snap_compare: SnapCompare) -> None:
 
 def test_disconnected(snap_compare: SnapCompare) -> None:
     app = recorded_app()
-    app.model.set_connection(False, f"cannot reach {RECORDED_URL}", RECORDED_NOW)
+    app.model.set_connection(False, f"cannot reach {RECORDED_URL}")
     app.model.set_live(False)
     app.clock = lambda: RECORDED_NOW + 12
+    assert snap_compare(app, terminal_size=(80, 24))
+
+
+def test_connecting_before_the_first_stats(snap_compare: SnapCompare) -> None:
+    app = DashboardApp(DashboardModel(RECORDED_URL), None, NO_WALLET, clock=lambda: RECORDED_NOW)
     assert snap_compare(app, terminal_size=(80, 24))

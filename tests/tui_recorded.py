@@ -30,7 +30,7 @@ def recorded_events() -> list[dict[str, Any]]:
 def recorded_model() -> DashboardModel:
     """A model that has seen the recorded stats, then the recorded events, on a live connection."""
     model = DashboardModel(RECORDED_URL)
-    model.set_connection(True, f"connected to {RECORDED_URL}", RECORDED_NOW)
+    model.set_connection(True, f"connected to {RECORDED_URL}")
     model.set_live(True)
     model.apply_stats(parse_stats(recorded_stats()), RECORDED_NOW)
     for doc in recorded_events():

@@ -125,7 +125,7 @@ class DashboardApp(App[None]):
         self.model.apply_event(event)
 
     def connection_changed(self, connected: bool, detail: str) -> None:
-        self.model.set_connection(connected, detail, self.clock())
+        self.model.set_connection(connected, detail)
         self._tick()
 
     def events_changed(self, live: bool) -> None:

@@ -34,7 +34,6 @@ class Connection:
 
     connected: bool | None = None
     detail: str = "connecting…"
-    since: float | None = None
     live: bool = False
 
 
@@ -82,10 +81,9 @@ class DashboardModel:
             self._add_block(event.block)
         self.version += 1
 
-    def set_connection(self, connected: bool, detail: str, now: float) -> None:
+    def set_connection(self, connected: bool, detail: str) -> None:
         if (connected, detail) != (self.connection.connected, self.connection.detail):
-            since = now if connected != self.connection.connected else self.connection.since
-            self.connection = replace(self.connection, connected=connected, detail=detail, since=since)
+            self.connection = replace(self.connection, connected=connected, detail=detail)
             self.version += 1
 
     def set_live(self, live: bool) -> None:

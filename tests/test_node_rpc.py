@@ -261,3 +261,17 @@ def test_wrong_credentials_and_rpc_user(tmp_path: Path) -> None:
         assert connect(f"http://alice:secret@127.0.0.1:{port}").call("stop") == "Bitcoin server stopping"
         proc.proc.wait(10)
         assert proc.proc.returncode == 0
+
+
+def test_restart_after_a_crash_keeps_the_chain(tmp_path: Path) -> None:
+    with running_node(tmp_path / "data", tmp_path / "a.log") as (proc, client, port):
+        client.generatetoaddress(20, ADDRESS)
+        tip = client.getbestblockhash()
+        proc.kill()  # SIGKILL: the chainstate is not flushed
+    assert (tmp_path / "data" / "node.pid").exists()
+    with running_node(tmp_path / "data", tmp_path / "b.log", port) as (_, client, _):
+        assert client.getbestblockhash() == tip and client.getblockcount() == 20
+        # a second node on the same data dir is refused
+        with pytest.raises(NutxError, match="another node"), running_node(tmp_path / "data", tmp_path / "c.log"):
+            pass
+    assert not (tmp_path / "data" / "node.pid").exists()

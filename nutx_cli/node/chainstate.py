@@ -7,6 +7,8 @@ thread, so block verdicts never mix and the event loop stays free for long-polls
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -21,6 +23,10 @@ from nutx_cli.node.kernel import Entry, Kernel
 from nutx_cli.node.mining import Template, mine_coinbase_only, next_template
 
 T = TypeVar("T")
+log = logging.getLogger("nutx.node")
+
+RUNNING_MARKER = "node.pid"
+"""Present while a node runs on the data dir; left behind by a crash, which triggers a reindex."""
 
 EXTRANONCE_SIZE = 8
 
@@ -85,6 +91,31 @@ def reorg(kernel: Kernel, depth: int, script_pubkey: bytes) -> Reorg:
     return Reorg(old_tip.hash, new_tip.hash, fork_height, disconnected, connected)
 
 
+def _claim(marker: Path) -> bool:
+    """Write our pid into the marker; True if a previous node left it behind (it crashed)."""
+    unclean = False
+    if marker.exists():
+        try:
+            pid = int(marker.read_text().strip() or 0)
+        except ValueError:
+            pid = 0
+        if pid and pid != os.getpid() and _alive(pid):
+            raise NutxError(f"another node (pid {pid}) is using {marker.parent}; stop it or pick another --data-dir")
+        unclean = True
+    marker.write_text(f"{os.getpid()}\n")
+    return unclean
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class ChainService:
     """Owns the kernel and its worker thread; wakes waiters when the tip changes."""
 
@@ -96,8 +127,19 @@ class ChainService:
         self.tip: Entry | None = None
 
     async def open(self) -> Entry:
+        """Open the chainstate; rebuild it from the block files if the last run did not close it."""
+        marker = self._data_dir / RUNNING_MARKER
+        unclean = _claim(marker)
+        if unclean:
+            log.warning("the node did not shut down cleanly: rebuilding the chainstate from %s/blocks",
+                        self._data_dir)
         loop = asyncio.get_running_loop()
-        self._kernel = await loop.run_in_executor(self._executor, Kernel, self._data_dir)
+        try:
+            self._kernel = await loop.run_in_executor(
+                self._executor, functools.partial(Kernel, self._data_dir, reindex=unclean))
+        except BaseException:
+            marker.unlink(missing_ok=True)
+            raise
         self.tip = await self.call(lambda k: k.tip())
         return self.tip
 
@@ -105,6 +147,7 @@ class ChainService:
         if self._kernel is not None:
             kernel, self._kernel = self._kernel, None
             await asyncio.get_running_loop().run_in_executor(self._executor, kernel.close)
+            (self._data_dir / RUNNING_MARKER).unlink(missing_ok=True)
         self._executor.shutdown(wait=True)
 
     async def call(self, fn: Callable[[Kernel], T]) -> T:

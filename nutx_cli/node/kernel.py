@@ -49,18 +49,29 @@ class Entry:
 class Kernel:
     """One chainstate directory opened with regtest parameters."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, reindex: bool = False) -> None:
+        """Open (or create) the chainstate; `reindex` rebuilds it from the block files.
+
+        The kernel flushes its chainstate only on a clean close, so after a crash the block
+        files hold blocks the chainstate does not know: reindexing brings them back.
+        """
         data_dir.mkdir(parents=True, exist_ok=True)
         self._checked: list[tuple[bytes, pbk.ValidationMode, pbk.BlockValidationResult | None]] = []
         self._log_lines: list[str] = []
         self._collecting = False
         self._log_connection = pbk.LoggingConnection(self._on_log)
         callbacks = pbk.ValidationInterfaceCallbacks(block_checked=self._on_block_checked)
+        blocks_dir = (data_dir / "blocks").absolute()
+        context = pbk.make_context(pbk.ChainType.REGTEST, callbacks)
+        options = pbk.ChainstateManagerOptions(context, str(data_dir.absolute()), str(blocks_dir))
+        if reindex:
+            options.set_wipe_dbs(True, True)
         try:
-            self._chainman: pbk.ChainstateManager | None = pbk.load_chainman(
-                data_dir, pbk.ChainType.REGTEST, callbacks)
-        except Exception as exc:
+            self._chainman: pbk.ChainstateManager | None = pbk.ChainstateManager(options)
+        except RuntimeError as exc:
             raise KernelError(f"cannot open the chainstate in {data_dir} ({exc}); is another node using it?") from exc
+        if reindex:
+            self._chainman.import_blocks(sorted(blocks_dir.glob("blk*.dat")))
         self._callbacks = callbacks  # the kernel keeps raw pointers into these trampolines
 
     def _on_log(self, message: str) -> None:

@@ -7,8 +7,12 @@ grinds nonces in Python at easy levels (250+), checks every DLEQ and unblinds th
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import secrets
+import signal
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -21,6 +25,7 @@ import pytest
 from nutx_cli.core import bdhke
 from nutx_cli.core.targets import target_of_difficulty, target_of_level
 from nutx_cli.local import read_pool_json
+from nutx_cli.mint.store import MintStore
 from nutx_cli.node.client import NodeClient
 from nutx_cli.sv2.connection import Connection
 from nutx_cli.sv2.ecash import (
@@ -38,6 +43,7 @@ from nutx_cli.sv2.ecash import (
     SubmitSharesEcashExtendedError,
     SubmitSharesEcashExtendedSuccess,
 )
+from nutx_cli.sv2.errors import ConnectionClosed, Sv2Error
 from nutx_cli.sv2.extensions import RequestExtensions, RequestExtensionsSuccess
 from nutx_cli.sv2.jobs import extended_header
 from nutx_cli.sv2.messages import (
@@ -191,6 +197,16 @@ class EcashClient:
         self.keysets[keyset.keyset_id.hex()] = keyset
 
     async def _read(self) -> None:
+        try:
+            await self._read_messages()
+        finally:
+            for future in self.answers.values():
+                if not future.done():
+                    future.set_exception(ConnectionClosed("the pool went away"))
+            self.answers.clear()
+            self.changed.set()
+
+    async def _read_messages(self) -> None:
         async for msg in self.conn:
             self.log.append(msg)
             if isinstance(msg, NewExtendedMiningJob):
@@ -452,6 +468,95 @@ async def test_reorg_before_maturity_orphans_the_epoch(stack: Stack) -> None:
         assert stack.epoch(2)["status"] == "lost" or stack.epoch(2)["status"] == "open"
     finally:
         await client.close()
+
+
+async def test_sigkill_under_load_never_loses_the_ledger(stack: Stack) -> None:
+    """Five SIGKILLs during share load: W_e == Σ stored share signatures ≥ Σ signatures clients received."""
+    received: Counter[str] = Counter()
+
+    async def load(client: EcashClient) -> None:
+        with contextlib.suppress(Sv2Error, TimeoutError, OSError):
+            while True:
+                answer = await client.submit(client.make_share())
+                if isinstance(answer, SubmitSharesEcashExtendedSuccess):
+                    received[answer.signature.keyset_id.hex()] += answer.signature.amount
+
+    for round_ in range(5):
+        if round_:
+            stack.start_pool()
+        clients = [await EcashClient.open(stack.sv2_port, stack.pool_json["authority_key"], f"m{i}")
+                   for i in range(3)]
+        tasks = [asyncio.create_task(load(c)) for c in clients for _ in range(4)]
+        await asyncio.sleep(0.7)
+        assert stack.pool is not None
+        await asyncio.to_thread(stack.pool.stop, signal.SIGKILL)
+        await asyncio.gather(*tasks)
+        for c in clients:
+            await c.close()
+        if round_ == 2:  # the chain moves while the pool is down: one close, on restart
+            stack.rpc.generatetoaddress(2, "bcrt1qw49pau7kzqzzgspve4rs4nv5s4s3ta5chnrmke")
+
+    stack.start_pool()  # a clean restart resumes the same epoch and keyset
+    before = stack.stats()["epoch"]
+    assert stack.pool is not None
+    stack.pool.stop()
+    stack.start_pool()
+    after = stack.stats()["epoch"]
+    assert (after["epoch"], after["keyset_id"], after["work"]) == (before["epoch"], before["keyset_id"], before["work"])
+    epochs = stack.stats()["epochs"]
+    stack.pool.stop()
+    assert [e["status"] for e in epochs] == ["open", "lost"]  # two blocks while down: one lost epoch, no empty ones
+    assert epochs[1]["height"] == 1
+
+    store = MintStore.in_dir(stack.tmp / "pool")
+    try:
+        for e in epochs:
+            stored = store.share_signature_work(e["keyset_id"])
+            ledger = sum(int(a) * n for a, n in store.work_counts(e["epoch"]).items())
+            assert ledger == stored >= received[e["keyset_id"]], (e, received)
+        assert sum(received.values()) > 0
+    finally:
+        store.close()
+
+
+async def test_vardiff_set_target_keeps_in_flight_jobs_at_their_level(stack: Stack) -> None:
+    """The pool aims at 1000 shares/s, so a slow Python client is moved to easier levels (stratum.md §6.5.2)."""
+    client = await EcashClient.open(stack.sv2_port, stack.pool_json["authority_key"], max_target=2**256 - 1)
+    try:
+        old_job = client.job_id
+        old = client.make_share()
+        while not any(isinstance(m, SetTarget) for m in client.log):
+            await client.submit(client.make_share())
+        await client.wait_for(lambda: client.job_id != old_job)
+        assert LEVEL < client.level <= 256
+        kinds = [type(m).__name__ for m in client.log]
+        assert kinds.index("SetTarget") < len(kinds) - 1 - kinds[::-1].index("NewExtendedMiningJob")
+        answer = await client.submit(old)  # sent before the SetTarget: credited at the old level
+        assert client.proof(old, answer)["amount"] == 64
+        new = client.make_share()
+        assert client.proof(new, await client.submit(new))["amount"] == 1 << (256 - client.level)
+        assert stack.stats()["channels"][0]["level"] == client.level
+    finally:
+        await client.close()
+
+
+async def test_admin_events_stream(stack: Stack) -> None:
+    import websockets
+
+    url = stack.pool_json["admin"].replace("http://", "ws://") + "/v1/pool/events"
+    async with websockets.connect(url) as ws:
+        client = await EcashClient.open(stack.sv2_port, stack.pool_json["authority_key"], "bob")
+        try:
+            await mine_shares(client, 1)
+            assert code(await client.submit(client.make_share(amount=1))) == "amount-mismatch"
+            events = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(3)]
+        finally:
+            await client.close()
+    assert events[0]["type"] == "channel" and events[0]["user"] == "bob" and events[0]["level"] == LEVEL
+    assert {k: events[1][k] for k in ("type", "level", "amount", "accepted", "reason")} == {
+        "type": "share", "level": LEVEL, "amount": 64, "accepted": True, "reason": None}
+    assert events[2]["accepted"] is False and events[2]["reason"] == "amount-mismatch"
+    assert events[1]["channel"] == events[0]["id"]
 
 
 def replace(msg: SubmitSharesEcashExtended, **over: Any) -> SubmitSharesEcashExtended:

@@ -50,7 +50,7 @@ class DashboardApp(App[None]):
     StatusBar.-disconnected { background: $error; color: $text; }
     TabPane { padding: 0; height: 1fr; }
     TabbedContent { height: 1fr; }
-    TabbedContent.-stale ContentSwitcher { text-opacity: 60%; }
+    TabbedContent.-stale ContentSwitcher { opacity: 60%; }
     TabbedContent > ContentSwitcher { height: 1fr; }
     .box { padding: 0 1; border: round $primary; border-title-color: $accent; border-title-style: bold; }
     #overview-top { height: 7; }

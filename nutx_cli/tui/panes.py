@@ -332,7 +332,7 @@ class LevelsPane(Vertical):
                 " Anonymity set = channels mining at a level: 1 is identifiable, 2–4 weak, 5+ ok", style="dim"
             )
         )
-        yield new_table("Level", "Difficulty", "ehash/share", "Work/share", "Channels", "Set")
+        yield new_table("Level", "Difficulty", "ehash/share", "Hashes/share", "Channels", "Set")
 
     def show(self, model: DashboardModel, now: float) -> None:
         k_max = self._k_max(model)
@@ -348,7 +348,7 @@ class LevelsPane(Vertical):
                     str(level),
                     fmt.difficulty(difficulty_of_level(level)),
                     amount,
-                    fmt.si(work_of_level(level), "H"),
+                    fmt.si(work_of_level(level)),
                     Text(str(count), style=style),
                     Text("█" * min(count, 20), style=style),
                 )

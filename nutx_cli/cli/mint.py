@@ -11,16 +11,21 @@ import typer
 
 from nutx_cli.cli.config import apply_config, default_data_dir
 from nutx_cli.errors import NutxError
-from nutx_cli.local import DEFAULT_HTTP_PORT, POOL_JSON, nutx_home
+from nutx_cli.local import DEFAULT_HTTP_PORT, nutx_home
 from nutx_cli.service import run_until_signalled
 
 log = logging.getLogger("nutx.mint")
 
 
 def _info_dir() -> Path:
-    """The local pool's data dir if it has a mint, else ~/.nutx/mint."""
+    """The local pool's mint if there is one, else ~/.nutx/mint."""
+    from nutx_cli.mint.store import DB_NAME
+
     pool = nutx_home() / "pool"
-    return pool if (pool / POOL_JSON).exists() else default_data_dir("mint")
+    for candidate in (pool, pool / "mint"):
+        if (candidate / DB_NAME).exists():
+            return candidate
+    return default_data_dir("mint")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,156 @@
+"""End to end: real `nutx node start`, `nutx pool start` and `nutx proxy start` processes, and an SV1 miner
+written here from spec/stratum.md §7 (hashlib, no nutx code): shares accepted, ehash in the proxy's wallet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import struct
+import time
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.procs import NutxProcess, free_port, port_open
+
+pytestmark = pytest.mark.e2e
+
+LEVEL = 250  # each share is worth 2^(256-250) = 64 ehash and takes ~64 hashes
+DIFF1 = 0xFFFF << 208
+SHARES = 6
+
+
+def sha256d(data: bytes) -> bytes:
+    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+
+
+class Sv1Miner:
+    """A tiny SV1 miner over a blocking socket, as cpuminer does it."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.file = self.sock.makefile("rb")
+        self.pending: list[dict[str, Any]] = []
+        self.next_id = 0
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+    def send(self, obj: dict[str, Any]) -> None:
+        self.sock.sendall(json.dumps(obj).encode() + b"\n")
+
+    def read(self) -> dict[str, Any]:
+        line = self.file.readline()
+        assert line, "the proxy closed the connection"
+        return dict(json.loads(line))
+
+    def call(self, method: str, params: list[Any]) -> dict[str, Any]:
+        request_id = self.next_id
+        self.next_id += 1
+        self.send({"id": request_id, "method": method, "params": params})
+        while True:
+            msg = self.read()
+            if msg.get("method"):
+                self.pending.append(msg)
+            elif msg.get("id") == request_id:
+                return msg
+
+    def notification(self, method: str) -> dict[str, Any]:
+        while True:
+            for i, msg in enumerate(self.pending):
+                if msg["method"] == method:
+                    return self.pending.pop(i)
+            self.pending.append(self.read())
+
+
+def mine_one(notify: list[Any], extranonce1: str, en2_size: int, target: int, counter: int) -> list[str]:
+    """Grind nonces for one share; returns the submit params after the worker name (§7.4)."""
+    job_id, prevhash, coinb1, coinb2, branch, version, nbits, ntime, _ = notify
+    extranonce2 = counter.to_bytes(en2_size, "big")
+    root = sha256d(bytes.fromhex(coinb1 + extranonce1) + extranonce2 + bytes.fromhex(coinb2))
+    for node in branch:
+        root = sha256d(root + bytes.fromhex(node))
+    prev = b"".join(bytes.fromhex(prevhash)[i:i + 4][::-1] for i in range(0, 32, 4))
+    head = struct.pack("<I", int(version, 16)) + prev + root + struct.pack("<II", int(ntime, 16), int(nbits, 16))
+    for nonce in range(1 << 32):
+        if int.from_bytes(sha256d(head + struct.pack("<I", nonce)), "little") <= target:
+            return [job_id, extranonce2.hex(), ntime, f"{nonce:08x}"]
+    raise AssertionError("nonce space exhausted")
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    rpc_port, sv1_port, admin_port = free_port(), free_port(), free_port()
+    procs: list[NutxProcess] = []
+    try:
+        node = NutxProcess(["node", "start", "--data-dir", str(tmp_path / "node"), "--rpc-port", str(rpc_port)],
+                           tmp_path / "node.log")
+        procs.append(node)
+        node.wait_until(lambda: port_open(rpc_port) and (tmp_path / "node" / ".cookie").exists(), 60)
+        node_rpc = f"http://{(tmp_path / 'node' / '.cookie').read_text().strip()}@127.0.0.1:{rpc_port}"
+        pool_admin = free_port()
+        pool = NutxProcess(["pool", "start", "--data-dir", str(tmp_path / "pool"), "--node-rpc", node_rpc,
+                            "--sv2-port", str(free_port()), "--http-port", str(free_port()),
+                            "--admin-port", str(pool_admin), "--start-level", str(LEVEL),
+                            "--network-difficulty", "1/1024", "--maturity", "2"], tmp_path / "pool.log")
+        procs.append(pool)
+        pool.wait_until(lambda: port_open(pool_admin) and (tmp_path / "pool" / "pool.json").exists(), 60)
+        pool_json = json.loads((tmp_path / "pool" / "pool.json").read_text())
+        proxy = NutxProcess(["proxy", "start", "--data-dir", str(tmp_path / "proxy"), "--sv1-port", str(sv1_port),
+                             "--admin-port", str(admin_port), "--pool", pool_json["sv2"],
+                             "--authority-key", pool_json["authority_key"], "--mint", pool_json["http"]],
+                            tmp_path / "proxy.log")
+        procs.append(proxy)
+        proxy.wait_until(lambda: port_open(sv1_port) and port_open(admin_port), 60)
+        yield {"sv1": sv1_port, "admin": f"http://127.0.0.1:{admin_port}", "proxy": proxy, "tmp": tmp_path}
+    finally:
+        for p in reversed(procs):
+            p.stop()
+
+
+def test_sv1_miner_through_proxy_earns_ehash_in_the_proxy_wallet(processes: dict[str, Any]) -> None:
+    miner = Sv1Miner(processes["sv1"])
+    try:
+        configured = miner.call("mining.configure", [["version-rolling"], {"version-rolling.mask": "1fffe000"}])
+        assert configured["result"]["version-rolling.mask"] == "1fffe000"
+        subscribed = miner.call("mining.subscribe", ["e2e-miner/1.0"])
+        _, extranonce1, en2_size = subscribed["result"]
+        assert miner.call("mining.authorize", ["alice.rig1", "x"])["result"] is True
+        difficulty = miner.notification("mining.set_difficulty")["params"][0]
+        target = int(DIFF1 / Fraction(difficulty))  # what a miner does with the float it is given
+        assert target <= 2**LEVEL - 1
+        notify = miner.notification("mining.notify")["params"]
+        for counter in range(SHARES):
+            params = mine_one(notify, extranonce1, en2_size, target, counter)
+            reply = miner.call("mining.submit", ["alice.rig1", *params])
+            assert reply["result"] is True, reply
+        duplicate = miner.call("mining.submit", ["alice.rig1", *params])
+        assert duplicate["error"][0] == 22
+        stale = miner.call("mining.submit", ["alice.rig1", "12345", "00" * en2_size, notify[7], "00000000"])
+        assert stale["error"][0] == 21
+        miner.send({"id": 99, "method": "mining.submit", "params": "x" * 100})
+        assert miner.read()["error"][0] == -32602
+
+        deadline = time.monotonic() + 20
+        stats: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            stats = httpx.get(processes["admin"] + "/v1/proxy/stats", timeout=5).json()
+            workers = {w["user"]: w for w in stats["workers"]}
+            if workers.get("alice.rig1", {}).get("accepted") == SHARES:
+                break
+            time.sleep(0.2)
+        worker = {w["user"]: w for w in stats["workers"]}["alice.rig1"]
+        assert worker["accepted"] == SHARES and worker["level"] <= LEVEL  # vardiff may have moved it since
+        assert worker["rejected"] == {"duplicate-share": 1, "stale-share": 1}
+        assert stats["upstream"]["channels"] == 1
+        assert sum(int(v) for v in stats["wallet"]["ehash_by_epoch"].values()) == SHARES * 2 ** (256 - LEVEL)
+    finally:
+        miner.close()
+    assert processes["proxy"].proc.poll() is None

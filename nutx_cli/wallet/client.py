@@ -1,0 +1,172 @@
+"""An async client of the mint's HTTP API (DESIGN §5): standard Cashu endpoints plus /v1/mining/*.
+
+Every refusal of the mint (HTTP 400 `{"detail", "code"}`) becomes a `MintRefused` carrying the
+code and its DESIGN §5 name; a mint that cannot be reached is `MintUnreachable`, whose message says
+what to start or which flag to pass. Responses are parsed with the core models, so a malformed
+answer is an error here, not a crash further up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Self
+
+import httpx
+
+from nutx_cli.core.bdhke import CryptoError
+from nutx_cli.core.models import BlindedMessage, BlindSignature, ModelError, Proof
+from nutx_cli.errors import NutxError
+from nutx_cli.mint.errors import CODES
+
+TIMEOUT_S = 30.0
+MELT_TIMEOUT_S = 300.0
+"""A melt blocks until the Lightning payment settles (NUT-05): allow it much longer."""
+
+_NAMES = {code: name for name, code in CODES.items()}
+
+
+class MintUnreachable(NutxError):
+    """No answer from the mint (not running, wrong URL, connection cut)."""
+
+
+class MintRefused(NutxError):
+    """The mint answered a request with a Cashu error; `name` is the DESIGN §5 name of `code`."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        self.code = code
+        self.detail = detail
+        self.name = _NAMES.get(code, "unknown")
+        super().__init__(f"the mint refused: {detail} (code {code})")
+
+
+class BadMintAnswer(NutxError):
+    """The mint's answer is not the JSON the protocol says."""
+
+
+def _signatures(items: Any, expected: int | None = None) -> list[BlindSignature]:
+    if not isinstance(items, list):
+        raise BadMintAnswer("the mint's answer has no list of signatures")
+    try:
+        sigs = [BlindSignature.from_json(s) for s in items]
+    except (ModelError, CryptoError) as exc:
+        raise BadMintAnswer(f"the mint sent a malformed signature: {exc}") from None
+    if expected is not None and len(sigs) != expected:
+        raise BadMintAnswer(f"the mint sent {len(sigs)} signatures for {expected} outputs")
+    return sigs
+
+
+class MintClient:
+    """One mint at `url`; open with `async with MintClient(url) as client` or call `aclose()`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.AsyncClient(base_url=self.url, timeout=TIMEOUT_S)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, body: dict[str, Any] | None = None,
+                       timeout: float = TIMEOUT_S) -> Any:
+        try:
+            response = await self._http.request(method, path, json=body, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise MintUnreachable(
+                f"cannot reach the mint at {self.url} ({type(exc).__name__}: {exc}); start the pool "
+                f"(`nutx pool start`) or the mint, or pass --mint URL"
+            ) from None
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code == 400 and isinstance(data, dict) and "detail" in data:
+            code = data.get("code")
+            raise MintRefused(code if isinstance(code, int) else 0, str(data["detail"]))
+        if response.status_code != 200 or not isinstance(data, dict):
+            raise BadMintAnswer(f"{method} {self.url}{path} answered HTTP {response.status_code}: "
+                                f"{response.text[:200]!r}; is {self.url} a nutx mint?")
+        return data
+
+    # -- keys and keysets -----------------------------------------------------------------------
+
+    async def info(self) -> dict[str, Any]:
+        return dict(await self._request("GET", "/v1/info"))
+
+    async def keysets(self) -> list[dict[str, Any]]:
+        """GET /v1/keysets: the standard (sat) keysets, without keys."""
+        return list((await self._request("GET", "/v1/keysets")).get("keysets") or [])
+
+    async def keys(self, keyset_id: str) -> dict[str, Any]:
+        """GET /v1/keys/{id}: one keyset with its keys (any unit)."""
+        keysets = (await self._request("GET", f"/v1/keys/{keyset_id}")).get("keysets")
+        if not isinstance(keysets, list) or len(keysets) != 1 or not isinstance(keysets[0], dict):
+            raise BadMintAnswer(f"the mint sent no keyset for {keyset_id}")
+        return dict(keysets[0])
+
+    async def mining_keysets(self) -> list[dict[str, Any]]:
+        return list((await self._request("GET", "/v1/mining/keysets")).get("keysets") or [])
+
+    async def epochs(self) -> list[dict[str, Any]]:
+        return list((await self._request("GET", "/v1/mining/epochs")).get("epochs") or [])
+
+    async def epoch(self, epoch: int) -> dict[str, Any]:
+        return dict(await self._request("GET", f"/v1/mining/epochs/{epoch}"))
+
+    # -- moving ecash ---------------------------------------------------------------------------
+
+    async def swap(self, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage]) -> list[BlindSignature]:
+        body = {"inputs": [p.to_json() for p in inputs], "outputs": [o.to_json() for o in outputs]}
+        return _signatures((await self._request("POST", "/v1/swap", body)).get("signatures"), len(outputs))
+
+    async def redeem(self, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage]) -> list[BlindSignature]:
+        body = {"inputs": [p.to_json() for p in inputs], "outputs": [o.to_json() for o in outputs]}
+        answer = await self._request("POST", "/v1/mining/redeem", body)
+        return _signatures(answer.get("signatures"), len(outputs))
+
+    async def checkstate(self, ys: Sequence[str]) -> list[str]:
+        """NUT-07 states (UNSPENT/PENDING/SPENT), index-aligned with `ys`."""
+        states = (await self._request("POST", "/v1/checkstate", {"Ys": list(ys)})).get("states")
+        if not isinstance(states, list) or len(states) != len(ys):
+            raise BadMintAnswer("the mint's checkstate answer does not match the request")
+        out = []
+        for y, s in zip(ys, states, strict=True):
+            if not isinstance(s, dict) or s.get("Y") != y or s.get("state") not in ("UNSPENT", "PENDING", "SPENT"):
+                raise BadMintAnswer(f"bad checkstate entry {s!r}")
+            out.append(str(s["state"]))
+        return out
+
+    async def restore(self, outputs: Sequence[BlindedMessage]) -> list[tuple[BlindedMessage, BlindSignature]]:
+        """NUT-09: the (output, signature) pairs of `outputs` the mint has signed before."""
+        answer = await self._request("POST", "/v1/restore", {"outputs": [o.to_json() for o in outputs]})
+        try:
+            outs = [BlindedMessage.from_json(o) for o in answer.get("outputs") or []]
+        except (ModelError, CryptoError) as exc:
+            raise BadMintAnswer(f"the mint sent a malformed restore output: {exc}") from None
+        sigs = _signatures(answer.get("signatures") or [], len(outs))
+        return list(zip(outs, sigs, strict=True))
+
+    # -- Lightning (NUT-04/05 bolt11) -------------------------------------------------------------
+
+    async def mint_quote(self, amount: int, unit: str = "sat") -> dict[str, Any]:
+        return dict(await self._request("POST", "/v1/mint/quote/bolt11", {"amount": amount, "unit": unit}))
+
+    async def mint_quote_state(self, quote: str) -> dict[str, Any]:
+        return dict(await self._request("GET", f"/v1/mint/quote/bolt11/{quote}"))
+
+    async def mint(self, quote: str, outputs: Sequence[BlindedMessage]) -> list[BlindSignature]:
+        body = {"quote": quote, "outputs": [o.to_json() for o in outputs]}
+        return _signatures((await self._request("POST", "/v1/mint/bolt11", body)).get("signatures"), len(outputs))
+
+    async def melt_quote(self, request: str, unit: str = "sat") -> dict[str, Any]:
+        return dict(await self._request("POST", "/v1/melt/quote/bolt11", {"request": request, "unit": unit}))
+
+    async def melt(self, quote: str, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage]) -> dict[str, Any]:
+        body = {"quote": quote, "inputs": [p.to_json() for p in inputs], "outputs": [o.to_json() for o in outputs]}
+        answer = dict(await self._request("POST", "/v1/melt/bolt11", body, timeout=MELT_TIMEOUT_S))
+        answer["change"] = _signatures(answer.get("change") or [])
+        return answer

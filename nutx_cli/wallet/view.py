@@ -1,0 +1,34 @@
+"""The dashboard's read-only window on a wallet dir (`nutx tui --wallet-dir DIR`).
+
+Reads the store only (no seed, no mint); the summary has the shape of the proxy's `"wallet"`
+stats (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nutx_cli.errors import NutxError
+from nutx_cli.tui.wallet_view import WalletSummary
+from nutx_cli.wallet.store import DB_NAME, WalletStore
+from nutx_cli.wallet.wallet import balance_of
+
+
+class StoreWalletView:
+    """Opens the wallet's database on first read and keeps it open."""
+
+    def __init__(self, wallet_dir: Path) -> None:
+        self.wallet_dir = wallet_dir
+        self._store: WalletStore | None = None
+
+    def summary(self) -> WalletSummary:
+        if self._store is None:
+            if not (self.wallet_dir / DB_NAME).exists():
+                raise NutxError(f"no wallet in {self.wallet_dir} yet")
+            self._store = WalletStore.in_dir(self.wallet_dir)
+        balance = balance_of(self._store)
+        return {"ehash_by_epoch": balance.ehash_by_epoch, "sats": balance.sats}
+
+
+def open_wallet_view(wallet_dir: Path) -> StoreWalletView:
+    return StoreWalletView(wallet_dir)

@@ -291,3 +291,22 @@ def test_store_is_durable_wal(mint: Mint, tmp_path: Path) -> None:
         mint.store.set_meta("x", "1")
         mint.store.add_keyset(mint.sat_keyset.id, "sat", 0, None, 0, 0)
     assert mint.store.meta("x") is None
+
+
+def test_melt_interrupted_by_a_crash_is_settled_on_restart(tmp_path: Path) -> None:
+    from nutx_cli.mint.store import SpendRow
+
+    mint = Mint.open(tmp_path)
+    proofs = mint_sats(mint, 16)
+    quote = mint.create_melt_quote(FakeBackend().create_invoice(10_000, "x", 600).request, "sat")["quote"]
+    with mint.store.transaction():  # the state the first melt transaction leaves before paying
+        mint.store.add_pending([SpendRow(bdhke.secret_to_y(p.secret), p.amount, p.id) for p in proofs], quote, 0)
+        mint.store.update_melt_quote(quote, state="PENDING")
+    assert {s["state"] for s in mint.check_state([p.Y for p in proofs])} == {"PENDING"}
+    refused("proof-pending", mint, mint.swap, proofs, outputs(mint.sat_keyset.id, [16]).messages)
+    refused("quote-pending", mint, mint.melt, quote, proofs, [])
+    mint.close()
+    mint = Mint.open(tmp_path)  # the fake paid nothing: the proofs are free again
+    assert {s["state"] for s in mint.check_state([p.Y for p in proofs])} == {"UNSPENT"}
+    assert mint.melt(quote, proofs, [])["state"] == "PAID"
+    mint.close()

@@ -73,6 +73,10 @@ class LightningBackend(ABC):
     @abstractmethod
     def pay_invoice(self, invoice: Invoice, fee_limit_msat: int) -> Payment: ...
 
+    @abstractmethod
+    def payment_result(self, invoice: Invoice) -> Payment | None:
+        """What became of an earlier attempt to pay `invoice` (after a crash); None while unknown."""
+
 
 class FakeBackend(LightningBackend):
     """Regtest only: invoices are paid as soon as they are created; payments always succeed.
@@ -126,6 +130,10 @@ class FakeBackend(LightningBackend):
         preimage = secret if hashlib.sha256(bytes.fromhex(secret)).hexdigest() == invoice.payment_hash else None
         return Payment(ok=True, preimage=preimage or secrets.token_bytes(32).hex(), fee_msat=fee)
 
+    def payment_result(self, invoice: Invoice) -> Payment | None:
+        """The fake keeps no record and nothing real was paid: an interrupted melt counts as failed."""
+        return Payment(ok=False, error="the mint stopped before the payment finished")
+
 
 class OfflineBackend(LightningBackend):
     """No Lightning at all: for reading a mint's data (`nutx mint info`); every payment is refused."""
@@ -144,3 +152,6 @@ class OfflineBackend(LightningBackend):
 
     def pay_invoice(self, invoice: Invoice, fee_limit_msat: int) -> Payment:
         return Payment(ok=False, error="this mint has no Lightning backend")
+
+    def payment_result(self, invoice: Invoice) -> Payment | None:
+        return None

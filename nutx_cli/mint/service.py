@@ -154,6 +154,7 @@ class Mint:
         self._short_ids: dict[str, str] = {}
         self._signer = GroupCommitSigner(self._sign_share_batch)
         self.sat_keyset = self._load_keysets()
+        self._recover_melts()
         self.pubkey = bdhke.public_key(hashlib.sha256(b"nutx/mint-pubkey" + seed).digest()).hex()
 
     # -- opening ------------------------------------------------------------------------------
@@ -214,6 +215,22 @@ class Mint:
                 sat = keyset
         assert sat is not None
         return sat
+
+    def _recover_melts(self) -> None:
+        """Settle melts a crash left PENDING: burn their proofs if the payment went out, else free them."""
+        for quote in self.store.melt_quotes_in_state("PENDING"):
+            row = self._melt_quote_row(quote)
+            result = self.lightning.payment_result(self._decode(row["request"]))
+            if result is None:
+                continue
+            with self.store.transaction():
+                if result.ok:
+                    self.store.spend_pending(quote, now_s())
+                    self.store.update_melt_quote(quote, state="PAID", payment_preimage=result.preimage,
+                                                 fee_paid=-(-result.fee_msat // 1000))
+                else:
+                    self.store.drop_pending(quote)
+                    self.store.update_melt_quote(quote, state="UNPAID")
 
     # -- keysets ------------------------------------------------------------------------------
 

@@ -246,6 +246,15 @@ class MintStore:
             [(r.Y, log2(r.amount), r.keyset_id, quote, now) for r in rows],
         )
 
+    def spend_pending(self, quote: str, now: int) -> None:
+        """Burn the proofs a melt locked (the payment went through)."""
+        self.db.execute(
+            "INSERT INTO spent (Y, amount_log2, keyset_id, witness, spent_at) "
+            "SELECT Y, amount_log2, keyset_id, NULL, ? FROM pending WHERE quote = ?",
+            (now, quote),
+        )
+        self.drop_pending(quote)
+
     def drop_pending(self, quote: str) -> None:
         self.db.execute("DELETE FROM pending WHERE quote = ?", (quote,))
 
@@ -285,6 +294,9 @@ class MintStore:
         row = rows[0]
         row["change"] = json.loads(row["change"]) if row["change"] else None
         return row
+
+    def melt_quotes_in_state(self, state: str) -> list[str]:
+        return [r["quote"] for r in self._rows("SELECT quote FROM melt_quotes WHERE state = ?", (state,))]
 
     def melted_payment(self, payment_hash: str) -> bool:
         return bool(self._rows(

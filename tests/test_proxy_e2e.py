@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from nutx_cli.wallet.wallet import Wallet, balance_of
 from tests.procs import NutxProcess, free_port, port_open
 
 pytestmark = pytest.mark.e2e
@@ -55,6 +56,10 @@ class Sv1Miner:
         request_id = self.next_id
         self.next_id += 1
         self.send({"id": request_id, "method": method, "params": params})
+        return self.response(request_id)
+
+    def response(self, request_id: Any) -> dict[str, Any]:
+        """The answer to `request_id`; notifications that arrive first are kept for later."""
         while True:
             msg = self.read()
             if msg.get("method"):
@@ -87,7 +92,10 @@ def mine_one(notify: list[Any], extranonce1: str, en2_size: int, target: int, co
 
 @pytest.fixture
 def processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    rpc_port, sv1_port, admin_port = free_port(), free_port(), free_port()
+    """Node, pool and proxy; HOME is a temp dir so the proxy finds the pool by its pool.json, with no flags."""
+    home = tmp_path / "home"
+    env = {"HOME": str(home)}
+    rpc_port, sv1_port, admin_port, pool_admin = free_port(), free_port(), free_port(), free_port()
     procs: list[NutxProcess] = []
     try:
         node = NutxProcess(["node", "start", "--data-dir", str(tmp_path / "node"), "--rpc-port", str(rpc_port)],
@@ -95,21 +103,19 @@ def processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
         procs.append(node)
         node.wait_until(lambda: port_open(rpc_port) and (tmp_path / "node" / ".cookie").exists(), 60)
         node_rpc = f"http://{(tmp_path / 'node' / '.cookie').read_text().strip()}@127.0.0.1:{rpc_port}"
-        pool_admin = free_port()
-        pool = NutxProcess(["pool", "start", "--data-dir", str(tmp_path / "pool"), "--node-rpc", node_rpc,
+        pool_dir = home / ".nutx" / "pool"
+        pool = NutxProcess(["pool", "start", "--data-dir", str(pool_dir), "--node-rpc", node_rpc,
                             "--sv2-port", str(free_port()), "--http-port", str(free_port()),
                             "--admin-port", str(pool_admin), "--start-level", str(LEVEL),
-                            "--network-difficulty", "1/1024", "--maturity", "2"], tmp_path / "pool.log")
+                            "--network-difficulty", "1/1024", "--maturity", "2"], tmp_path / "pool.log", env)
         procs.append(pool)
-        pool.wait_until(lambda: port_open(pool_admin) and (tmp_path / "pool" / "pool.json").exists(), 60)
-        pool_json = json.loads((tmp_path / "pool" / "pool.json").read_text())
+        pool.wait_until(lambda: port_open(pool_admin) and (pool_dir / "pool.json").exists(), 60)
         proxy = NutxProcess(["proxy", "start", "--data-dir", str(tmp_path / "proxy"), "--sv1-port", str(sv1_port),
-                             "--admin-port", str(admin_port), "--pool", pool_json["sv2"],
-                             "--authority-key", pool_json["authority_key"], "--mint", pool_json["http"]],
-                            tmp_path / "proxy.log")
+                             "--admin-port", str(admin_port)], tmp_path / "proxy.log", env)
         procs.append(proxy)
         proxy.wait_until(lambda: port_open(sv1_port) and port_open(admin_port), 60)
-        yield {"sv1": sv1_port, "admin": f"http://127.0.0.1:{admin_port}", "proxy": proxy, "tmp": tmp_path}
+        yield {"sv1": sv1_port, "admin": f"http://127.0.0.1:{admin_port}", "proxy": proxy,
+               "wallet": tmp_path / "proxy" / "wallet"}
     finally:
         for p in reversed(procs):
             p.stop()
@@ -136,7 +142,7 @@ def test_sv1_miner_through_proxy_earns_ehash_in_the_proxy_wallet(processes: dict
         stale = miner.call("mining.submit", ["alice.rig1", "12345", "00" * en2_size, notify[7], "00000000"])
         assert stale["error"][0] == 21
         miner.send({"id": 99, "method": "mining.submit", "params": "x" * 100})
-        assert miner.read()["error"][0] == -32602
+        assert miner.response(99)["error"][0] == -32602
 
         deadline = time.monotonic() + 20
         stats: dict[str, Any] = {}
@@ -150,7 +156,15 @@ def test_sv1_miner_through_proxy_earns_ehash_in_the_proxy_wallet(processes: dict
         assert worker["accepted"] == SHARES and worker["level"] <= LEVEL  # vardiff may have moved it since
         assert worker["rejected"] == {"duplicate-share": 1, "stale-share": 1}
         assert stats["upstream"]["channels"] == 1
-        assert sum(int(v) for v in stats["wallet"]["ehash_by_epoch"].values()) == SHARES * 2 ** (256 - LEVEL)
+        assert stats["upstream"]["epoch"] is not None
+        earned = SHARES * 2 ** (256 - LEVEL)  # every share was on the first job, at level 250
+        assert sum(int(v) for v in stats["wallet"]["ehash_by_epoch"].values()) == earned
     finally:
         miner.close()
-    assert processes["proxy"].proc.poll() is None
+    proxy = processes["proxy"]
+    assert proxy.stop() == 0 and "proxy stopped" in proxy.log_path.read_text()  # SIGTERM: clean shutdown
+    wallet = Wallet.open(processes["wallet"])
+    try:
+        assert balance_of(wallet.store).ehash == earned and balance_of(wallet.store).pending_shares == 0
+    finally:
+        wallet.close()

@@ -627,7 +627,12 @@ class Wallet:
                     value = sum(p.amount for p in batch) - fee
                     if value <= 0:
                         raise WalletError("the token is worth less than the mint's input fee")
-                    await self._swap(client, inputs, target, amount_split(value), row.unit, epoch)
+                    try:
+                        await self._swap(client, inputs, target, amount_split(value), row.unit, epoch)
+                    except MintRefused as exc:
+                        if exc.name == "proof-spent":
+                            raise WalletError("this token was already received (its proofs are spent)") from None
+                        raise
                     total += value
         with self.store.transaction():
             self.store.add_history("receive", token.unit, total, epoch, {"memo": token.memo})

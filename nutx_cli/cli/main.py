@@ -40,13 +40,14 @@ def _register_roles() -> None:
     """Add each role that exists. A role is listed only once it works (no stubs)."""
     # Each role module adds its commands here when it lands, e.g.:
     #   from nutx_cli.cli import node; node.register(app)
-    from nutx_cli.cli import mint, node, pool, proxy, tui
+    from nutx_cli.cli import mint, node, pool, proxy, tui, wallet
 
     mint.register(app)
     node.register(app)
     pool.register(app)
     proxy.register(app)
     tui.register(app)
+    wallet.register(app)
 
 
 def run() -> None:

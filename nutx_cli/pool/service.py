@@ -113,7 +113,10 @@ class Pool:
         self._extranonce_prefix = int.from_bytes(os.urandom(4), "big")
         self._epoch_lock = asyncio.Lock()
         self._share_tasks: set[asyncio.Task[None]] = set()
-        self._signing: set[asyncio.Task[Any]] = set()  # mint.sign_share calls in flight
+        self._signing = 0  # mint.sign_share calls in flight
+        self._signed_all = asyncio.Event()
+        self._signed_all.set()
+        self._outbox: dict[Connection, list[Message]] = {}
         self._connections: dict[int, Connection] = {}  # channel key → its connection
         self._confirmations: dict[int, int] = {}
 
@@ -215,8 +218,7 @@ class Pool:
                 return
             for channel in self.channels.values():
                 channel.jobs.invalidate()
-            if self._signing:
-                await asyncio.gather(*self._signing, return_exceptions=True)
+            await self._signed_all.wait()
             opened = await self._close_and_open(self.tip, self.epoch, tip)
             self._enter_epoch(opened.epoch, tip, template)
             for channel in list(self.channels.values()):
@@ -472,22 +474,40 @@ class Pool:
             await self._reject(channel, conn, share, exc.name, now)
             return
         channel.stats.record_accepted(checked.level, checked.hash_int, now)
-        with contextlib.suppress(NutxError):
-            await conn.send(answer)
+        self._reply(conn, answer)
         if self.events.has_subscribers:
             self.events.publish({"type": "share", "channel": channel.key, "level": checked.level,
                                  "amount": checked.amount, "accepted": True, "reason": None, "time": int(now)})
         if channel.vardiff.on_share(now) is not None:
             await self._retarget(channel)
 
+    def _reply(self, conn: Connection, message: Message) -> None:
+        """Queue a share answer; the answers of one group commit leave in one write per connection."""
+        queued = self._outbox.get(conn)
+        if queued is None:
+            self._outbox[conn] = [message]
+            asyncio.get_running_loop().call_soon(self._flush, conn)
+        else:
+            queued.append(message)
+
+    def _flush(self, conn: Connection) -> None:
+        messages = self._outbox.pop(conn, [])
+        if messages and not conn.closed:
+            task = asyncio.create_task(conn.send_many(messages))
+            task.add_done_callback(_ignore_closed)
+
     async def _sign(self, channel: Channel, share: SubmitSharesEcashExtended,
                     checked: CheckedShare) -> SubmitSharesEcashExtendedSuccess:
         blinded = share.blinded_message
-        signing = asyncio.ensure_future(self.mint.sign_share(keyset_id=checked.job.keyset_id,
-                                                             amount=checked.amount, B_=blinded.blinded_secret))
-        self._signing.add(signing)
-        signing.add_done_callback(self._signing.discard)
-        sig = await signing
+        self._signing += 1
+        self._signed_all.clear()
+        try:
+            sig = await self.mint.sign_share(keyset_id=checked.job.keyset_id, amount=checked.amount,
+                                             B_=blinded.blinded_secret)
+        finally:
+            self._signing -= 1
+            if not self._signing:
+                self._signed_all.set()
         return SubmitSharesEcashExtendedSuccess(
             channel_id=share.channel_id, sequence_number=share.sequence_number,
             signature=BlindSignature(amount=checked.amount, keyset_id=blinded.keyset_id,
@@ -496,9 +516,8 @@ class Pool:
     async def _reject(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended,
                       code: str, now: float) -> None:
         channel.stats.record_rejected(code)
-        with contextlib.suppress(NutxError):
-            await conn.send(SubmitSharesEcashExtendedError(channel_id=share.channel_id,
-                                                           sequence_number=share.sequence_number, error_code=code))
+        self._reply(conn, SubmitSharesEcashExtendedError(channel_id=share.channel_id,
+                                                         sequence_number=share.sequence_number, error_code=code))
         if self.events.has_subscribers:
             self.events.publish({"type": "share", "channel": channel.key, "level": channel.level,
                                  "amount": share.blinded_message.amount, "accepted": False, "reason": code,
@@ -570,6 +589,11 @@ class Pool:
             "blocks": blocks,
             "epochs": epochs,
         }
+
+
+def _ignore_closed(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None and not isinstance(task.exception(), NutxError):
+        log.warning("sending share answers failed: %r", task.exception())
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -2,16 +2,15 @@
 
 Pure: the caller passes the channel's jobs, the keysets the mint knows, the set of header hashes
 already accepted in this epoch, and the clock. Order: job, extranonce size, version, ntime, the
-ecash fields, proof of work, duplicate. Signing (and the `blinded-message-reused` check) is the
-mint's.
+ecash fields, proof of work, duplicate. Signing is the mint's, and so are the checks that need its
+key material or ledger: B_ is a point (`invalid-blinded-message`, parsed once, where it is
+multiplied) and was never signed (`blinded-message-reused`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Container
 from dataclasses import dataclass
-
-from coincurve import PublicKey
 
 from nutx_cli.chain.hashes import dsha256
 from nutx_cli.chain.header import BlockHeader
@@ -76,10 +75,6 @@ def check_share(share: SubmitSharesEcashExtended, jobs: ChannelJobs, *, extranon
         raise ShareRejected("inactive-keyset" if keyset_id in known_keysets else "unknown-keyset")
     if blinded.amount != amount_of_level(job.level, k_max):
         raise ShareRejected("amount-mismatch")
-    try:
-        PublicKey(blinded.blinded_secret)
-    except ValueError:
-        raise ShareRejected("invalid-blinded-message") from None
     coinbase = extended_coinbase(job.message, job.extranonce_prefix, share.extranonce)
     root = root_from_path(dsha256(coinbase), job.message.merkle_path)
     header = BlockHeader(share.version, prev.prev_hash, root, share.ntime, prev.nbits, share.nonce)

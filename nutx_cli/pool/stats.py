@@ -7,6 +7,7 @@ history costs a bounded amount of memory at any share rate. Pure: times are pass
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -16,6 +17,12 @@ from nutx_cli.core.targets import T_MAX, difficulty_of_level
 
 WINDOWS = {"1m": 60, "5m": 300, "1h": 3600, "1d": 86400}
 BUCKET_SECONDS = 10
+
+
+@functools.cache
+def share_hashes(level: int) -> float:
+    """The draft's work estimate of one share at a level: 2^32 · D_k hashes."""
+    return float(difficulty_of_level(level) * 2**32)
 
 
 def share_difficulty(hash_int: int) -> float:
@@ -41,7 +48,7 @@ class ChannelStats:
         self.accepted += 1
         self.last_share = now
         self.best_share = max(self.best_share, share_difficulty(hash_int))
-        work = float(difficulty_of_level(level)) * 2**32
+        work = share_hashes(level)
         start = now - now % BUCKET_SECONDS
         if self._buckets and self._buckets[-1][0] == start:
             self._buckets[-1][1] += work

@@ -7,9 +7,12 @@ JSON-RPC errors; the connection survives all but the oversized line, and the pro
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, cast
 
 from nutx_cli.core import bdhke, keysets
@@ -24,9 +27,11 @@ from nutx_cli.sv2.ecash import (
     OpenExtendedEcashMiningChannel,
     OpenExtendedEcashMiningChannelSuccess,
     SubmitSharesEcashExtended,
+    SubmitSharesEcashExtendedError,
     SubmitSharesEcashExtendedSuccess,
 )
 from nutx_cli.sv2.extensions import RequestExtensions, RequestExtensionsSuccess
+from nutx_cli.sv2.jobs import extended_header, hash_value, version_error
 from nutx_cli.sv2.messages import (
     NewExtendedMiningJob,
     SetNewPrevHash,
@@ -34,6 +39,12 @@ from nutx_cli.sv2.messages import (
     SetupConnectionSuccess,
 )
 from nutx_cli.sv2.noise import new_secret
+from nutx_cli.wallet.wallet import Wallet, balance_of
+from tests.procs import free_port
+
+
+def sha256d(data: bytes) -> bytes:
+    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
 
 LEVEL = 255
 NTIME = 1_700_000_000
@@ -42,8 +53,14 @@ WIRE_KEYSET = EcashKeyset(keyset_id=bytes.fromhex(KEYSET.id), unit="ehash", epoc
                           keys=[(a, KEYSET.public_keys[a]) for a in keysets.EHASH_AMOUNTS])
 
 
-async def scripted_pool(conn: Connection) -> None:
-    """Setup, extension, open (level 255, extranonce 2+4 bytes), one job on a prev hash; sign every share."""
+JOB = NewExtendedMiningJob(channel_id=3, job_id=5, min_ntime=None, version=0x20000000, version_rolling_allowed=True,
+                           merkle_path=[b"\x33" * 32], coinbase_tx_prefix=b"\x01" * 41, coinbase_tx_suffix=b"\x02" * 30)
+PREV = SetNewPrevHash(channel_id=3, job_id=5, prev_hash=b"\x44" * 32, min_ntime=NTIME, nbits=0x207FFFFF)
+async def scripted_pool(conn: Connection, hang_up_at: int | None = None) -> None:
+    """Setup, extension, open (level 255, extranonce 2+4 bytes), one job on a prev hash; check and sign shares.
+
+    With `hang_up_at` the pool closes the connection on receiving the share with that sequence number.
+    """
     assert isinstance(await conn.recv(), SetupConnection)
     await conn.send(SetupConnectionSuccess(used_version=2, flags=0))
     assert isinstance(await conn.recv(), RequestExtensions)
@@ -53,12 +70,18 @@ async def scripted_pool(conn: Connection) -> None:
     await conn.send(OpenExtendedEcashMiningChannelSuccess(
         request_id=opened.request_id, channel_id=3, target=target_of_level(LEVEL), extranonce_size=4,
         extranonce_prefix=b"\xca\xfe", group_channel_id=0, keyset=WIRE_KEYSET))
-    await conn.send(NewExtendedMiningJob(channel_id=3, job_id=5, min_ntime=None, version=0x20000000,
-                                         version_rolling_allowed=True, merkle_path=[b"\x33" * 32],
-                                         coinbase_tx_prefix=b"\x01" * 41, coinbase_tx_suffix=b"\x02" * 30))
-    await conn.send(SetNewPrevHash(channel_id=3, job_id=5, prev_hash=b"\x44" * 32, min_ntime=NTIME, nbits=0x207FFFFF))
+    await conn.send(JOB)
+    await conn.send(PREV)
     async for msg in conn:
         if isinstance(msg, SubmitSharesEcashExtended):
+            header = extended_header(JOB, PREV, b"\xca\xfe", msg)
+            if hash_value(header) > target_of_level(LEVEL) or version_error(JOB.version, msg.version, True):
+                await conn.send(SubmitSharesEcashExtendedError(channel_id=3, sequence_number=msg.sequence_number,
+                                                                error_code="difficulty-too-low"))
+                continue
+            if msg.sequence_number == hang_up_at:
+                await conn.close()
+                return
             bm = msg.blinded_message
             sig = bdhke.sign(KEYSET.private_keys[bm.amount], bm.blinded_secret)
             await conn.send(SubmitSharesEcashExtendedSuccess(
@@ -108,12 +131,16 @@ class Sv1Client:
 
 
 @asynccontextmanager
-async def running_proxy(wallet: ShareWallet | None = None) -> AsyncIterator[tuple[Proxy, int]]:
-    pool = await serve("127.0.0.1", 0, on_connection=scripted_pool, static_secret=new_secret(),
+async def running_proxy(wallet: ShareWallet | None = None, pool_port: int | None = None,
+                        hang_up_at: int | None = None) -> AsyncIterator[tuple[Proxy, int]]:
+    async def pool_connection(conn: Connection) -> None:
+        await scripted_pool(conn, hang_up_at)
+
+    pool = await serve("127.0.0.1", 0, on_connection=pool_connection, static_secret=new_secret(),
                        authority_secret=new_secret())
     async with pool:
         key = authority_key_to_text(pool.authority_pubkey or b"")
-        proxy = Proxy(Upstream("127.0.0.1", pool.port, key), cast(ShareWallet, wallet))
+        proxy = Proxy(Upstream("127.0.0.1", pool_port or pool.port, key), cast(ShareWallet, wallet))
         server = await asyncio.start_server(proxy.handle_connection, "127.0.0.1", 0)
         try:
             yield proxy, server.sockets[0].getsockname()[1]
@@ -192,3 +219,72 @@ async def test_quiet_chain_gets_a_fresh_job_id() -> None:
         downstream.refresh(monotonic_now=1e12, now=NTIME + 45)
         fresh = await client.notification("mining.notify")
         assert fresh["params"][0] == "5.1" and fresh["params"][7] == f"{NTIME + 45:08x}" and fresh["params"][8] is False
+
+
+def grind(notify: list[Any], extranonce1: str, en2: bytes, version: int) -> str:
+    """A nonce (hex) meeting level 255 for this notify, hashed here with hashlib from the SV1 fields."""
+    _, prevhash, coinb1, coinb2, branch, _, nbits, ntime, _ = notify
+    root = sha256d(bytes.fromhex(coinb1 + extranonce1) + en2 + bytes.fromhex(coinb2))
+    for node in branch:
+        root = sha256d(root + bytes.fromhex(node))
+    prev = b"".join(bytes.fromhex(prevhash)[i:i + 4][::-1] for i in range(0, 32, 4))
+    head = struct.pack("<I", version) + prev + root + struct.pack("<II", int(ntime, 16), int(nbits, 16))
+    nonce = next(n for n in range(1 << 16)
+                 if int.from_bytes(sha256d(head + struct.pack("<I", n)), "little") <= target_of_level(LEVEL))
+    return f"{nonce:08x}"
+
+
+async def test_shares_with_rolled_versions_become_ehash_in_a_real_wallet(tmp_path: Path) -> None:
+    wallet = Wallet.open(tmp_path / "wallet", mint_url="http://127.0.0.1:1")  # shares need no mint
+    try:
+        async with running_proxy(wallet) as (proxy, port), miner(port) as client:
+            await client.call(0, "mining.configure", [["version-rolling"], {"version-rolling.mask": "1fffe000"}])
+            _, extranonce1, size = await subscribe_and_authorize(client)
+            notify = (await client.notification("mining.notify"))["params"]
+            for i, bits in enumerate([0, 0x00002000, 0x1FFFE000]):
+                en2 = i.to_bytes(size, "big")
+                nonce = grind(notify, extranonce1, en2, 0x20000000 | bits)
+                params = ["alice.rig1", notify[0], en2.hex(), notify[7], nonce, f"{bits:08x}"]
+                assert (await client.call(10 + i, "mining.submit", params))["result"] is True
+            async with asyncio.timeout(10):
+                while proxy.workers["alice.rig1"].accepted < 3:
+                    await asyncio.sleep(0.02)
+            assert dict(proxy.workers["alice.rig1"].rejected) == {}
+            stats = proxy.stats_json()
+            (worker,) = stats["workers"]
+            assert worker["user"] == "alice.rig1" and worker["accepted"] == 3 and worker["level"] == LEVEL
+            assert worker["sv1_difficulty"] == difficulty_for_target(target_of_level(LEVEL))
+            assert stats["upstream"]["channels"] == 1 and stats["upstream"]["epoch"] == 0
+        balance = balance_of(wallet.store)
+        assert balance.ehash_by_epoch == {0: 3 * 2 ** (256 - LEVEL)} and balance.pending_shares == 0
+    finally:
+        wallet.close()
+
+
+async def test_upstream_down_answers_subscribe_with_an_error_and_keeps_the_miner() -> None:
+    async with running_proxy(pool_port=free_port()) as (_, port), miner(port) as client:
+        reply = await client.call(0, "mining.subscribe", [])
+        assert reply["result"] is None and reply["error"][0] == 20 and "upstream" in reply["error"][1]
+        assert (await client.call(1, "mining.authorize", ["alice"]))["result"] is True
+
+
+async def test_upstream_hang_up_disconnects_the_miner_and_fails_the_share(tmp_path: Path) -> None:
+    wallet = Wallet.open(tmp_path / "wallet", mint_url="http://127.0.0.1:1")
+    try:
+        async with running_proxy(wallet, hang_up_at=1) as (proxy, port), miner(port) as client:
+            _, extranonce1, size = await subscribe_and_authorize(client)
+            notify = (await client.notification("mining.notify"))["params"]
+            nonce = grind(notify, extranonce1, bytes(size), 0x20000000)
+            params = ["alice.rig1", notify[0], bytes(size).hex(), notify[7], nonce]
+            assert (await client.call(5, "mining.submit", params))["result"] is True  # answered locally at once
+            while await client.read() is not None:
+                pass  # the proxy disconnects the miner once its channel is gone
+            async with asyncio.timeout(10):
+                while not proxy.workers["alice.rig1"].rejected:
+                    await asyncio.sleep(0.02)
+            assert dict(proxy.workers["alice.rig1"].rejected) == {"upstream-closed": 1}
+            async with miner(port) as again:  # a reconnecting miner gets a fresh channel
+                assert (await subscribe_and_authorize(again))[1] == "cafe"
+        assert balance_of(wallet.store).pending_shares == 1  # kept until the epoch closes (recover_pending)
+    finally:
+        wallet.close()

@@ -44,8 +44,9 @@ def balance(text: str) -> int:
 @pytest.mark.e2e
 def test_reference_wallet_against_mint_serve(tmp_path: Path) -> None:
     if not CASHU.exists():
-        pytest.skip(f"SKIPPED: the reference wallet is not installed at {CASHU.parent.parent}; "
-                    "run scripts/cashu-venv to build it (needs PyPI)")
+        log = REPO / "build" / "cashu-venv.log"
+        why = f"its build failed, see {log}: {log.read_text()[-300:]!r}" if log.exists() else "run scripts/cashu-venv"
+        pytest.skip(f"SKIPPED: reference wallet not installed at {CASHU.parent.parent} ({why})")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with nutx_process(["mint", "serve", "--data-dir", str(tmp_path / "mint"), "--http-port", str(port)],

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from nutx_cli import __version__
 from nutx_cli.core.bdhke import CryptoError
 from nutx_cli.core.models import BlindedMessage, ModelError, Proof
+from nutx_cli.errors import NutxError
 from nutx_cli.mint.errors import MintError
 from nutx_cli.mint.service import MAX_INPUTS, MAX_OUTPUTS, Mint
 
@@ -82,6 +83,10 @@ def create_app(mint: Mint) -> FastAPI:
     @app.exception_handler(MintError)
     async def mint_error(_: Request, exc: MintError) -> JSONResponse:
         return JSONResponse(exc.to_json(), status_code=400)
+
+    @app.exception_handler(NutxError)
+    async def other_error(_: Request, exc: NutxError) -> JSONResponse:
+        return JSONResponse(MintError("malformed-request", str(exc)).to_json(), status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(_: Request, exc: RequestValidationError) -> JSONResponse:

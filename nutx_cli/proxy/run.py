@@ -22,6 +22,7 @@ from nutx_cli.local import read_pool_json
 from nutx_cli.pool.admin import start_http, stop_http
 from nutx_cli.proxy.admin import create_proxy_admin_app
 from nutx_cli.proxy.service import Proxy, Upstream
+from nutx_cli.sv2.certificate import KeyFormatError, authority_key_from_text
 from nutx_cli.wallet.wallet import Wallet, balance_of
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,23 @@ def parse_host_port(text: str) -> tuple[str, int]:
 def resolve_upstream(options: ProxyOptions) -> tuple[Upstream, str | None]:
     """The pool to connect to and the mint URL (flags first, then the local pool's pool.json)."""
     if options.pool is not None:
+        host, port = parse_host_port(options.pool)
         if options.authority_key is None:
             raise NutxError("--pool needs --authority-key KEY (the pool prints it and writes it to pool.json)")
-        host, port = parse_host_port(options.pool)
         return Upstream(host, port, options.authority_key), options.mint
     info = read_pool_json()
     host, port = parse_host_port(info.sv2)
     return Upstream(host, port, options.authority_key or info.authority_key), options.mint or info.http
+
+
+def checked_upstream(options: ProxyOptions) -> tuple[Upstream, str | None]:
+    """`resolve_upstream` with the authority key parsed now, so a typo fails at start, not per miner."""
+    upstream, mint_url = resolve_upstream(options)
+    try:
+        authority_key_from_text(upstream.authority_key)
+    except KeyFormatError as exc:
+        raise NutxError(f"--authority-key: {exc}; copy it from the pool's pool.json or its start output") from None
+    return upstream, mint_url
 
 
 def wallet_summary(wallet: Wallet) -> dict[str, Any]:
@@ -83,8 +94,16 @@ async def keep_wallet(wallet: Wallet) -> None:
 
 
 async def serve_proxy(options: ProxyOptions, stop: asyncio.Event, echo: Callable[[str], None]) -> None:
-    upstream, mint_url = resolve_upstream(options)
+    upstream, mint_url = checked_upstream(options)
     wallet = Wallet.open(options.data_dir / "wallet", mint_url=mint_url)
+    try:
+        await _serve(options, upstream, wallet, stop, echo)
+    finally:
+        wallet.close()
+
+
+async def _serve(options: ProxyOptions, upstream: Upstream, wallet: Wallet, stop: asyncio.Event,
+                 echo: Callable[[str], None]) -> None:
     proxy = Proxy(upstream, wallet)
 
     def stats() -> dict[str, Any]:
@@ -93,15 +112,20 @@ async def serve_proxy(options: ProxyOptions, stop: asyncio.Event, echo: Callable
     try:
         server = await asyncio.start_server(proxy.handle_connection, options.host, options.sv1_port)
     except OSError as exc:
-        raise NutxError(f"cannot listen for SV1 on {options.host}:{options.sv1_port} ({exc}): pick another --sv1-port") from None
-    http, http_task = await start_http(create_proxy_admin_app(stats), options.host, options.admin_port)
+        raise NutxError(f"cannot listen for SV1 on {options.host}:{options.sv1_port} ({exc.strerror}): "
+                        f"pick another --sv1-port") from None
+    try:
+        http, http_task = await start_http(create_proxy_admin_app(stats), options.host, options.admin_port)
+    except NutxError:
+        server.close()
+        raise
     refresher = asyncio.create_task(proxy.refresh_forever())
     upkeep = asyncio.create_task(keep_wallet(wallet))
     admin = f"http://{options.host}:{options.admin_port}"
     echo(f"proxy for pool {upstream.host}:{upstream.port}")
     echo(f"  sv1        stratum+tcp://{options.host}:{options.sv1_port}")
     echo(f"  admin      {admin}  (stats: {admin}/v1/proxy/stats)")
-    echo(f"  wallet     {options.data_dir / 'wallet'}")
+    echo(f"  wallet     {options.data_dir / 'wallet'}  (mint {wallet.mint_url})")
     try:
         await stop.wait()
     finally:
@@ -113,5 +137,4 @@ async def serve_proxy(options: ProxyOptions, stop: asyncio.Event, echo: Callable
         await proxy.close()
         await server.wait_closed()
         await stop_http(http, http_task)
-        wallet.close()
         echo("proxy stopped")

@@ -151,9 +151,8 @@ async def test_restore_recovers_sats_ehash_and_unanswered_shares(
 
 
 async def test_interrupted_requests_stay_pending_until_restore_settles_them(
-    wallet: Wallet, mint_server: tuple[Mint, ServerThread], tmp_path: Path
+    wallet: Wallet, tmp_path: Path
 ) -> None:
-    _, server = mint_server
     await wallet.invoice(64)
     ys = [p.proof.Y for p in wallet.store.proofs(unit="sat")]
     wallet.store.set_proof_state(ys, PENDING)  # as if the wallet died while a swap was in flight

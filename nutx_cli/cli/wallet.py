@@ -90,8 +90,7 @@ def register(app: typer.Typer) -> None:
         with _opened(wallet_dir, mint) as wallet:
 
             async def sync() -> None:
-                await wallet.recover_pending()
-                await wallet.refresh_epochs()
+                await wallet.sync_epochs()
                 await wallet.check_invoices()
 
             try:

@@ -382,6 +382,15 @@ class Wallet:
                 self.epoch_status_changed(epoch, status)
         return None
 
+    async def sync_epochs(self, client: MintClient | None = None) -> None:
+        """Housekeeping for a miner: settle pending shares, learn epoch outcomes, drop dead epochs."""
+        if client is None:
+            async with self._client() as own:
+                return await self.sync_epochs(own)
+        await self.recover_pending(client)
+        await self.refresh_epochs(client)
+        return None
+
     # -- shares (miner and proxy) -------------------------------------------------------------------
 
     def prepare_share(self, keyset_id: str, amount: int, epoch: int) -> PreparedShare:
@@ -662,8 +671,7 @@ class Wallet:
         """Turn mature ehash into sats (all mature epochs, or one): asks for exactly floor(Σ × price)
         per request of at most 1,000 proofs. Returns the sats gained."""
         async with self._client() as client:
-            await self.recover_pending(client)
-            await self.refresh_epochs(client)
+            await self.sync_epochs(client)
             if epoch is not None:
                 row = self.store.keyset_for_epoch(epoch)
                 if row is None or not self.store.proofs(unit=EHASH, epoch=epoch):

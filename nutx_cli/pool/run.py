@@ -105,8 +105,12 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
                                 maturity=options.maturity, vardiff=vardiff)
         pool = Pool(mint, node, settings)
         await pool.start()
-        sv2 = await serve(options.host, options.sv2_port, on_connection=pool.handle_connection,
-                          static_secret=static, authority_secret=authority)
+        try:
+            sv2 = await serve(options.host, options.sv2_port, on_connection=pool.handle_connection,
+                              static_secret=static, authority_secret=authority)
+        except OSError as exc:
+            raise NutxError(f"cannot listen for SV2 on {options.host}:{options.sv2_port} ({exc.strerror}): "
+                            "pick another --sv2-port") from None
         http_server = await start_http(create_app(mint), options.host, options.http_port)
         admin_server = await start_http(create_admin_app(pool.stats_json, pool.events), options.host,
                                         options.admin_port)
@@ -137,14 +141,4 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
             await stop_http(*admin_server)
             await stop_http(*http_server)
     finally:
-        await _close_mint(mint)
-
-
-async def _close_mint(mint: object) -> None:
-    close = getattr(mint, "aclose", None)
-    if close is not None:
-        await close()
-        return
-    closer = getattr(mint, "close", None)
-    if closer is not None:
-        closer()
+        mint.close()

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -73,6 +74,8 @@ T = TypeVar("T")
 TIP_POLL_SECONDS = 0.25
 TEMPLATE_REFRESH_SECONDS = 30.0
 VARDIFF_TICK_SECONDS = 10.0
+HISTORY_SAMPLES = 1440
+"""One pool hashrate sample a minute for a day (`hashrate_history` in the stats, for the TUI's chart)."""
 MATURITY_SCAN_EPOCHS = 50
 """Won epochs checked for confirmations / orphaning on each tip change (newest first)."""
 REQUIRES_WORK_SELECTION = 0b10
@@ -118,7 +121,7 @@ class Pool:
         self._signed_all.set()
         self._outbox: dict[Connection, list[Message]] = {}
         self._connections: dict[int, Connection] = {}  # channel key → its connection
-        self._confirmations: dict[int, int] = {}
+        self.history: deque[dict[str, float]] = deque(maxlen=HISTORY_SAMPLES)
 
     # -- node ------------------------------------------------------------------------------------------
 
@@ -222,7 +225,7 @@ class Pool:
             opened = await self._close_and_open(self.tip, self.epoch, tip)
             self._enter_epoch(opened.epoch, tip, template)
             for channel in list(self.channels.values()):
-                await self._send_new_epoch(channel)
+                self._send_new_epoch(channel)
         await self._scan_maturity()
 
     async def _scan_maturity(self) -> None:
@@ -257,7 +260,7 @@ class Pool:
                 return
             self.template = template
             for channel in list(self.channels.values()):
-                await self._send_job(channel, future=False)
+                self._send_job(channel, future=False)
 
     async def run_tip_watch(self, stop: asyncio.Event) -> None:
         """Poll the tip (≤ 1 s on loopback) and refresh the template periodically."""
@@ -281,6 +284,8 @@ class Pool:
         while not stop.is_set():
             await _sleep_or_stop(stop, VARDIFF_TICK_SECONDS)
             now = time.time()
+            if not self.history or now - self.history[-1]["time"] >= 60:
+                self.history.append({"time": int(now), "hashrate": self._pool_hashrate(now)})
             for channel in list(self.channels.values()):
                 new = channel.vardiff.check(now)
                 if new is not None:
@@ -293,36 +298,39 @@ class Pool:
 
     # -- jobs to channels ------------------------------------------------------------------------------
 
-    async def _send(self, channel: Channel, *messages: Message) -> None:
+    def _send(self, channel: Channel, *messages: Message) -> None:
+        """Queue messages to a channel without waiting: a miner that stops reading never stalls the pool."""
         conn = self._connections.get(channel.key)
         if conn is None or conn.closed:
             return
         with contextlib.suppress(NutxError):
-            await conn.send_many(list(messages))
+            for message in messages:
+                conn.send_nowait(message)
 
-    async def _send_job(self, channel: Channel, *, future: bool) -> None:
+    def _send_job(self, channel: Channel, *, future: bool) -> None:
         assert self.template is not None and self.keyset is not None
         job = channel.jobs.new_job(channel.channel_id, self.template, channel.level, self.epoch,
                                    self.keyset.keyset_id.hex(), future=future)
         if future:
-            await self._send(channel, job.message, channel.jobs.activate(job))
+            self._send(channel, job.message, channel.jobs.activate(job))
         else:
-            await self._send(channel, job.message)
+            self._send(channel, job.message)
 
-    async def _send_new_epoch(self, channel: Channel) -> None:
+    def _send_new_epoch(self, channel: Channel) -> None:
         """SetEcashKeyset before the SetNewPrevHash that starts the epoch (stratum.md §6.5.1)."""
         assert self.template is not None and self.keyset is not None
         job = channel.jobs.new_job(channel.channel_id, self.template, channel.level, self.epoch,
                                    self.keyset.keyset_id.hex(), future=True)
-        await self._send(channel, SetEcashKeyset(channel_id=channel.channel_id, keyset=self.keyset),
+        self._send(channel, SetEcashKeyset(channel_id=channel.channel_id, keyset=self.keyset),
                          job.message, channel.jobs.activate(job))
 
     async def _retarget(self, channel: Channel) -> None:
         """SetTarget, then a fresh job at the new level so it applies at once (stratum.md §6.5.2)."""
-        channel.stats.level = channel.level
-        await self._send(channel, SetTarget(channel_id=channel.channel_id,
-                                            maximum_target=target_of_level(channel.level)))
-        await self._send_job(channel, future=False)
+        async with self._epoch_lock:  # the job must be on the current template and epoch
+            channel.stats.level = channel.level
+            self._send(channel, SetTarget(channel_id=channel.channel_id,
+                                                maximum_target=target_of_level(channel.level)))
+            self._send_job(channel, future=False)
         self.events.publish({"type": "channel", **channel.stats.to_json(time.time())})
 
     # -- connections -----------------------------------------------------------------------------------
@@ -410,6 +418,11 @@ class Pool:
         except VardiffError:
             await conn.send(refuse("max-target-out-of-range"))
             return None
+        async with self._epoch_lock:  # a channel opened during a tip change starts in the new epoch
+            return await self._add_channel(conn, msg, mine, version_rolling, vardiff, now)
+
+    async def _add_channel(self, conn: Connection, msg: OpenExtendedEcashMiningChannel, mine: dict[int, Channel],
+                           version_rolling: bool, vardiff: Vardiff, now: float) -> Channel:
         assert self.keyset is not None
         self._channel_keys += 1
         channel_id = max(mine, default=1) + 1  # id 1 is the connection's group
@@ -422,10 +435,10 @@ class Pool:
         )
         self.channels[channel.key] = channel
         self._connections[channel.key] = conn
-        await conn.send(OpenExtendedEcashMiningChannelSuccess(
+        conn.send_nowait(OpenExtendedEcashMiningChannelSuccess(
             request_id=msg.request_id, channel_id=channel_id, target=target_of_level(channel.level),
             extranonce_size=EXTRANONCE_SIZE, extranonce_prefix=prefix, group_channel_id=1, keyset=self.keyset))
-        await self._send_job(channel, future=True)
+        self._send_job(channel, future=True)
         self.events.publish({"type": "channel", **channel.stats.to_json(now)})
         log.info("channel %d open for %r at level %d", channel.key, channel.user, channel.level)
         return channel
@@ -575,7 +588,7 @@ class Pool:
             current = {**current, "age": max(0, int(now) - int(current["started_at"]))}
         return {
             "pool": {
-                "hashrate": sum(c["hashrate"]["5m"] for c in channels),
+                "hashrate": self._pool_hashrate(now),
                 "channels": len(channels),
                 "blocks_found": len(blocks),
                 "uptime": int(now - self.started_at),
@@ -588,7 +601,11 @@ class Pool:
             "epoch": current,
             "blocks": blocks,
             "epochs": epochs,
+            "hashrate_history": list(self.history),
         }
+
+    def _pool_hashrate(self, now: float) -> float:
+        return sum(c.stats.hashrate(now)["5m"] for c in self.channels.values())
 
 
 def _ignore_closed(task: asyncio.Task[None]) -> None:

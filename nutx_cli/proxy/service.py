@@ -41,7 +41,7 @@ from nutx_cli.sv1.session import (
     SubscribeRequested,
 )
 from nutx_cli.sv1.translator import REFRESH_SECONDS, JobTranslator, TranslatorError
-from nutx_cli.sv2.ecash import SubmitSharesEcashExtendedSuccess
+from nutx_cli.sv2.ecash import EcashKeyset, SubmitSharesEcashExtendedSuccess
 from nutx_cli.sv2.errors import Sv2Error
 from nutx_cli.sv2.messages import UpdateChannel
 
@@ -86,6 +86,8 @@ class Proxy:
         self.miners: set[Downstream] = set()
         self.workers: dict[str, ChannelStats] = {}
         self.started = time.time()
+        self.keyset: EcashKeyset | None = None
+        """The newest epoch keyset any channel has seen (for the stats)."""
         self._numbers = itertools.count(1)
 
     def worker(self, user: str) -> ChannelStats:
@@ -125,7 +127,7 @@ class Proxy:
             entry["connections"] = sum(1 for m in self.miners if stats.user in m.session.users)
             workers.append(entry)
         channels = [m.channel for m in self.miners if m.channel is not None and not m.channel.closed]
-        keyset = channels[0].keyset if channels else None
+        keyset = self.keyset
         return {
             "workers": workers,
             "upstream": {
@@ -262,6 +264,8 @@ class Downstream:
             self._push(job)
 
     def _activate(self, work: Work) -> Sv1Job | None:
+        if self.proxy.keyset is None or work.keyset.epoch >= self.proxy.keyset.epoch:
+            self.proxy.keyset = work.keyset
         try:
             return self.translator.activate(work.job, work.prev, work.target, work.keyset)
         except TranslatorError as exc:

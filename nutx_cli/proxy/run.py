@@ -87,8 +87,7 @@ async def keep_wallet(wallet: Wallet) -> None:
     while True:
         await asyncio.sleep(WALLET_UPKEEP_SECONDS)
         try:
-            await wallet.refresh_epochs()
-            await wallet.recover_pending()
+            await wallet.sync_epochs()
         except (NutxError, httpx.HTTPError, OSError) as exc:
             log.warning("wallet upkeep against %s failed: %s", wallet.mint_url, exc)
 

@@ -252,6 +252,7 @@ async def test_shares_with_rolled_versions_become_ehash_in_a_real_wallet(tmp_pat
             assert dict(proxy.workers["alice.rig1"].rejected) == {}
             stats = proxy.stats_json()
             (worker,) = stats["workers"]
+            assert {"user", "difficulty", "hashrate", "accepted", "rejected", "last_share"} <= set(worker)  # DESIGN §5
             assert worker["user"] == "alice.rig1" and worker["accepted"] == 3 and worker["level"] == LEVEL
             assert worker["sv1_difficulty"] == difficulty_for_target(target_of_level(LEVEL))
             assert stats["upstream"]["channels"] == 1 and stats["upstream"]["epoch"] == 0

@@ -141,8 +141,7 @@ class Proxy:
         }
 
     async def close(self) -> None:
-        for miner in list(self.miners):
-            await miner.close()
+        await asyncio.gather(*(miner.close() for miner in list(self.miners)))
 
 
 class Downstream:

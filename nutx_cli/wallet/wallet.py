@@ -51,9 +51,11 @@ DEAD_STATUSES = ("lost", "orphaned")
 REDEEMABLE = "mature"
 MAX_PER_REQUEST = 1000
 """The mint's limit on inputs and on outputs of one request (DESIGN §5)."""
-RESTORE_BATCH = 100
+RESTORE_BATCH = {SAT: 100, EHASH: MAX_PER_REQUEST}
 RESTORE_EMPTY_BATCHES = 3
-"""NUT-13 restore: outputs in batches of 100, stop after 3 batches in a row the mint never signed."""
+"""NUT-13 restore: outputs in batches of 100, stop after 3 batches in a row the mint never signed.
+An ehash keyset is scanned 1,000 at a time: a miner's counters can skip long runs of shares the pool
+refused (stale after a job switch, a pool restart), which must not end the scan early."""
 BLANK_AMOUNT = 1
 """Amount written into NUT-08 blank outputs (the mint overwrites it)."""
 
@@ -828,8 +830,9 @@ class Wallet:
         keys = await self._keys(client, keyset_id)
         counter, empty, next_counter = 0, 0, 0
         found: list[Proof] = []
+        size = RESTORE_BATCH[unit]
         while empty < RESTORE_EMPTY_BATCHES:
-            outputs = [self._derive(keyset_id, c, BLANK_AMOUNT) for c in range(counter, counter + RESTORE_BATCH)]
+            outputs = [self._derive(keyset_id, c, BLANK_AMOUNT) for c in range(counter, counter + size)]
             by_b = {o.B_: o for o in outputs}
             pairs = await client.restore([o.message() for o in outputs])
             for message, sig in pairs:
@@ -841,7 +844,7 @@ class Wallet:
                     found.append(proof)
                 next_counter = max(next_counter, out.counter + 1)
             empty = 0 if pairs else empty + 1
-            counter += RESTORE_BATCH
+            counter += size
         unspent: list[Proof] = []
         for batch in _chunks(found, MAX_PER_REQUEST):
             states = await client.checkstate([p.Y for p in batch])

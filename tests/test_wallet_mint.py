@@ -126,10 +126,12 @@ async def test_restore_recovers_sats_ehash_and_unanswered_shares(
     await mine(mint, wallet, [2] * 150 + [64])  # more than one restore batch of 100
     # the miner dies between submitting a share and reading the pool's answer
     keyset = mint.keyset(mint.current_epoch().keyset_id)  # type: ignore[union-attr]
+    for _ in range(350):  # a long run of shares the pool refused must not end the restore scan early
+        wallet.fail_share(wallet.prepare_share(keyset.id, 2, 1), "stale-share")
     lost_answer = wallet.prepare_share(keyset.id, 16, 1)
     await mint.sign_share(keyset_id=keyset.id, amount=16, B_=lost_answer.B_)
     never_signed = wallet.prepare_share(keyset.id, 16, 1)
-    assert wallet.balance().pending_shares == 2
+    assert wallet.balance().pending_shares == 352
     words = wallet.mnemonic
 
     fresh = Wallet.open(tmp_path / "restored", mint_url=server.url, mnemonic=words)
@@ -144,7 +146,7 @@ async def test_restore_recovers_sats_ehash_and_unanswered_shares(
     # the original wallet settles its own pending entries: the signed one becomes ehash
     assert await wallet.recover_pending() == 1
     assert wallet.balance().ehash_by_epoch == {1: 300 + 64 + 16}
-    assert [p.id for p in wallet.store.pending_shares()] == [never_signed.id]
+    assert [p.id for p in wallet.store.pending_shares() if p.state == "pending"] == [never_signed.id]
     mint.close_epoch_won(1, theta_b=1000, block_hash="cd" * 32, height=101, now=1_700_000_100)
     assert await wallet.recover_pending() == 0
     assert wallet.store.pending_shares() == []

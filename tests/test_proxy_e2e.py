@@ -8,8 +8,10 @@ import hashlib
 import json
 import socket
 import struct
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -67,12 +69,30 @@ class Sv1Miner:
             elif msg.get("id") == request_id:
                 return msg
 
+    def next_clean_job(self, old_prevhash: str, difficulty: float) -> tuple[list[Any], float]:
+        """The next clean notify on a new prev hash, and the difficulty in force for it (messages in order)."""
+        while True:
+            msg = self.pending.pop(0) if self.pending else self.read()
+            if msg.get("method") == "mining.set_difficulty":
+                difficulty = msg["params"][0]
+            elif msg.get("method") == "mining.notify" and msg["params"][8] and msg["params"][1] != old_prevhash:
+                return msg["params"], difficulty
+
     def notification(self, method: str) -> dict[str, Any]:
         while True:
             for i, msg in enumerate(self.pending):
                 if msg["method"] == method:
                     return self.pending.pop(i)
             self.pending.append(self.read())
+
+
+def wait_for_stats(admin: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while True:
+        stats: dict[str, Any] = httpx.get(admin + "/v1/proxy/stats", timeout=5).json()
+        if done(stats) or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.1)
 
 
 def mine_one(notify: list[Any], extranonce1: str, en2_size: int, target: int, counter: int) -> list[str]:
@@ -114,7 +134,7 @@ def processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
                              "--admin-port", str(admin_port)], tmp_path / "proxy.log", env)
         procs.append(proxy)
         proxy.wait_until(lambda: port_open(sv1_port) and port_open(admin_port), 60)
-        yield {"sv1": sv1_port, "admin": f"http://127.0.0.1:{admin_port}", "proxy": proxy,
+        yield {"sv1": sv1_port, "admin": f"http://127.0.0.1:{admin_port}", "proxy": proxy, "node_rpc": node_rpc,
                "wallet": tmp_path / "proxy" / "wallet"}
     finally:
         for p in reversed(procs):
@@ -144,21 +164,30 @@ def test_sv1_miner_through_proxy_earns_ehash_in_the_proxy_wallet(processes: dict
         miner.send({"id": 99, "method": "mining.submit", "params": "x" * 100})
         assert miner.response(99)["error"][0] == -32602
 
-        deadline = time.monotonic() + 20
-        stats: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            stats = httpx.get(processes["admin"] + "/v1/proxy/stats", timeout=5).json()
-            workers = {w["user"]: w for w in stats["workers"]}
-            if workers.get("alice.rig1", {}).get("accepted") == SHARES:
-                break
-            time.sleep(0.2)
+        stats = wait_for_stats(processes["admin"], lambda s: any(
+            w["user"] == "alice.rig1" and w["accepted"] == SHARES for w in s["workers"]))
         worker = {w["user"]: w for w in stats["workers"]}["alice.rig1"]
         assert worker["accepted"] == SHARES and worker["level"] <= LEVEL  # vardiff may have moved it since
         assert worker["rejected"] == {"duplicate-share": 1, "stale-share": 1}
         assert stats["upstream"]["channels"] == 1
         assert stats["upstream"]["epoch"] is not None
+        first_epoch = stats["upstream"]["epoch"]
         earned = SHARES * 2 ** (256 - LEVEL)  # every share was on the first job, at level 250
-        assert sum(int(v) for v in stats["wallet"]["ehash_by_epoch"].values()) == earned
+        assert stats["wallet"]["ehash_by_epoch"] == {str(first_epoch): earned}
+
+        # another miner finds a block: new epoch keyset upstream, a clean job downstream
+        subprocess.run([sys.executable, "-m", "nutx_cli", "regtest", "generate", "1", "--node-rpc",
+                        processes["node_rpc"]], check=True, capture_output=True, timeout=60)
+        notify, difficulty = miner.next_clean_job(notify[1], difficulty)
+        target = int(DIFF1 / Fraction(difficulty))
+        for counter in range(2):
+            params = mine_one(notify, extranonce1, en2_size, target, counter)
+            assert miner.call("mining.submit", ["alice.rig1", *params])["result"] is True
+        second = 2 * 2 ** (256 - target.bit_length())  # the level of the new job's target
+        stats = wait_for_stats(processes["admin"], lambda s: len(s["wallet"]["ehash_by_epoch"]) == 2)
+        assert stats["upstream"]["epoch"] == first_epoch + 1
+        assert stats["wallet"]["ehash_by_epoch"] == {str(first_epoch): earned, str(first_epoch + 1): second}
+        earned += second
     finally:
         miner.close()
     proxy = processes["proxy"]

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from coincurve import PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nutx_cli.core.targets import SV1_DIFF1_TARGET, TargetError, target_of_level
 from nutx_cli.sv1.difficulty import difficulty_for_target, target_of_suggestion
-from nutx_cli.sv1.job import Sv1Job
+from nutx_cli.sv1.job import Sv1Job, word_swap
 from nutx_cli.sv1.protocol import Notification, Request, Response
 from nutx_cli.sv1.session import (
     DifficultySuggested,
@@ -81,6 +83,19 @@ def test_difficulty_for_a_ladder_target_is_the_smallest_float_not_easier_than_it
     d = difficulty_for_target(target)
     assert SV1_DIFF1_TARGET / Fraction(d) <= target
     assert SV1_DIFF1_TARGET / Fraction(math.nextafter(d, 0)) > target
+
+
+@given(st.integers(min_value=1, max_value=2**256 - 1))
+def test_difficulty_for_any_target_never_makes_it_easier(target: int) -> None:
+    d = difficulty_for_target(target)
+    assert SV1_DIFF1_TARGET / Fraction(d) <= target
+    assert SV1_DIFF1_TARGET / Fraction(math.nextafter(d, 0)) > target
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_word_swap_is_its_own_inverse(data: bytes) -> None:
+    assert word_swap(word_swap(data)) == data
+    assert word_swap(data)[:4] == data[3::-1]
 
 
 def test_level_224_is_just_below_sv1_difficulty_one() -> None:

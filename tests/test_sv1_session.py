@@ -176,6 +176,10 @@ def test_unknown_method_and_bad_authorize() -> None:
         -32601, "unknown method 'mining.get_transactions'", None]
     assert replies(s.receive(Request(1, "mining.authorize", [])))[0].error[0] == 24
     assert replies(s.receive(Request(2, "mining.authorize", ["x" * 300])))[0].error[0] == 24
+    for i in range(16):
+        assert replies(s.receive(Request(3, "mining.authorize", [f"rig{i}"])))[0].result is True
+    assert replies(s.receive(Request(4, "mining.authorize", ["rig16"])))[0].error[0] == 24
+    assert replies(s.receive(Request(5, "mining.authorize", ["rig3"])))[0].result is True  # already known
 
 
 # --- jobs and difficulty ---------------------------------------------------------------------------

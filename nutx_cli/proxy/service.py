@@ -53,6 +53,8 @@ MIN_EXTRANONCE2_SIZE = 4
 UPSTREAM_USER = "nutx-proxy"
 """The user identity of every upstream channel: SV1 worker names stay on the proxy (its stats)."""
 READ_SIZE = 1 << 16
+MAX_UNREAD_BYTES = 1 << 20
+"""A miner that leaves this much of our output unread is stuck (or hostile): it is disconnected."""
 HANG_UP_SECONDS = 1.0
 FLUSH_TIMEOUT = 5.0
 """How long a closing miner waits for the pool's answers to its shares in flight."""
@@ -213,12 +215,17 @@ class Downstream:
                 task = asyncio.create_task(self._forward(event))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            elif isinstance(event, ShareRejected):
-                self.proxy.worker(event.worker or "?").record_rejected(event.reason)
+            elif isinstance(event, ShareRejected) and event.worker in self.session.users:
+                self.proxy.worker(event.worker).record_rejected(event.reason)
 
     def _write(self, message: Any) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(encode(message))
+        if self.writer.is_closing():
+            return
+        if self.writer.transport.get_write_buffer_size() > MAX_UNREAD_BYTES:
+            log.warning("miner %s does not read what we send; disconnecting it", self.peer)
+            self.writer.close()
+            return
+        self.writer.write(encode(message))
 
     # --- the upstream channel ---------------------------------------------------------------------
 

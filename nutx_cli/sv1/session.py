@@ -41,6 +41,9 @@ SERVER_VERSION_MASK = BIP320_VERSION_ROLLING_MASK
 MAX_JOBS = 64
 """Jobs kept per miner; refreshes on a quiet chain must not grow memory without bound."""
 
+MAX_USERS = 16
+"""Workers one connection may authorize (each gets statistics on the proxy)."""
+
 MAX_NTIME_AHEAD = 7200
 """How far past its job's ntime a share's ntime may roll (MAX_FUTURE_BLOCK_TIME)."""
 
@@ -188,6 +191,8 @@ class MinerSession:
         user = request.params[0]
         if len(user.encode()) > 255:
             raise Sv1Error(ERR_UNAUTHORIZED, "user names are at most 255 bytes")
+        if user not in self.users and len(self.users) >= MAX_USERS:
+            raise Sv1Error(ERR_UNAUTHORIZED, f"at most {MAX_USERS} workers per connection")
         was_ready = self.ready
         self.users.add(user)
         events: list[Event] = [Send(result_response(request.id, True))]

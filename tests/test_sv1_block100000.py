@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coincurve import PrivateKey
-
+from nutx_cli.core import keysets
 from nutx_cli.sv1.protocol import Notification, Request, encode, parse_line
 from nutx_cli.sv1.session import MinerSession, Ready, Send, ShareAccepted
 from nutx_cli.sv1.translator import JobTranslator
@@ -26,8 +25,9 @@ def payload(name: str) -> bytes:
 
 
 def keyset(epoch: int = 3, k_max: int = 256) -> EcashKeyset:
-    keys = [(1 << i, PrivateKey((i + 1).to_bytes(32, "big")).public_key.format()) for i in range(64)]
-    return EcashKeyset(keyset_id=bytes([1, epoch]) + bytes(31), unit="ehash", epoch=epoch, k_max=k_max, keys=keys)
+    ks = keysets.derive_keyset(b"\x09" * 32, "ehash", epoch)
+    return EcashKeyset(keyset_id=bytes.fromhex(ks.id), unit="ehash", epoch=epoch, k_max=k_max,
+                       keys=[(a, ks.public_keys[a]) for a in keysets.EHASH_AMOUNTS])
 
 
 def sent(events: list[Any]) -> list[Any]:

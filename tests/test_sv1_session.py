@@ -8,10 +8,10 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from coincurve import PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nutx_cli.core import keysets
 from nutx_cli.core.targets import SV1_DIFF1_TARGET, TargetError, target_of_level
 from nutx_cli.sv1.difficulty import difficulty_for_target, target_of_suggestion
 from nutx_cli.sv1.job import Sv1Job, word_swap
@@ -34,8 +34,9 @@ NTIME = 1_700_000_000
 
 
 def keyset() -> EcashKeyset:
-    keys = [(1 << i, PrivateKey((i + 1).to_bytes(32, "big")).public_key.format()) for i in range(64)]
-    return EcashKeyset(keyset_id=b"\x01" + bytes(32), unit="ehash", epoch=1, k_max=256, keys=keys)
+    ks = keysets.derive_keyset(b"\x09" * 32, "ehash", 1)
+    return EcashKeyset(keyset_id=bytes.fromhex(ks.id), unit="ehash", epoch=1, k_max=256,
+                       keys=[(a, ks.public_keys[a]) for a in keysets.EHASH_AMOUNTS])
 
 
 def make_job(job_id: int = 1, target: int = 2**255 - 1, rolling: bool = True) -> Sv1Job:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from coincurve import PrivateKey
 
+from nutx_cli.core import keysets
 from nutx_cli.sv1.translator import JobTranslator, TranslatorError
 from nutx_cli.sv2.ecash import EcashKeyset
 from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash
@@ -13,8 +13,9 @@ T236 = 2**236 - 1
 
 
 def keyset(epoch: int = 1) -> EcashKeyset:
-    keys = [(1 << i, PrivateKey((i + epoch).to_bytes(32, "big")).public_key.format()) for i in range(64)]
-    return EcashKeyset(keyset_id=bytes([1, epoch]) + bytes(31), unit="ehash", epoch=epoch, k_max=256, keys=keys)
+    ks = keysets.derive_keyset(b"\x09" * 32, "ehash", epoch)
+    return EcashKeyset(keyset_id=bytes.fromhex(ks.id), unit="ehash", epoch=epoch, k_max=256,
+                       keys=[(a, ks.public_keys[a]) for a in keysets.EHASH_AMOUNTS])
 
 
 def job(job_id: int, min_ntime: int | None = None) -> NewExtendedMiningJob:
@@ -64,3 +65,10 @@ def test_refresh_reissues_the_newest_job_with_a_later_ntime() -> None:
     current = t.current_job
     assert current is not None and current.clean and current.job_id == "1.2"
     assert not t.activate(job(2, min_ntime=1070), prev(1, ntime=1000), T236, keyset()).clean
+
+
+def test_a_keyset_whose_id_does_not_match_its_keys_is_refused() -> None:
+    good = keyset()
+    forged = EcashKeyset(keyset_id=bytes.fromhex("01" + "00" * 32), unit="ehash", epoch=1, k_max=256, keys=good.keys)
+    with pytest.raises(TranslatorError, match="does not match its keys"):
+        JobTranslator().activate(job(1), prev(1), T236, forged)

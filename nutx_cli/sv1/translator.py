@@ -19,7 +19,7 @@ two minutes (§7.9).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from nutx_cli.errors import NutxError
 from nutx_cli.sv1.job import Sv1Job
@@ -32,7 +32,8 @@ REFRESH_SECONDS = 30
 
 
 class TranslatorError(NutxError):
-    """An upstream job a SV1 miner cannot be given (its target is not a ladder level the keyset pays)."""
+    """An upstream job a SV1 miner cannot be given (its target is not a ladder level the keyset pays, or its
+    keyset's id does not match its keys)."""
 
 
 @dataclass
@@ -42,6 +43,7 @@ class JobTranslator:
     _prev: SetNewPrevHash | None = None
     _latest: Sv1Job | None = None
     _refreshes: int = 0
+    _verified_keysets: set[bytes] = field(default_factory=set)
 
     @property
     def current_job(self) -> Sv1Job | None:
@@ -51,6 +53,9 @@ class JobTranslator:
     def activate(self, job: NewExtendedMiningJob, prev: SetNewPrevHash, target: int, keyset: EcashKeyset) -> Sv1Job:
         """The SV1 job for an upstream job that became active on `prev` at the recorded `target`."""
         try:
+            if keyset.keyset_id not in self._verified_keysets:
+                keyset.verify_id()  # §6.5.3: a keyset whose id does not match its keys is refused
+                self._verified_keysets.add(keyset.keyset_id)
             amount = share_amount(target, keyset.k_max)
         except FrameError as exc:
             raise TranslatorError(f"job {job.job_id}: {exc}") from None

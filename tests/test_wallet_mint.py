@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from nutx_cli.core.accounting import redeem_value
+from nutx_cli.core.tokens import decode_token, encode_token_v4
 from nutx_cli.mint import Mint
 from nutx_cli.wallet import Wallet, WalletError
 from nutx_cli.wallet.client import MintClient, MintRefused, MintUnreachable
@@ -181,3 +183,33 @@ async def test_mint_errors_become_typed(mint_server: tuple[Mint, ServerThread]) 
         with pytest.raises(MintRefused) as refused:
             await client.redeem([], [])
         assert refused.value.name == "no-outputs"
+
+
+async def test_ehash_tokens_move_within_one_epoch(
+    wallet: Wallet, mint_server: tuple[Mint, ServerThread], tmp_path: Path
+) -> None:
+    mint, server = mint_server
+    open_epoch(mint)
+    epoch = await mine(mint, wallet, [64, 64, 1024])
+    token = await wallet.send(100, "ehash", epoch)  # needs a swap inside the epoch keyset for change
+    assert wallet.balance().ehash_by_epoch == {epoch: 1052}
+    bob = Wallet.open(tmp_path / "bob", mint_url=server.url)
+    try:
+        tampered = decode_token(token)
+        first = tampered.proofs[0]
+        assert first.dleq is not None and first.dleq.r is not None
+        wrong_r = replace(first.dleq, r=tampered.proofs[-1].dleq.r)  # type: ignore[union-attr]
+        bad = encode_token_v4(replace(tampered, proofs=[replace(first, dleq=wrong_r), *tampered.proofs[1:]]))
+        with pytest.raises(WalletError, match="fails its DLEQ check"):
+            await bob.receive(bad)
+        assert await bob.receive(token) == ("ehash", 100, epoch)
+        assert bob.balance().ehash_by_epoch == {epoch: 100}
+        # an epoch that is lost makes its tokens worthless: refused, not swapped
+        lost_token = await wallet.send(1052, "ehash", epoch)
+        mint.close_epoch_lost(epoch, height=200, now=1_700_000_300)
+        await bob.refresh_epochs()
+        assert bob.balance().ehash_by_epoch == {}
+        with pytest.raises(WalletError, match="was lost: it is worth nothing"):
+            await bob.receive(lost_token)
+    finally:
+        bob.close()

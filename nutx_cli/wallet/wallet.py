@@ -377,7 +377,10 @@ class Wallet:
         listed = {int(k["epoch"]): str(k["status"]) for k in await self._learn_epochs(client)}
         for epoch in sorted(self._held_epochs()):
             status = listed.get(epoch)
-            if status in ("won", REDEEMABLE, "orphaned"):
+            known = self.store.keyset_for_epoch(epoch)
+            if status in ("won", REDEEMABLE) and known is not None and known.price is not None:
+                self.epoch_status_changed(epoch, status)  # the price of a won epoch never changes
+            elif status in ("won", REDEEMABLE, "orphaned"):
                 info = await client.epoch(epoch)
                 self.epoch_status_changed(epoch, str(info["status"]), parse_price(info.get("price")))
             elif status is not None:

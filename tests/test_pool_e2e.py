@@ -12,6 +12,8 @@ import json
 import os
 import secrets
 import signal
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -95,6 +97,13 @@ class Stack:
     @property
     def sv2_port(self) -> int:
         return int(self.pool_json["sv2"].rsplit(":", 1)[1])
+
+    def nutx(self, *args: str) -> str:
+        """Run a one-shot `nutx` command (e.g. `regtest generate 1`) against this stack's node."""
+        done = subprocess.run([sys.executable, "-m", "nutx_cli", *args], check=False, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     def stats(self) -> dict[str, Any]:
         return dict(httpx.get(self.pool_json["admin"] + "/v1/pool/stats", timeout=10).json())
@@ -385,7 +394,7 @@ async def test_shares_errors_and_lost_epoch(stack: Stack) -> None:
         old_job, old_keyset = client.job_id, client.keyset
         stale = client.make_share()
         before = len(client.log)
-        await asyncio.to_thread(stack.rpc.generatetoaddress, 1, "bcrt1qw49pau7kzqzzgspve4rs4nv5s4s3ta5chnrmke")
+        await asyncio.to_thread(stack.nutx, "regtest", "generate", "1", "--node-rpc", stack.node_rpc)
         await client.wait_for(lambda: client.keyset is not old_keyset and client.job_id != old_job)
         kinds = [type(m).__name__ for m in client.log[before:]]
         assert kinds.index("SetEcashKeyset") < kinds.index("SetNewPrevHash")
@@ -420,7 +429,7 @@ async def test_block_won_mature_redeem_then_reorg_after_maturity(stack: Stack) -
         early = redeem_http(http, proofs[:1], 1)
         assert early.status_code == 400 and early.json()["code"] == 41001  # not mature yet
 
-        stack.rpc.generatetoaddress(1, "bcrt1qw49pau7kzqzzgspve4rs4nv5s4s3ta5chnrmke")
+        stack.nutx("regtest", "generate", "1", "--node-rpc", stack.node_rpc)
         mature = stack.wait_epoch(1, "mature")
         assert mature["confirmations"] == 2
         price = Fraction(mature["price"])
@@ -439,9 +448,11 @@ async def test_block_won_mature_redeem_then_reorg_after_maturity(stack: Stack) -
         assert stack.epoch(1)["paid"] == value + int(64 * price)
 
         # a reorg after maturity: what was paid stays paid, further redeems are refused
-        stack.rpc.reorg(2)  # our block at height 1 and the one on top
+        stack.nutx("regtest", "reorg", "--depth", "2", "--node-rpc", stack.node_rpc)  # our block and the next
         orphaned = stack.wait_epoch(1, "orphaned")
         assert orphaned["paid"] == value + int(64 * price)
+        info = stack.nutx("mint", "info", "--data-dir", str(stack.tmp / "pool"))
+        assert f"paid out for orphaned epochs {value + int(64 * price)} sat" in info  # shown as the mint's loss
         late = redeem_http(http, proofs[4:5], int(64 * price))
         assert late.status_code == 400 and late.json()["code"] == 41002
         stats = stack.stats()
@@ -460,7 +471,7 @@ async def test_reorg_before_maturity_orphans_the_epoch(stack: Stack) -> None:
         block_share = client.make_share(meet=target_of_difficulty(NETWORK_DIFFICULTY), avoid_block=False)
         proofs.append(client.proof(block_share, await client.submit(block_share)))
         assert stack.wait_epoch(1, "won")["confirmations"] == 1
-        stack.rpc.reorg(1)
+        stack.nutx("regtest", "reorg", "--depth", "1", "--node-rpc", stack.node_rpc)
         stack.wait_epoch(1, "orphaned")
         refused = redeem_http(stack.pool_json["http"], proofs, 1)
         assert refused.status_code == 400 and refused.json()["code"] == 41002

@@ -161,8 +161,11 @@ async def test_interrupted_requests_stay_pending_until_restore_settles_them(
     ys = [p.proof.Y for p in wallet.store.proofs(unit="sat")]
     wallet.store.set_proof_state(ys, PENDING)  # as if the wallet died while a swap was in flight
     assert wallet.balance().sats == 0 and wallet.balance().pending_sats == 64
+    with wallet.store.transaction():  # a quote the mint does not know (another mint's, or forgotten)
+        wallet.store.add_mint_quote("gone", 5, "lnbcrt50n1…", "UNPAID")
     report = await wallet.restore()
     assert report.settled_pending == 1 and wallet.balance().sats == 64
+    assert [(q["quote"], q["state"]) for q in wallet.store.mint_quotes()][-1] == ("gone", "unknown-quote")
     assert [p.state for p in wallet.store.proofs(state=None)] == [UNSPENT]
     offline = Wallet.open(tmp_path / "offline", mint_url="http://127.0.0.1:1")
     try:

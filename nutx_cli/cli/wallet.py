@@ -97,6 +97,8 @@ def register(app: typer.Typer) -> None:
                 _run(sync)
             except MintUnreachable:
                 typer.echo(f"(the mint at {wallet.mint_url} is not reachable: showing the stored balance)", err=True)
+            except NutxError as exc:
+                typer.echo(f"(could not sync with the mint: {exc}; showing the stored balance)", err=True)
             _print_balance(wallet, wallet.balance())
 
     @wallet_app.command("list")

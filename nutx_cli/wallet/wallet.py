@@ -750,7 +750,12 @@ class Wallet:
                 return await self.check_invoices(own)
         minted = 0
         for q in self.store.mint_quotes("UNPAID"):
-            minted += await self._mint_if_paid(client, q["quote"], q["amount"])
+            try:
+                minted += await self._mint_if_paid(client, q["quote"], q["amount"])
+            except MintRefused as exc:  # expired, unknown to the mint, or minted by another process
+                log.warning("mint quote %s: %s", q["quote"], exc)
+                with self.store.transaction():
+                    self.store.set_mint_quote_state(q["quote"], exc.name)
         return minted
 
     async def _mint_if_paid(self, client: MintClient, quote: str, amount: int) -> int:

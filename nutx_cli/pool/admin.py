@@ -22,7 +22,7 @@ def create_admin_app(stats: Callable[[], dict[str, Any]], events: EventHub) -> F
     app = FastAPI(title="nutx pool admin", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/v1/pool/stats")
-    def pool_stats() -> dict[str, Any]:
+    async def pool_stats() -> dict[str, Any]:  # on the event loop: the pool's state is not thread-safe
         return stats()
 
     @app.websocket("/v1/pool/events")

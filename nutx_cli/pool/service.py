@@ -76,6 +76,8 @@ TEMPLATE_REFRESH_SECONDS = 30.0
 VARDIFF_TICK_SECONDS = 10.0
 HISTORY_SAMPLES = 1440
 """One pool hashrate sample a minute for a day (`hashrate_history` in the stats, for the TUI's chart)."""
+EPOCHS_CACHE_SECONDS = 3.0
+"""The epoch history in the stats is re-read from the mint at most this often (the open epoch always)."""
 MATURITY_SCAN_EPOCHS = 50
 """Won epochs checked for confirmations / orphaning on each tip change (newest first)."""
 REQUIRES_WORK_SELECTION = 0b10
@@ -122,6 +124,8 @@ class Pool:
         self._outbox: dict[Connection, list[Message]] = {}
         self._connections: dict[int, Connection] = {}  # channel key → its connection
         self.history: deque[dict[str, float]] = deque(maxlen=HISTORY_SAMPLES)
+        self._epochs: list[dict[str, Any]] = []  # EPOCH JSON of every epoch, re-read every few seconds
+        self._epochs_read_at = 0.0
 
     # -- node ------------------------------------------------------------------------------------------
 
@@ -176,6 +180,7 @@ class Pool:
         await self._scan_maturity()
 
     def _enter_epoch(self, epoch: int, tip: Tip, template: Template) -> None:
+        self._epochs_read_at = 0.0
         self.epoch = epoch
         self.tip = tip
         self.template = template
@@ -251,6 +256,7 @@ class Pool:
             else:
                 self.mint.set_confirmations(info.epoch, update.confirmations, maturity=self.settings.maturity)
             self.events.publish({"type": "epoch", **self.mint.epoch(info.epoch).to_json()})
+            self._epochs_read_at = 0.0
 
     async def _refresh_template(self) -> None:
         """A new template on the same tip: an immediately active job for every channel."""
@@ -581,11 +587,13 @@ class Pool:
         """`GET /v1/pool/stats` (DESIGN.md §5) plus `"epochs"`, newest first."""
         now = time.time()
         channels = [c.stats.to_json(now) for c in self.channels.values()]
-        epochs = [e.to_json() for e in self.mint.epochs()]
+        if now - self._epochs_read_at > EPOCHS_CACHE_SECONDS:
+            self._epochs = [e.to_json() for e in self.mint.epochs()]
+            self._epochs_read_at = now
+        current = {**self.mint.epoch(self.epoch).to_json()}
+        current["age"] = max(0, int(now) - int(current["started_at"]))
+        epochs = [current if e["epoch"] == self.epoch else e for e in self._epochs]
         blocks = [self._block_json(e) for e in epochs if e["block_hash"] is not None]
-        current = next((e for e in epochs if e["epoch"] == self.epoch), None)
-        if current is not None:
-            current = {**current, "age": max(0, int(now) - int(current["started_at"]))}
         return {
             "pool": {
                 "hashrate": self._pool_hashrate(now),

@@ -34,14 +34,16 @@ def main(
     if not isinstance(level, int):
         raise NutxError(f"unknown --log-level {log_level!r}; use debug, info, warning or error")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level > logging.DEBUG:  # one line per HTTP request drowns what matters
+        for noisy in ("httpx", "httpcore", "uvicorn.access"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _register_roles() -> None:
     """Add each role that exists. A role is listed only once it works (no stubs)."""
-    # Each role module adds its commands here when it lands, e.g.:
-    #   from nutx_cli.cli import node; node.register(app)
-    from nutx_cli.cli import mint, node, pool, proxy, tui, wallet
+    from nutx_cli.cli import mine, mint, node, pool, proxy, tui, wallet
 
+    mine.register(app)
     mint.register(app)
     node.register(app)
     pool.register(app)

@@ -41,7 +41,7 @@ class NodeClient:
 
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is None or not parts.password:
             raise NutxError(f"--node-rpc {redact(url)!r} is not an http://user:pass@host:port URL")
         self.url = url
         self.timeout = timeout

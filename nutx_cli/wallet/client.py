@@ -8,6 +8,7 @@ answer is an error here, not a crash further up.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Self
 
@@ -23,6 +24,8 @@ MELT_TIMEOUT_S = 300.0
 """A melt blocks until the Lightning payment settles (NUT-05): allow it much longer."""
 
 _NAMES = {code: name for name, code in CODES.items()}
+_PRICE = re.compile(r"[0-9]+/[1-9][0-9]*")
+_OPTIONAL_INT = (int, type(None))
 
 
 class MintUnreachable(NutxError):
@@ -41,6 +44,24 @@ class MintRefused(NutxError):
 
 class BadMintAnswer(NutxError):
     """The mint's answer is not the JSON the protocol says."""
+
+
+def _shaped(obj: Any, what: str, **fields: type | tuple[type, ...]) -> dict[str, Any]:
+    """`obj` as a dict whose `fields` have the given types, else BadMintAnswer naming what is wrong."""
+    if not isinstance(obj, dict):
+        raise BadMintAnswer(f"the mint's {what} is not a JSON object")
+    for name, kind in fields.items():
+        value = obj.get(name)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+            raise BadMintAnswer(f"the mint's {what} has a bad {name!r}: {value!r}")
+    return obj
+
+
+def _listed(answer: dict[str, Any], key: str, what: str, **fields: type | tuple[type, ...]) -> list[dict[str, Any]]:
+    items = answer.get(key)
+    if not isinstance(items, list):
+        raise BadMintAnswer(f"the mint's answer has no list of {what}s")
+    return [_shaped(item, what, **fields) for item in items]
 
 
 def _signatures(items: Any, expected: int | None = None) -> list[BlindSignature]:
@@ -94,28 +115,32 @@ class MintClient:
 
     # -- keys and keysets -----------------------------------------------------------------------
 
-    async def info(self) -> dict[str, Any]:
-        return dict(await self._request("GET", "/v1/info"))
-
     async def keysets(self) -> list[dict[str, Any]]:
         """GET /v1/keysets: the standard (sat) keysets, without keys."""
-        return list((await self._request("GET", "/v1/keysets")).get("keysets") or [])
+        answer = await self._request("GET", "/v1/keysets")
+        return _listed(answer, "keysets", "keyset", id=str, unit=str, active=bool, input_fee_ppk=_OPTIONAL_INT)
 
     async def keys(self, keyset_id: str) -> dict[str, Any]:
         """GET /v1/keys/{id}: one keyset with its keys (any unit)."""
         keysets = (await self._request("GET", f"/v1/keys/{keyset_id}")).get("keysets")
-        if not isinstance(keysets, list) or len(keysets) != 1 or not isinstance(keysets[0], dict):
+        if not isinstance(keysets, list) or len(keysets) != 1:
             raise BadMintAnswer(f"the mint sent no keyset for {keyset_id}")
-        return dict(keysets[0])
+        return _shaped(keysets[0], "keyset", id=str, unit=str, keys=dict, input_fee_ppk=_OPTIONAL_INT,
+                       final_expiry=_OPTIONAL_INT)
 
     async def mining_keysets(self) -> list[dict[str, Any]]:
-        return list((await self._request("GET", "/v1/mining/keysets")).get("keysets") or [])
-
-    async def epochs(self) -> list[dict[str, Any]]:
-        return list((await self._request("GET", "/v1/mining/epochs")).get("epochs") or [])
+        """GET /v1/mining/keysets: every epoch's ehash keyset with the epoch's status."""
+        answer = await self._request("GET", "/v1/mining/keysets")
+        return _listed(answer, "keysets", "ehash keyset", id=str, epoch=int, status=str, active=bool,
+                       input_fee_ppk=_OPTIONAL_INT)
 
     async def epoch(self, epoch: int) -> dict[str, Any]:
-        return dict(await self._request("GET", f"/v1/mining/epochs/{epoch}"))
+        """GET /v1/mining/epochs/{n}; `price` is checked to be "num/den" or null."""
+        answer = _shaped(await self._request("GET", f"/v1/mining/epochs/{epoch}"), "epoch", epoch=int, status=str)
+        price = answer.get("price")
+        if price is not None and not (isinstance(price, str) and _PRICE.fullmatch(price)):
+            raise BadMintAnswer(f"the mint's epoch {epoch} has a bad price {price!r}")
+        return answer
 
     # -- moving ecash ---------------------------------------------------------------------------
 
@@ -153,20 +178,23 @@ class MintClient:
     # -- Lightning (NUT-04/05 bolt11) -------------------------------------------------------------
 
     async def mint_quote(self, amount: int, unit: str = "sat") -> dict[str, Any]:
-        return dict(await self._request("POST", "/v1/mint/quote/bolt11", {"amount": amount, "unit": unit}))
+        answer = await self._request("POST", "/v1/mint/quote/bolt11", {"amount": amount, "unit": unit})
+        return _shaped(answer, "mint quote", quote=str, request=str, state=str)
 
     async def mint_quote_state(self, quote: str) -> dict[str, Any]:
-        return dict(await self._request("GET", f"/v1/mint/quote/bolt11/{quote}"))
+        return _shaped(await self._request("GET", f"/v1/mint/quote/bolt11/{quote}"), "mint quote", state=str)
 
     async def mint(self, quote: str, outputs: Sequence[BlindedMessage]) -> list[BlindSignature]:
         body = {"quote": quote, "outputs": [o.to_json() for o in outputs]}
         return _signatures((await self._request("POST", "/v1/mint/bolt11", body)).get("signatures"), len(outputs))
 
     async def melt_quote(self, request: str, unit: str = "sat") -> dict[str, Any]:
-        return dict(await self._request("POST", "/v1/melt/quote/bolt11", {"request": request, "unit": unit}))
+        answer = await self._request("POST", "/v1/melt/quote/bolt11", {"request": request, "unit": unit})
+        return _shaped(answer, "melt quote", quote=str, amount=int, fee_reserve=int)
 
     async def melt(self, quote: str, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage]) -> dict[str, Any]:
         body = {"quote": quote, "inputs": [p.to_json() for p in inputs], "outputs": [o.to_json() for o in outputs]}
-        answer = dict(await self._request("POST", "/v1/melt/bolt11", body, timeout=MELT_TIMEOUT_S))
+        answer = _shaped(await self._request("POST", "/v1/melt/bolt11", body, timeout=MELT_TIMEOUT_S), "melt answer",
+                         state=str)
         answer["change"] = _signatures(answer.get("change") or [])
         return answer

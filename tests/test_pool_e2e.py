@@ -46,7 +46,7 @@ from nutx_cli.sv2.ecash import (
     SubmitSharesEcashExtendedSuccess,
 )
 from nutx_cli.sv2.errors import ConnectionClosed, Sv2Error
-from nutx_cli.sv2.extensions import RequestExtensions, RequestExtensionsSuccess
+from nutx_cli.sv2.extensions import RequestExtensions, RequestExtensionsError, RequestExtensionsSuccess
 from nutx_cli.sv2.jobs import extended_header
 from nutx_cli.sv2.messages import (
     Message,
@@ -56,6 +56,7 @@ from nutx_cli.sv2.messages import (
     SetNewPrevHash,
     SetTarget,
     SetupConnection,
+    SetupConnectionError,
     SetupConnectionSuccess,
 )
 from tests.procs import NutxProcess, free_port, port_open
@@ -549,6 +550,63 @@ async def test_vardiff_set_target_keeps_in_flight_jobs_at_their_level(stack: Sta
         assert stack.stats()["channels"][0]["level"] == client.level
     finally:
         await client.close()
+
+
+async def test_setup_negotiation_errors_and_garbage(stack: Stack) -> None:
+    port, authority = stack.sv2_port, stack.pool_json["authority_key"]
+
+    async def setup(flags: int = 0) -> tuple[Connection, Message]:
+        conn = await Connection.connect("127.0.0.1", port, authority)
+        await conn.send(SetupConnection(protocol=0, min_version=2, max_version=2, flags=flags,
+                                        endpoint_host="127.0.0.1", endpoint_port=port, vendor="t",
+                                        hardware_version="", firmware="", device_id=""))
+        return conn, await conn.recv()
+
+    conn, answer = await setup(flags=0b10)  # job declaration is not supported
+    assert isinstance(answer, SetupConnectionError) and answer.error_code == "unsupported-feature-flags"
+    await conn.close()
+
+    conn, answer = await setup()
+    assert isinstance(answer, SetupConnectionSuccess)
+    await conn.send(RequestExtensions(request_id=1, requested_extensions=[0x0002]))
+    refused = await conn.recv()
+    assert isinstance(refused, RequestExtensionsError) and refused.required_extensions == [ECASH_EXTENSION]
+    open_msg = OpenExtendedEcashMiningChannel(request_id=3, user_identity="x", nominal_hash_rate=0.0,
+                                              max_target=2**256 - 1, min_extranonce_size=4, unit="ehash")
+    await conn.send(open_msg)  # the extension was not negotiated
+    error = await conn.recv()
+    assert isinstance(error, OpenMiningChannelError) and error.error_code == "ecash-required"
+    await conn.send(RequestExtensions(request_id=2, requested_extensions=[ECASH_EXTENSION]))
+    assert isinstance(await conn.recv(), RequestExtensionsSuccess)
+    await conn.send(replace_open(open_msg, min_extranonce_size=9))
+    error = await conn.recv()
+    assert isinstance(error, OpenMiningChannelError) and error.error_code == "min-extranonce-size-too-large"
+    await conn.send(replace_open(open_msg, unit="sat"))
+    error = await conn.recv()
+    assert isinstance(error, OpenMiningChannelError) and error.error_code == "unsupported-unit"
+    await conn.send(SubmitSharesEcashExtended(
+        channel_id=42, sequence_number=5, job_id=1, nonce=0, ntime=0, version=0, extranonce=bytes(8),
+        blinded_message=BlindedMessage(amount=1, keyset_id=bytes(33), blinded_secret=b"\x02" * 33)))
+    error = await conn.recv()
+    assert isinstance(error, SubmitSharesEcashExtendedError) and error.error_code == "invalid-channel-id"
+    await conn.close()
+
+    # garbage after the handshake ends that connection only
+    conn, _ = await setup()
+    conn._writer.write(os.urandom(200))
+    with pytest.raises(Sv2Error):
+        await asyncio.wait_for(conn.recv(), 10)
+    await conn.close()
+    client = await EcashClient.open(port, authority)
+    try:
+        assert len(await mine_shares(client, 1)) == 1
+    finally:
+        await client.close()
+
+
+def replace_open(msg: OpenExtendedEcashMiningChannel, **over: Any) -> OpenExtendedEcashMiningChannel:
+    fields = {f: getattr(msg, f) for f in msg.__dataclass_fields__} | over
+    return OpenExtendedEcashMiningChannel(**fields)
 
 
 async def test_admin_events_stream(stack: Stack) -> None:

@@ -283,6 +283,9 @@ class Pool:
             except NutxError as exc:
                 log.warning("node: %s", exc)
                 await _sleep_or_stop(stop, 2.0)
+            except Exception:  # keep following the chain whatever one round did
+                log.exception("following the chain failed; retrying")
+                await _sleep_or_stop(stop, 2.0)
             await _sleep_or_stop(stop, TIP_POLL_SECONDS)
 
     async def run_vardiff(self, stop: asyncio.Event) -> None:

@@ -65,7 +65,8 @@ class ChildProcess:
         return self.proc.poll() is None
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def wait_until(self, ready: Callable[[], bool], timeout: float = 30.0, what: str = "ready") -> None:

@@ -24,11 +24,16 @@ from typing import Any
 import httpx
 import pytest
 
+from nutx_cli.chain.address import address_to_script
+from nutx_cli.chain.hashes import dsha256
+from nutx_cli.chain.header import BlockHeader
+from nutx_cli.chain.merkle import root_from_path
 from nutx_cli.core import bdhke
-from nutx_cli.core.targets import target_of_difficulty, target_of_level
+from nutx_cli.core.targets import nbits_to_target, target_of_difficulty, target_of_level
 from nutx_cli.local import read_pool_json
 from nutx_cli.mint.store import MintStore
 from nutx_cli.node.client import NodeClient
+from nutx_cli.pool.template import template_from_gbt
 from nutx_cli.sv2.connection import Connection
 from nutx_cli.sv2.ecash import (
     ECASH_EXTENSION,
@@ -607,6 +612,26 @@ async def test_setup_negotiation_errors_and_garbage(stack: Stack) -> None:
 def replace_open(msg: OpenExtendedEcashMiningChannel, **over: Any) -> OpenExtendedEcashMiningChannel:
     fields = {f: getattr(msg, f) for f in msg.__dataclass_fields__} | over
     return OpenExtendedEcashMiningChannel(**fields)
+
+
+def test_block_found_while_the_pool_was_down_is_won_on_restart(stack: Stack) -> None:
+    """The pool submitted its block and died before it saw the tip change: on restart the epoch is won,
+    recognised by the coinbase (the pool's payout script and its /nutx/ tag)."""
+    assert stack.pool is not None
+    payout = next(line.split()[1] for line in stack.pool.output().splitlines() if line.strip().startswith("payout"))
+    stack.pool.stop(signal.SIGKILL)
+    template = template_from_gbt(stack.rpc.getblocktemplate(), 1, address_to_script(payout, "regtest"))
+    coinbase = template.coinbase.with_extranonce(bytes(12))
+    root = root_from_path(dsha256(coinbase), list(template.merkle_path))
+    header = next(h for nonce in range(1000)
+                  if (h := BlockHeader(template.version, template.prev_hash, root, template.curtime, template.bits,
+                                       nonce)).hash()[::-1] <= nbits_to_target(template.bits).to_bytes(32, "big"))
+    assert stack.rpc.submitblock(template.block(header, coinbase)) is None
+    stack.start_pool()
+    won = stack.epoch(1)
+    assert won["status"] == "won" and won["height"] == 1 and won["theta_b"] == template.coinbase_value
+    assert won["block_hash"] == stack.rpc.getbestblockhash() == header.hash_hex()
+    assert stack.stats()["epoch"]["epoch"] == 2
 
 
 async def test_admin_events_stream(stack: Stack) -> None:

@@ -89,7 +89,7 @@ def test_cpu_miner_earns_redeems_and_withdraws(tmp_path: Path) -> None:
             sats = _sats(wallet_dir)
             assert sats == sats_before + expected  # floor(ehash × price), per epoch
 
-            invoice = FakeBackend().create_invoice(10_000_000, "withdrawal", 3600)  # 10,000 sat.request
+            invoice = FakeBackend().create_invoice(10_000_000, "withdrawal", 3600).request  # 10,000 sat
             withdrawn = _cli(home, "wallet", "withdraw", invoice, "--wallet-dir", str(wallet_dir))
             assert "paid" in withdrawn
             assert _sats(wallet_dir) <= sats - 10_000

@@ -76,7 +76,9 @@ def test_cpu_miner_earns_redeems_and_withdraws_and_a_kill_loses_nothing(tmp_path
 
         mature = {n: e for n, e in mint_epochs.items() if e["status"] == "mature"}
         redeemed = wallet_cmd(home, "redeem", "--wallet-dir", str(wallet_dir))
-        expected = sum(redeem_value([e["work"]], parse_price(e["price"])) for e in mature.values())  # type: ignore[arg-type]
+        prices = {n: parse_price(e["price"]) for n, e in mature.items()}
+        expected = sum(redeem_value([e["work"]], price) for n, e in mature.items() if (price := prices[n]) is not None)
+        assert expected > 0 and all(p is not None for p in prices.values())
         assert f"redeemed: +{expected} sats" in redeemed
         assert sum(e["paid"] for e in epochs(http).values()) == expected
 

@@ -107,6 +107,7 @@ async def test_redeem_mature_ehash_in_batches_and_drop_lost_epochs(
     assert balance.ehash_by_epoch == {won: 1360}
     [e] = balance.epochs
     price = mint.epoch(won).price
+    assert price is not None
     assert e.status == "mature" and e.price == price and e.estimated_sats == redeem_value([1360], price)
     seen: list[tuple[int, int]] = []
     gained = await wallet.redeem(progress=lambda done, total: seen.append((done, total)))

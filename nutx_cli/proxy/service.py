@@ -92,10 +92,11 @@ class Proxy:
         """The newest epoch keyset any channel has seen (for the stats)."""
         self._numbers = itertools.count(1)
 
-    def worker(self, user: str) -> ChannelStats:
+    def worker(self, user: str, level: int) -> ChannelStats:
+        """The statistics of a worker, created when its first job is pushed (so it always has a level)."""
         stats = self.workers.get(user)
         if stats is None:
-            stats = self.workers[user] = ChannelStats(id=len(self.workers) + 1, user=user, level=0,
+            stats = self.workers[user] = ChannelStats(id=len(self.workers) + 1, user=user, level=level,
                                                       opened_at=time.time())
         return stats
 
@@ -123,9 +124,7 @@ class Proxy:
         workers = []
         for stats in self.workers.values():
             entry = stats.to_json(now)
-            entry["sv1_difficulty"] = (
-                difficulty_for_target((1 << stats.level) - 1) if stats.level else None
-            )
+            entry["sv1_difficulty"] = difficulty_for_target((1 << stats.level) - 1)
             entry["connections"] = sum(1 for m in self.miners if stats.user in m.session.users)
             workers.append(entry)
         channels = [m.channel for m in self.miners if m.channel is not None and not m.channel.closed]
@@ -216,7 +215,9 @@ class Downstream:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             elif isinstance(event, ShareRejected) and event.worker in self.session.users:
-                self.proxy.worker(event.worker).record_rejected(event.reason)
+                stats = self.proxy.workers.get(event.worker)  # None until the worker's first job
+                if stats is not None:
+                    stats.record_rejected(event.reason)
 
     def _write(self, message: Any) -> None:
         if self.writer.is_closing():
@@ -285,7 +286,7 @@ class Downstream:
         self._last_notify = time.monotonic()
         level = level_of_target(job.target)
         for user in self.session.users:
-            self.proxy.worker(user).level = level
+            self.proxy.worker(user, level).level = level
 
     def refresh(self, monotonic_now: float, now: int) -> None:
         if not self.session.ready or monotonic_now - self._last_notify < REFRESH_SECONDS:
@@ -307,7 +308,7 @@ class Downstream:
         """Submit one locally accepted share upstream with a fresh blinded message from the wallet."""
         channel, job = self.channel, share.job
         assert channel is not None and self.session.extranonce1 is not None
-        stats = self.proxy.worker(share.worker)
+        stats = self.proxy.worker(share.worker, level_of_target(job.target))
         wallet = self.proxy.wallet
         prepared = wallet.prepare_share(job.keyset.keyset_id.hex(), job.amount, job.keyset.epoch)
         work = Work(job.upstream, job.prev, self.session.extranonce1, self.session.extranonce2_size, job.target,

@@ -139,6 +139,7 @@ def processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
     finally:
         for p in reversed(procs):
             p.stop()
+            print(f"--- {p.log_path.name} (shown only when the test fails)\n{p.log_path.read_text()[-3000:]}")
 
 
 def test_sv1_miner_through_proxy_earns_ehash_in_the_proxy_wallet(processes: dict[str, Any]) -> None:

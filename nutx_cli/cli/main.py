@@ -41,7 +41,7 @@ def main(
 
 def _register_roles() -> None:
     """Add each role that exists. A role is listed only once it works (no stubs)."""
-    from nutx_cli.cli import mine, mint, node, pool, proxy, tui, wallet
+    from nutx_cli.cli import mine, mint, node, pool, proxy, tui, up, wallet
 
     mine.register(app)
     mint.register(app)
@@ -49,6 +49,7 @@ def _register_roles() -> None:
     pool.register(app)
     proxy.register(app)
     tui.register(app)
+    up.register(app)
     wallet.register(app)
 
 

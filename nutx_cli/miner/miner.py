@@ -20,6 +20,7 @@ from nutx_cli.miner.channel import ChannelError, EcashChannel, Work
 from nutx_cli.miner.hashers import FoundShare, Hashers, HashJob
 from nutx_cli.sv2.ecash import SubmitSharesEcashExtendedSuccess
 from nutx_cli.sv2.errors import Sv2Error
+from nutx_cli.tui.format import hashrate
 from nutx_cli.wallet.wallet import Wallet
 
 log = logging.getLogger(__name__)
@@ -56,17 +57,10 @@ class MinerStatus:
             return f"miner: connecting to the pool… {self.last_error or ''}".rstrip()
         rejected = sum(self.rejected.values())
         return (
-            f"miner: {_rate(self.hashrate)} · level {self.level} · epoch {self.epoch} · "
+            f"miner: {hashrate(self.hashrate)} · level {self.level} · epoch {self.epoch} · "
             f"shares {self.accepted} ok / {rejected} rejected · ehash this epoch {self.ehash_this_epoch}"
             + (f" · redeemed {self.redeemed_sats} sat" if self.redeemed_sats else "")
         )
-
-
-def _rate(hps: float) -> str:
-    for unit, scale in (("GH/s", 1e9), ("MH/s", 1e6), ("kH/s", 1e3)):
-        if hps >= scale:
-            return f"{hps / scale:.2f} {unit}"
-    return f"{hps:.0f} H/s"
 
 
 def hash_job(work: Work, generation: int, now: int) -> HashJob:

@@ -95,18 +95,26 @@ def wait_for_stats(admin: str, done: Callable[[dict[str, Any]], bool]) -> dict[s
         time.sleep(0.1)
 
 
-def mine_one(notify: list[Any], extranonce1: str, en2_size: int, target: int, counter: int) -> list[str]:
-    """Grind nonces for one share; returns the submit params after the worker name (§7.4)."""
-    job_id, prevhash, coinb1, coinb2, branch, version, nbits, ntime, _ = notify
+def mine_one(notify: list[Any], extranonce1: str, en2_size: int, target: int, counter: int,
+             version_bits: int | None = None) -> list[str]:
+    """Grind nonces for one share; returns the submit params after the worker name (§7.4).
+
+    With `version_bits` (BIP310, mask 1fffe000) the header's version carries them and the submit sends them.
+    """
+    job_id, prevhash, coinb1, coinb2, branch, version_hex, nbits, ntime, _ = notify
+    version = int(version_hex, 16)
+    if version_bits is not None:
+        version = (version & ~0x1FFFE000) | version_bits
     extranonce2 = counter.to_bytes(en2_size, "big")
     root = sha256d(bytes.fromhex(coinb1 + extranonce1) + extranonce2 + bytes.fromhex(coinb2))
     for node in branch:
         root = sha256d(root + bytes.fromhex(node))
     prev = b"".join(bytes.fromhex(prevhash)[i:i + 4][::-1] for i in range(0, 32, 4))
-    head = struct.pack("<I", int(version, 16)) + prev + root + struct.pack("<II", int(ntime, 16), int(nbits, 16))
+    head = struct.pack("<I", version) + prev + root + struct.pack("<II", int(ntime, 16), int(nbits, 16))
+    rolled = [] if version_bits is None else [f"{version_bits:08x}"]
     for nonce in range(1 << 32):
         if int.from_bytes(sha256d(head + struct.pack("<I", nonce)), "little") <= target:
-            return [job_id, extranonce2.hex(), ntime, f"{nonce:08x}"]
+            return [job_id, extranonce2.hex(), ntime, f"{nonce:08x}", *rolled]
     raise AssertionError("nonce space exhausted")
 
 
@@ -154,8 +162,8 @@ def test_sv1_miner_through_proxy_earns_ehash_in_the_proxy_wallet(processes: dict
         target = int(DIFF1 / Fraction(difficulty))  # what a miner does with the float it is given
         assert target <= 2**LEVEL - 1
         notify = miner.notification("mining.notify")["params"]
-        for counter in range(SHARES):
-            params = mine_one(notify, extranonce1, en2_size, target, counter)
+        for counter in range(SHARES):  # every other share rolls version bits
+            params = mine_one(notify, extranonce1, en2_size, target, counter, (counter << 13) if counter % 2 else None)
             reply = miner.call("mining.submit", ["alice.rig1", *params])
             assert reply["result"] is True, reply
         duplicate = miner.call("mining.submit", ["alice.rig1", *params])

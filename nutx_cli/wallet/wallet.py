@@ -673,8 +673,13 @@ class Wallet:
     # -- redeem ------------------------------------------------------------------------------------
 
     async def redeem(self, epoch: int | None = None, progress: Progress | None = None) -> int:
-        """Turn mature ehash into sats (all mature epochs, or one): asks for exactly floor(Σ × price)
-        per request of at most 1,000 proofs. Returns the sats gained."""
+        """Turn mature ehash into sats (all mature epochs, or one); returns the sats gained.
+
+        Each epoch is paid by one redeem asking for exactly floor(Σ amounts × price). An epoch held
+        in more than 1,000 proofs is first consolidated by ehash→ehash swaps in its own keyset,
+        1,000 proofs per request, so the price is floored once and no sat is lost to rounding.
+        `progress(done, total)` counts requests.
+        """
         async with self._client() as client:
             await self.sync_epochs(client)
             if epoch is not None:
@@ -688,24 +693,39 @@ class Wallet:
             else:
                 epochs = [e.epoch for e in balance_of(self.store).epochs if e.status == REDEEMABLE]
             work = {e: self.store.proofs(unit=EHASH, epoch=e) for e in epochs}
-            total = sum(len(p) for p in work.values())
-            done = gained = 0
+            swaps = [len(_chunks(p, MAX_PER_REQUEST)) if len(p) > MAX_PER_REQUEST else 0 for p in work.values()]
+            steps = [0, len(work) + sum(swaps)]  # requests done, requests planned
+
+            def step() -> None:
+                steps[0] += 1
+                steps[1] = max(steps[1], steps[0])  # a second consolidation pass (> 15,000 proofs) adds steps
+                if progress:
+                    progress(steps[0], steps[1])
+
             if progress:
-                progress(0, total)
-            sat = await self._sat_keyset(client) if total else None
+                progress(0, steps[1])
+            gained = 0
             for e, proofs in work.items():
                 row = self.store.keyset_for_epoch(e)
                 price = parse_price(row.price) if row else None
-                if price is None:
+                if row is None or price is None:
                     raise WalletError(f"the mint has published no price for epoch {e}")
-                for batch in _chunks(proofs, MAX_PER_REQUEST):
-                    assert sat is not None
-                    sats = await self._redeem_batch(client, batch, sat, price, e)
-                    gained += sats
-                    done += len(batch)
-                    if progress:
-                        progress(done, total)
+                batch = await self._consolidate(client, proofs, row, step)
+                gained += await self._redeem_batch(client, batch, await self._sat_keyset(client), price, e)
+                step()
         return gained
+
+    async def _consolidate(self, client: MintClient, proofs: Sequence[StoredProof], keyset: KeysetRow,
+                           step: Callable[[], None]) -> Sequence[StoredProof]:
+        """Swap proofs into as few as their amounts allow until at most 1,000 are left."""
+        while len(proofs) > MAX_PER_REQUEST:
+            merged: list[StoredProof] = []
+            for chunk in _chunks(proofs, MAX_PER_REQUEST):
+                value = sum(p.amount for p in chunk) - await self._fee(client, chunk)
+                merged += await self._swap(client, chunk, keyset, amount_split(value), EHASH, keyset.epoch)
+                step()
+            proofs = merged
+        return proofs
 
     async def _redeem_batch(self, client: MintClient, batch: Sequence[StoredProof], sat: KeysetRow,
                             price: Fraction, epoch: int) -> int:

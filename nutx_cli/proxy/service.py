@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -310,7 +311,12 @@ class Downstream:
         assert channel is not None and self.session.extranonce1 is not None
         stats = self.proxy.worker(share.worker, level_of_target(job.target))
         wallet = self.proxy.wallet
-        prepared = wallet.prepare_share(job.keyset.keyset_id.hex(), job.amount, job.keyset.epoch)
+        try:
+            prepared = wallet.prepare_share(job.keyset.keyset_id.hex(), job.amount, job.keyset.epoch)
+        except (NutxError, OSError, sqlite3.Error) as exc:  # not stored, so not sent: nothing can be lost
+            log.error("wallet cannot store a share's secret, share of %s not forwarded: %s", share.worker, exc)
+            stats.record_rejected("wallet-error")
+            return
         work = Work(job.upstream, job.prev, self.session.extranonce1, self.session.extranonce2_size, job.target,
                     job.keyset)
         try:
@@ -329,8 +335,8 @@ class Downstream:
         try:
             wallet.complete_share(prepared, sig.blinded_signature, sig.dleq_e, sig.dleq_s,
                                   job.keyset.key_for(job.amount))
-        except NutxError as exc:
-            log.error("worker %s: the pool's signature does not verify: %s", share.worker, exc)
+        except (NutxError, OSError, sqlite3.Error) as exc:
+            log.error("worker %s: the pool's signature was not stored: %s", share.worker, exc)
             stats.record_rejected("bad-signature")
             return
         stats.record_accepted(level_of_target(job.target), int.from_bytes(share.header_hash, "little"), time.time())

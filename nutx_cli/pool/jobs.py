@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from nutx_cli.core.targets import target_of_level
 from nutx_cli.pool.template import Template
-from nutx_cli.sv2.jobs import VERSION_ROLLING_MASK
 from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash
 
 MAX_JOBS_PER_PREVHASH = 64
@@ -106,5 +105,3 @@ class ChannelJobs:
         """Make every job stale (the epoch closed: nothing more is signed for it)."""
         self._valid = {}
 
-
-__all__ = ["VERSION_ROLLING_MASK", "ChannelJobs", "Job", "JobLookupError"]

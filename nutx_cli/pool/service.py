@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, TypeVar
 
+from nutx_cli.core.models import BlindedMessage as ModelBlindedMessage
+from nutx_cli.core.models import Proof as ModelProof
 from nutx_cli.core.targets import target_of_level
 from nutx_cli.core.vardiff import Vardiff, VardiffConfig, VardiffError
 from nutx_cli.errors import NutxError
@@ -81,7 +83,6 @@ EPOCHS_CACHE_SECONDS = 3.0
 MATURITY_SCAN_EPOCHS = 50
 """Won epochs checked for confirmations / orphaning on each tip change (newest first)."""
 REQUIRES_WORK_SELECTION = 0b10
-REQUIRES_VERSION_ROLLING = 0b100
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class Pool:
         """Resume the open epoch, or close it once if the chain moved while the pool was down."""
         template = await self._fetch_template()
         tip = Tip(template.prev_hash_hex, template.height - 1)
+        self.known_keysets = {e.keyset_id for e in self.mint.epochs()}
         current = self.mint.current_epoch()
         if current is None:
             current = self.mint.open_epoch(tip_hash=tip.hash, height=tip.height, now=int(time.time()))
@@ -360,7 +362,6 @@ class Pool:
             await conn.send(SetupConnectionError(flags=REQUIRES_WORK_SELECTION, error_code="unsupported-feature-flags"))
             return
         await conn.send(SetupConnectionSuccess(used_version=2, flags=0))
-        version_rolling = True
         ecash = False
         mine: dict[int, Channel] = {}
         try:
@@ -388,7 +389,7 @@ class Pool:
                     if not ecash:
                         await conn.send(OpenMiningChannelError(request_id=msg.request_id, error_code="ecash-required"))
                         continue
-                    channel = await self._open_channel(conn, msg, mine, version_rolling)
+                    channel = await self._open_channel(conn, msg, mine)
                     if channel is not None:
                         mine[channel.channel_id] = channel
                 elif isinstance(msg, (OpenStandardMiningChannel, OpenExtendedMiningChannel)):
@@ -411,7 +412,7 @@ class Pool:
                 self._drop_channel(channel)
 
     async def _open_channel(self, conn: Connection, msg: OpenExtendedEcashMiningChannel,
-                            mine: dict[int, Channel], version_rolling: bool) -> Channel | None:
+                            mine: dict[int, Channel]) -> Channel | None:
         def refuse(code: str) -> OpenMiningChannelError:
             return OpenMiningChannelError(request_id=msg.request_id, error_code=code)
 
@@ -428,10 +429,10 @@ class Pool:
             await conn.send(refuse("max-target-out-of-range"))
             return None
         async with self._epoch_lock:  # a channel opened during a tip change starts in the new epoch
-            return await self._add_channel(conn, msg, mine, version_rolling, vardiff, now)
+            return await self._add_channel(conn, msg, mine, vardiff, now)
 
     async def _add_channel(self, conn: Connection, msg: OpenExtendedEcashMiningChannel, mine: dict[int, Channel],
-                           version_rolling: bool, vardiff: Vardiff, now: float) -> Channel:
+                           vardiff: Vardiff, now: float) -> Channel:
         assert self.keyset is not None
         self._channel_keys += 1
         channel_id = max(mine, default=1) + 1  # id 1 is the connection's group
@@ -439,7 +440,7 @@ class Pool:
         prefix = self._extranonce_prefix.to_bytes(4, "big")
         channel = Channel(
             key=self._channel_keys, channel_id=channel_id, user=msg.user_identity,
-            jobs=ChannelJobs(prefix, version_rolling), vardiff=vardiff,
+            jobs=ChannelJobs(prefix), vardiff=vardiff,  # every job allows version rolling (BIP323 bits)
             stats=ChannelStats(id=self._channel_keys, user=msg.user_identity, level=vardiff.level, opened_at=now),
         )
         self.channels[channel.key] = channel
@@ -558,9 +559,7 @@ class Pool:
                  verdict or "accepted")
 
     async def _redeem(self, msg: RedeemSharesEcash) -> Message:
-        from nutx_cli.core.models import BlindedMessage as ModelBlindedMessage
-        from nutx_cli.core.models import Proof as ModelProof
-
+        """RedeemSharesEcash: the same operation as `POST /v1/mining/redeem`, through the mint."""
         try:
             proofs = [ModelProof(amount=p.amount, id=p.keyset_id.hex(), secret=p.secret.decode("utf-8"),
                                  C=p.signature.hex(), witness=p.witness.decode("utf-8") or None)
@@ -572,7 +571,10 @@ class Pool:
             return RedeemSharesEcashError(request_id=msg.request_id, error_code="proof-invalid", failed_indexes=[])
         except MintError as exc:
             return RedeemSharesEcashError(request_id=msg.request_id, error_code=exc.name,
-                                          failed_indexes=list(getattr(exc, "indexes", []) or []))
+                                          failed_indexes=[])  # the mint names no index
+        except NutxError:  # a malformed proof or output the mint's models refused
+            return RedeemSharesEcashError(request_id=msg.request_id, error_code="malformed-request",
+                                          failed_indexes=[])
         return RedeemSharesEcashSuccess(request_id=msg.request_id, signatures=[
             BlindSignature(amount=s.amount, keyset_id=bytes.fromhex(s.id), blinded_signature=bytes.fromhex(s.C_),
                            dleq_e=bytes.fromhex(s.dleq.e) if s.dleq else bytes(32),

@@ -45,6 +45,7 @@ from nutx_cli.sv1.translator import REFRESH_SECONDS, JobTranslator, TranslatorEr
 from nutx_cli.sv2.ecash import EcashKeyset, SubmitSharesEcashExtendedSuccess
 from nutx_cli.sv2.errors import Sv2Error
 from nutx_cli.sv2.messages import UpdateChannel
+from nutx_cli.wallet.wallet import DleqFailure
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +338,7 @@ class Downstream:
                                   job.keyset.key_for(job.amount))
         except (NutxError, OSError, sqlite3.Error) as exc:
             log.error("worker %s: the pool's signature was not stored: %s", share.worker, exc)
-            stats.record_rejected("bad-signature")
+            stats.record_rejected("dleq-failure" if isinstance(exc, DleqFailure) else "wallet-error")
             return
         stats.record_accepted(level_of_target(job.target), int.from_bytes(share.header_hash, "little"), time.time())
 

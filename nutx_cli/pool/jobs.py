@@ -98,9 +98,6 @@ class ChannelJobs:
             return job
         raise JobLookupError("stale-share" if 0 < job_id < self._next_id else "invalid-job-id")
 
-    def jobs(self) -> list[Job]:
-        return list(self._valid.values())
-
     def invalidate(self) -> None:
         """Make every job stale (the epoch closed: nothing more is signed for it)."""
         self._valid = {}

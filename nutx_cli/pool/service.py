@@ -31,7 +31,7 @@ from nutx_cli.errors import NutxError
 from nutx_cli.mint import Mint, MintError
 from nutx_cli.node.client import NodeClient, NodeRpcError
 from nutx_cli.pool.channel import Channel
-from nutx_cli.pool.epochs import Tip, decide_outcome, maturity_update
+from nutx_cli.pool.epochs import Tip, decide_outcome, maturity_update, tip_changed
 from nutx_cli.pool.events import EventHub
 from nutx_cli.pool.jobs import ChannelJobs
 from nutx_cli.pool.shares import CheckedShare, ShareRejected, check_share
@@ -224,7 +224,7 @@ class Pool:
             template = await self._fetch_template()
             tip = Tip(template.prev_hash_hex, template.height - 1)
             assert self.tip is not None
-            if tip.hash == self.tip.hash:
+            if not tip_changed(self.tip, tip):
                 return
             for channel in self.channels.values():
                 channel.jobs.invalidate()

@@ -43,7 +43,6 @@ class Template:
     merkle_path: tuple[bytes, ...]
     transactions: tuple[bytes, ...]  # raw, with witness, as GBT's `data`
     network_target: int  # what a block must meet: nBits, or the simulated regtest difficulty if harder
-    longpollid: str | None = None
 
     @property
     def prev_hash_hex(self) -> str:
@@ -87,7 +86,6 @@ def template_from_gbt(gbt: dict[str, Any], template_id: int, payout_script: byte
             merkle_path=tuple(coinbase_merkle_path([from_display_hex(t["txid"]) for t in txs])),
             transactions=tuple(bytes.fromhex(t["data"]) for t in txs),
             network_target=network_target(bits, simulated_difficulty),
-            longpollid=gbt.get("longpollid"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise TemplateError(f"getblocktemplate answer is unusable: {exc!r}") from exc

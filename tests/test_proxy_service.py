@@ -56,10 +56,11 @@ WIRE_KEYSET = EcashKeyset(keyset_id=bytes.fromhex(KEYSET.id), unit="ehash", epoc
 JOB = NewExtendedMiningJob(channel_id=3, job_id=5, min_ntime=None, version=0x20000000, version_rolling_allowed=True,
                            merkle_path=[b"\x33" * 32], coinbase_tx_prefix=b"\x01" * 41, coinbase_tx_suffix=b"\x02" * 30)
 PREV = SetNewPrevHash(channel_id=3, job_id=5, prev_hash=b"\x44" * 32, min_ntime=NTIME, nbits=0x207FFFFF)
-async def scripted_pool(conn: Connection, hang_up_at: int | None = None) -> None:
+async def scripted_pool(conn: Connection, hang_up_at: int | None = None, cheat: bool = False) -> None:
     """Setup, extension, open (level 255, extranonce 2+4 bytes), one job on a prev hash; check and sign shares.
 
-    With `hang_up_at` the pool closes the connection on receiving the share with that sequence number.
+    With `hang_up_at` the pool closes the connection on receiving the share with that sequence number; a
+    `cheat`ing pool signs with another amount's key than the one it published for the share's amount.
     """
     assert isinstance(await conn.recv(), SetupConnection)
     await conn.send(SetupConnectionSuccess(used_version=2, flags=0))
@@ -83,7 +84,7 @@ async def scripted_pool(conn: Connection, hang_up_at: int | None = None) -> None
                 await conn.close()
                 return
             bm = msg.blinded_message
-            sig = bdhke.sign(KEYSET.private_keys[bm.amount], bm.blinded_secret)
+            sig = bdhke.sign(KEYSET.private_keys[bm.amount * 2 if cheat else bm.amount], bm.blinded_secret)
             await conn.send(SubmitSharesEcashExtendedSuccess(
                 channel_id=3, sequence_number=msg.sequence_number,
                 signature=BlindSignature(amount=bm.amount, keyset_id=bm.keyset_id, blinded_signature=sig.C_,
@@ -132,9 +133,9 @@ class Sv1Client:
 
 @asynccontextmanager
 async def running_proxy(wallet: ShareWallet | None = None, pool_port: int | None = None,
-                        hang_up_at: int | None = None) -> AsyncIterator[tuple[Proxy, int]]:
+                        hang_up_at: int | None = None, cheat: bool = False) -> AsyncIterator[tuple[Proxy, int]]:
     async def pool_connection(conn: Connection) -> None:
-        await scripted_pool(conn, hang_up_at)
+        await scripted_pool(conn, hang_up_at, cheat)
 
     pool = await serve("127.0.0.1", 0, on_connection=pool_connection, static_secret=new_secret(),
                        authority_secret=new_secret())
@@ -287,5 +288,24 @@ async def test_upstream_hang_up_disconnects_the_miner_and_fails_the_share(tmp_pa
             async with miner(port) as again:  # a reconnecting miner gets a fresh channel
                 assert (await subscribe_and_authorize(again))[1] == "cafe"
         assert balance_of(wallet.store).pending_shares == 1  # kept until the epoch closes (recover_pending)
+    finally:
+        wallet.close()
+
+
+async def test_a_signature_failing_its_dleq_is_reported_and_not_stored(tmp_path: Path) -> None:
+    wallet = Wallet.open(tmp_path / "wallet", mint_url="http://127.0.0.1:1")
+    try:
+        async with running_proxy(wallet, cheat=True) as (proxy, port), miner(port) as client:
+            _, extranonce1, size = await subscribe_and_authorize(client)
+            notify = (await client.notification("mining.notify"))["params"]
+            nonce = grind(notify, extranonce1, bytes(size), 0x20000000)
+            params = ["alice.rig1", notify[0], bytes(size).hex(), notify[7], nonce]
+            assert (await client.call(5, "mining.submit", params))["result"] is True
+            async with asyncio.timeout(10):
+                while not proxy.workers["alice.rig1"].rejected:
+                    await asyncio.sleep(0.02)
+            assert dict(proxy.workers["alice.rig1"].rejected) == {"dleq-failure": 1}
+            assert proxy.workers["alice.rig1"].accepted == 0
+        assert balance_of(wallet.store).ehash == 0
     finally:
         wallet.close()

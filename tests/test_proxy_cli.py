@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -10,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from nutx_cli.errors import NutxError
-from nutx_cli.proxy.run import parse_host_port
+from nutx_cli.local import PoolInfo, write_pool_json
+from nutx_cli.proxy.run import ProxyOptions, checked_upstream, parse_host_port
+from nutx_cli.proxy.service import Upstream
 
 AUTHORITY_KEY = "9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72"  # SRI's public test key (stratum.json)
 
@@ -29,20 +32,42 @@ def run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
                           env={"HOME": str(home), "PATH": ""})
 
 
+def options(tmp_path: Path, **flags: str) -> ProxyOptions:
+    return ProxyOptions(data_dir=tmp_path / "proxy", host="127.0.0.1", sv1_port=0, admin_port=0,
+                        pool=flags.get("pool"), authority_key=flags.get("authority_key"), mint=flags.get("mint"))
+
+
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("flags", "message"),
     [
-        ([], "no pool found at"),
-        (["--pool", "nohost"], "--pool 'nohost' is not HOST:PORT"),
-        (["--pool", "127.0.0.1:34254"], "--pool needs --authority-key KEY"),
-        (["--pool", "127.0.0.1:34254", "--authority-key", "9auqWEzQ"], "--authority-key: "),
+        ({}, "no pool found at"),
+        ({"pool": "nohost"}, "--pool 'nohost' is not HOST:PORT"),
+        ({"pool": "127.0.0.1:34254"}, "--pool needs --authority-key KEY"),
+        ({"pool": "127.0.0.1:34254", "authority_key": "9auqWEzQ"}, "--authority-key: "),
     ],
 )
-def test_bad_setup_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
-    result = run(args, tmp_path)
+def test_bad_setup_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: dict[str, str],
+                                   message: str) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no local pool.json
+    with pytest.raises(NutxError, match=re.escape(message)):
+        checked_upstream(options(tmp_path, **flags))
+
+
+def test_defaults_come_from_the_local_pool_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    pool_dir = tmp_path / ".nutx" / "pool"
+    pool_dir.mkdir(parents=True)
+    write_pool_json(pool_dir, PoolInfo(sv2="127.0.0.1:4444", authority_key=AUTHORITY_KEY, http="http://127.0.0.1:5555",
+                                       admin="http://127.0.0.1:6666", network="regtest"))
+    assert checked_upstream(options(tmp_path)) == (Upstream("127.0.0.1", 4444, AUTHORITY_KEY), "http://127.0.0.1:5555")
+    assert checked_upstream(options(tmp_path, mint="http://m:1")) == (
+        Upstream("127.0.0.1", 4444, AUTHORITY_KEY), "http://m:1")
+
+
+def test_a_bad_flag_is_one_line_at_the_cli(tmp_path: Path) -> None:
+    result = run(["--pool", "nohost"], tmp_path)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: ") and message in result.stderr
-    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert result.stderr == "error: --pool 'nohost' is not HOST:PORT (e.g. 127.0.0.1:34254)\n"
 
 
 def test_sv1_port_in_use(tmp_path: Path) -> None:

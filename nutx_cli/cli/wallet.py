@@ -13,7 +13,7 @@ import datetime
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,8 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from nutx_cli.cli.config import default_data_dir
 from nutx_cli.errors import NutxError
-from nutx_cli.wallet import Wallet, WalletBalance
-from nutx_cli.wallet.client import MintUnreachable
+
+if TYPE_CHECKING:  # the wallet library pulls in the mint's modules: import it only when a command runs
+    from nutx_cli.wallet import Wallet, WalletBalance
 
 T = TypeVar("T")
 
@@ -40,6 +41,8 @@ def _mint_option() -> str | None:
 
 @contextlib.contextmanager
 def _opened(wallet_dir: Path, mint: str | None) -> Iterator[Wallet]:
+    from nutx_cli.wallet import Wallet
+
     wallet = Wallet.open(wallet_dir, mint_url=mint)
     try:
         yield wallet
@@ -87,6 +90,8 @@ def register(app: typer.Typer) -> None:
     @wallet_app.command()
     def balance(wallet_dir: Path = _wallet_dir_option(), mint: str | None = _mint_option()) -> None:
         """ehash per epoch (status, estimated sats at the epoch price) and sats."""
+        from nutx_cli.wallet.client import MintUnreachable
+
         with _opened(wallet_dir, mint) as wallet:
 
             async def sync() -> None:
@@ -185,6 +190,8 @@ def register(app: typer.Typer) -> None:
     @wallet_app.command()
     def restore(wallet_dir: Path = _wallet_dir_option(), mint: str | None = _mint_option()) -> None:
         """Recover sats and ehash from the seed phrase (asked for when the wallet dir is empty)."""
+        from nutx_cli.wallet import Wallet
+
         words = None
         if not Wallet.exists(wallet_dir):
             words = typer.prompt("seed phrase (12 words)")

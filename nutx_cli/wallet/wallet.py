@@ -288,7 +288,7 @@ class Wallet:
     def _unblind(self, out: _Output, sig: BlindSignature, keys: dict[int, bytes], context: str) -> Proof | None:
         """The proof for one answered output, or None (evidence kept) when the DLEQ does not hold."""
         K = keys.get(sig.amount)
-        if K is None or sig.id != out.keyset_id:
+        if K is None or sig.id != out.keyset_id or sig.amount != out.amount:
             raise BadMintAnswer(f"the mint signed with keyset {sig.id} amount {sig.amount}, "
                                 f"which is not what output {out.counter} asked for")
         C_ = bytes.fromhex(sig.C_)

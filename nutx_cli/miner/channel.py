@@ -156,6 +156,7 @@ class EcashChannel:
                     raise ChannelError(f"the pool refused the channel: {reply.error_code}")
                 if not isinstance(reply, OpenExtendedEcashMiningChannelSuccess):
                     raise ChannelError(f"unexpected answer to the channel open: {type(reply).__name__}")
+                reply.keyset.verify_id()  # §6.5.3: never mine for a keyset whose id does not match its keys
         except BaseException:
             await conn.close()
             raise
@@ -264,6 +265,13 @@ class EcashChannel:
         elif isinstance(message, SetTarget):
             self.target = message.maximum_target
         elif isinstance(message, SetEcashKeyset):
+            try:
+                message.keyset.verify_id()
+            except Sv2Error as exc:
+                log.error("the pool announced a bad keyset: %s; leaving", exc)
+                self._finish(f"bad keyset from the pool: {exc}")
+                self._reader.cancel()
+                return
             self.keyset = message.keyset
             if self.on_keyset is not None:
                 self.on_keyset(message.keyset)

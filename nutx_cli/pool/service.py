@@ -28,7 +28,7 @@ from nutx_cli.core.models import Proof as ModelProof
 from nutx_cli.core.targets import target_of_level
 from nutx_cli.core.vardiff import Vardiff, VardiffConfig, VardiffError
 from nutx_cli.errors import NutxError
-from nutx_cli.mint import Mint, MintError
+from nutx_cli.mint import EpochInfo, Mint, MintError
 from nutx_cli.node.client import NodeClient, NodeRpcError
 from nutx_cli.pool.channel import Channel
 from nutx_cli.pool.epochs import Tip, decide_outcome, maturity_update, tip_changed
@@ -195,7 +195,7 @@ class Pool:
         return EcashKeyset(keyset_id=bytes.fromhex(keyset.id), unit="ehash", epoch=epoch, k_max=self.k_max,
                            keys=[(a, keyset.public_keys[a]) for a in sorted(keyset.public_keys)])
 
-    async def _close_and_open(self, start: Tip, epoch: int, new_tip: Tip) -> Any:
+    async def _close_and_open(self, start: Tip, epoch: int, new_tip: Tip) -> EpochInfo:
         """Close `epoch` (started at `start`) by the won/lost rule and open the next at `new_tip`."""
         block_at_next = await self._hash_at(start.height + 1, new_tip)
         theta_b = await self._is_ours(block_at_next)

@@ -552,6 +552,10 @@ async def test_vardiff_set_target_keeps_in_flight_jobs_at_their_level(stack: Sta
         assert client.proof(old, answer)["amount"] == 64
         new = client.make_share()
         assert client.proof(new, await client.submit(new))["amount"] == 1 << (256 - client.level)
+        for _ in range(50):  # a last SetTarget may still be on its way to the client
+            if stack.stats()["channels"][0]["level"] == client.level:
+                break
+            await asyncio.sleep(0.1)
         assert stack.stats()["channels"][0]["level"] == client.level
     finally:
         await client.close()

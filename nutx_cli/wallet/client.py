@@ -17,13 +17,11 @@ import httpx
 from nutx_cli.core.bdhke import CryptoError
 from nutx_cli.core.models import BlindedMessage, BlindSignature, ModelError, Proof
 from nutx_cli.errors import NutxError
-from nutx_cli.mint.errors import CODES
 
 TIMEOUT_S = 30.0
 MELT_TIMEOUT_S = 300.0
 """A melt blocks until the Lightning payment settles (NUT-05): allow it much longer."""
 
-_NAMES = {code: name for name, code in CODES.items()}
 _PRICE = re.compile(r"[0-9]+/[1-9][0-9]*")
 _OPTIONAL_INT = (int, type(None))
 
@@ -38,8 +36,14 @@ class MintRefused(NutxError):
     def __init__(self, code: int, detail: str) -> None:
         self.code = code
         self.detail = detail
-        self.name = _NAMES.get(code, "unknown")
         super().__init__(f"the mint refused: {detail} (code {code})")
+
+    @property
+    def name(self) -> str:
+        # imported here: the mint package loads its web framework, which a wallet command rarely needs
+        from nutx_cli.mint.errors import CODES
+
+        return next((name for name, code in CODES.items() if code == self.code), "unknown")
 
 
 class BadMintAnswer(NutxError):

@@ -29,7 +29,6 @@ from nutx_cli.core.models import DLEQ, BlindedMessage, BlindSignature, ModelErro
 from nutx_cli.core.tokens import Token, TokenError, decode_token, encode_token_v4, resolve_short_ids
 from nutx_cli.errors import NutxError
 from nutx_cli.local import DEFAULT_HTTP_PORT, read_pool_json
-from nutx_cli.mint.service import amount_split
 from nutx_cli.wallet.client import BadMintAnswer, MintClient, MintRefused, MintUnreachable
 from nutx_cli.wallet.store import (
     DB_NAME,
@@ -100,6 +99,11 @@ def select_proofs(proofs: Sequence[StoredProof], amount: int) -> tuple[list[Stor
     if total < amount:
         raise WalletError(f"not enough funds: {amount} needed, {sum(p.amount for p in proofs)} available")
     return chosen, False
+
+
+def amount_split(amount: int) -> list[int]:
+    """The power-of-two outputs worth `amount`, ascending (NUT-03 asks for ascending outputs)."""
+    return [1 << i for i in range(amount.bit_length()) if amount >> i & 1]
 
 
 def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:

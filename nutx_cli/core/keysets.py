@@ -162,3 +162,8 @@ def keyset_from_public_json(d: Mapping[str, Any]) -> dict[int, bytes]:
         except CryptoError as exc:
             raise CryptoError(f"key for amount {amount}: {exc}") from None
     return dict(sorted(out.items()))
+
+
+def amount_split(amount: int) -> list[int]:
+    """The power-of-two amounts worth `amount`, ascending (NUT-03 outputs, NUT-08 change)."""
+    return [1 << i for i in range(amount.bit_length()) if amount >> i & 1]

@@ -32,7 +32,7 @@ from nutx_cli.core.accounting import (
     format_price,
     theta_c,
 )
-from nutx_cli.core.keysets import Keyset, derive_keyset, short_keyset_id
+from nutx_cli.core.keysets import Keyset, amount_split, derive_keyset, short_keyset_id
 from nutx_cli.core.models import DLEQ, BlindedMessage, BlindSignature, Proof
 from nutx_cli.core.targets import k_max_for
 from nutx_cli.errors import NutxError
@@ -117,11 +117,6 @@ class EpochInfo:
 
 def _length_prefixed(data: bytes) -> bytes:
     return len(data).to_bytes(4, "big") + data
-
-
-def amount_split(amount: int) -> list[int]:
-    """Binary digits of an amount, ascending (NUT-08 change)."""
-    return [1 << i for i in range(amount.bit_length()) if amount >> i & 1]
 
 
 @dataclass(frozen=True)

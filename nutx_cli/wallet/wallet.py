@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from nutx_cli.core import bdhke, nut13
 from nutx_cli.core.accounting import parse_price, redeem_value
-from nutx_cli.core.keysets import keyset_from_public_json, keyset_id_v1, keyset_id_v2
+from nutx_cli.core.keysets import amount_split, keyset_from_public_json, keyset_id_v1, keyset_id_v2
 from nutx_cli.core.models import DLEQ, BlindedMessage, BlindSignature, ModelError, Proof
 from nutx_cli.core.tokens import Token, TokenError, decode_token, encode_token_v4, resolve_short_ids
 from nutx_cli.errors import NutxError
@@ -99,11 +99,6 @@ def select_proofs(proofs: Sequence[StoredProof], amount: int) -> tuple[list[Stor
     if total < amount:
         raise WalletError(f"not enough funds: {amount} needed, {sum(p.amount for p in proofs)} available")
     return chosen, False
-
-
-def amount_split(amount: int) -> list[int]:
-    """The power-of-two outputs worth `amount`, ascending (NUT-03 asks for ascending outputs)."""
-    return [1 << i for i in range(amount.bit_length()) if amount >> i & 1]
 
 
 def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:

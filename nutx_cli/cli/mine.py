@@ -7,16 +7,33 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from nutx_cli.cli.config import apply_config, default_data_dir
 from nutx_cli.errors import NutxError
 from nutx_cli.local import read_pool_json
+from nutx_cli.tui.format import hashrate
+
+if TYPE_CHECKING:
+    from nutx_cli.miner.miner import MinerStatus
 from nutx_cli.service import run_until_signalled
 
 STATUS_EVERY_SECONDS = 10.0
 """Without a terminal the live line is logged this often instead of redrawn."""
+
+
+def status_line(status: MinerStatus) -> str:
+    """The miner's live line: hashrate, level, epoch, shares, ehash this epoch, sats redeemed."""
+    if not status.connected:
+        return f"miner: connecting to the pool… {status.last_error or ''}".rstrip()
+    rejected = sum(status.rejected.values())
+    return (
+        f"miner: {hashrate(status.hashrate)} · level {status.level} · epoch {status.epoch} · "
+        f"shares {status.accepted} ok / {rejected} rejected · ehash this epoch {status.ehash_this_epoch}"
+        + (f" · redeemed {status.redeemed_sats} sat" if status.redeemed_sats else "")
+    )
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
@@ -41,7 +58,7 @@ def register(app: typer.Typer) -> None:
         pool_dir: Path = typer.Option(None, "--pool-dir", help="Data dir of a local pool to read pool.json from."),
     ) -> None:
         """Mine on the pool with SV2 + the ecash extension; every share becomes ehash in the wallet."""
-        from nutx_cli.miner.miner import CpuMiner, MinerStatus, PoolAddress
+        from nutx_cli.miner.miner import CpuMiner, PoolAddress
         from nutx_cli.wallet.wallet import Wallet
 
         if not cpu:
@@ -63,11 +80,11 @@ def register(app: typer.Typer) -> None:
 
         def show(status: MinerStatus) -> None:
             if tty:
-                sys.stderr.write("\r\033[K" + status.line())
+                sys.stderr.write("\r\033[K" + status_line(status))
                 sys.stderr.flush()
             elif time.monotonic() - last_logged[0] >= STATUS_EVERY_SECONDS:
                 last_logged[0] = time.monotonic()
-                typer.echo(status.line(), err=True)
+                typer.echo(status_line(status), err=True)
 
         miner = CpuMiner(PoolAddress(host, port, key), wallet, threads=values["threads"], user=values["user"],
                          auto_redeem=values["auto_redeem"], on_status=show)
@@ -82,4 +99,5 @@ def register(app: typer.Typer) -> None:
         run_until_signalled(serve)
         if tty:
             sys.stderr.write("\n")
-        typer.echo(miner.status.line())
+        typer.echo(f"miner stopped: {miner.status.accepted} shares accepted, "
+                   f"{sum(miner.status.rejected.values())} rejected, {miner.status.redeemed_sats} sat redeemed")

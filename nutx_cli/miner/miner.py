@@ -20,7 +20,6 @@ from nutx_cli.miner.channel import ChannelError, EcashChannel, Work
 from nutx_cli.miner.hashers import FoundShare, Hashers, HashJob
 from nutx_cli.sv2.ecash import SubmitSharesEcashExtendedSuccess
 from nutx_cli.sv2.errors import Sv2Error
-from nutx_cli.tui.format import hashrate
 from nutx_cli.wallet.wallet import Wallet
 
 log = logging.getLogger(__name__)
@@ -52,15 +51,6 @@ class MinerStatus:
     redeemed_sats: int = 0
     last_error: str | None = None
 
-    def line(self) -> str:
-        if not self.connected:
-            return f"miner: connecting to the pool… {self.last_error or ''}".rstrip()
-        rejected = sum(self.rejected.values())
-        return (
-            f"miner: {hashrate(self.hashrate)} · level {self.level} · epoch {self.epoch} · "
-            f"shares {self.accepted} ok / {rejected} rejected · ehash this epoch {self.ehash_this_epoch}"
-            + (f" · redeemed {self.redeemed_sats} sat" if self.redeemed_sats else "")
-        )
 
 
 def hash_job(work: Work, generation: int, now: int) -> HashJob:

@@ -29,11 +29,21 @@ def create_admin_app(stats: Callable[[], dict[str, Any]], events: EventHub) -> F
     async def pool_events(ws: WebSocket) -> None:
         await ws.accept()
         async with events.subscribe() as queue:
-            try:
+
+            async def push() -> None:
                 while True:
                     await ws.send_json(await queue.get())
+
+            sender = asyncio.create_task(push())
+            try:  # read until the client goes away, so a quiet stream still notices it
+                while (await ws.receive())["type"] != "websocket.disconnect":
+                    pass
             except (WebSocketDisconnect, RuntimeError, OSError):
-                return
+                pass
+            finally:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
+                    await sender
 
     return app
 
@@ -49,7 +59,7 @@ class QuietServer(uvicorn.Server):
 async def start_http(app: Any, host: str, port: int) -> tuple[QuietServer, asyncio.Task[None]]:
     """Serve `app` on host:port in this loop; returns once the socket listens."""
     server = QuietServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                        ws="websockets-sansio"))
+                                        ws="websockets-sansio", timeout_graceful_shutdown=2))
 
     async def serve() -> None:
         try:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +165,41 @@ def test_hashers_find_valid_shares_and_switch_jobs() -> None:
         assert hashers.hashes_done() > 0
     finally:
         hashers.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in state  # a zombie has ended; only its reaping is left
+
+
+def test_hashers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
+    """A SIGKILLed miner cannot stop its hashing processes; they notice and end on their own."""
+    script = (
+        "import sys, time\n"
+        "from nutx_cli.miner.hashers import Hashers, HashJob\n"
+        "if __name__ == '__main__':\n"
+        "    h = Hashers(2)\n"
+        "    h.set_job(HashJob(1, b'x' * 40, b'y' * 30, 8, (), 1, bytes(32), 0, 0x207FFFFF, 1))\n"
+        "    print(*h.pids, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    path = tmp_path / "parent.py"
+    path.write_text(script)
+    parent = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        parent.kill()
+        parent.wait(5)
+        deadline = time.monotonic() + 15
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in pids), "hashing processes outlived their parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(5)

@@ -9,6 +9,7 @@ the miner switches at once on SetNewPrevHash. Found shares and hash counts come 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 import struct
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from nutx_cli.chain.merkle import root_from_path
 from nutx_cli.core.header_search import NONCE_SPACE, HeaderSearch
 
 CHUNK = 1 << 15
-"""Nonces scanned between two looks at the job queue."""
+"""Nonces scanned between two looks at the job queue (and at whether the parent still lives)."""
+PARENT_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +59,18 @@ class FoundShare:
 _NO_NEWS = object()
 
 
-def _newest(jobs: Any, block: bool) -> Any:
-    """The newest item on the queue (waiting for one if `block`), or _NO_NEWS."""
-    item = jobs.get() if block else _NO_NEWS
+def _newest(jobs: Any, block: bool, parent: int) -> Any:
+    """The newest item on the queue (waiting for one if `block`), or _NO_NEWS.
+
+    A None (stop) is returned when the parent is gone, so an orphan never waits for work forever.
+    """
+    item = _NO_NEWS
+    while block and item is _NO_NEWS:
+        try:
+            item = jobs.get(timeout=PARENT_CHECK_SECONDS)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return None
     while True:
         try:
             item = jobs.get_nowait()
@@ -67,12 +78,16 @@ def _newest(jobs: Any, block: bool) -> Any:
             return item
 
 
-def _worker(index: int, stride: int, jobs: Any, found: Any, hashes: Any) -> None:
-    """Process body: hash the newest job until told to stop (a None job)."""
+def _worker(index: int, stride: int, jobs: Any, found: Any, hashes: Any, parent: int) -> None:
+    """Process body: hash the newest job until told to stop (a None job) or the parent dies.
+
+    A SIGKILLed miner cannot tell its children to stop, so each chunk also checks that the parent
+    is still the one that started it (an orphan is re-parented).
+    """
     job: HashJob | None = None
     extranonce_counter = index
     while True:
-        news = _newest(jobs, block=job is None)
+        news = _newest(jobs, block=job is None, parent=parent)
         if news is not _NO_NEWS:
             job, extranonce_counter = news, index
         if job is None:
@@ -86,6 +101,8 @@ def _worker(index: int, stride: int, jobs: Any, found: Any, hashes: Any) -> None
                 hashes.value += CHUNK
             if not jobs.empty():
                 break
+            if os.getppid() != parent:
+                return
         else:
             extranonce_counter += stride  # nonce space exhausted: roll the extranonce
 
@@ -101,7 +118,7 @@ class Hashers:
         self._hashes: Any = ctx.Value("Q", 0)
         self._queues: list[Any] = [ctx.Queue() for _ in range(threads)]
         self._procs: list[SpawnProcess] = [
-            ctx.Process(target=_worker, args=(i, threads, q, self._found, self._hashes), daemon=True, name=f"nutx-hasher-{i}")
+            ctx.Process(target=_worker, args=(i, threads, q, self._found, self._hashes, os.getpid()), daemon=True, name=f"nutx-hasher-{i}")
             for i, q in enumerate(self._queues)
         ]
         for proc in self._procs:
@@ -110,6 +127,10 @@ class Hashers:
     @property
     def threads(self) -> int:
         return len(self._procs)
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self._procs if proc.pid is not None]
 
     def set_job(self, job: HashJob) -> None:
         for q in self._queues:

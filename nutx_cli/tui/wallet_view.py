@@ -1,18 +1,15 @@
 """The dashboard's read-only window on a wallet: ehash held per epoch and sats.
 
-The wallet library provides `nutx_cli.wallet.view.open_wallet_view(wallet_dir: Path) -> WalletView`;
-until it exists (or without `--wallet-dir`) the wallet pane says why it shows nothing. The summary has
-the shape of the proxy's `"wallet"` stats (DESIGN §5): `{"ehash_by_epoch": {epoch: units}, "sats": n}`.
+The wallet library provides the view (`nutx_cli.wallet.view`); without `--wallet-dir` the wallet pane
+says why it shows nothing. The summary has the shape of the proxy's `"wallet"` stats (DESIGN §5):
+`{"ehash_by_epoch": {epoch: units}, "sats": n}`.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypedDict
-
-WALLET_VIEW_MODULE = "nutx_cli.wallet.view"
 
 
 class WalletSummary(TypedDict):
@@ -36,9 +33,6 @@ class NoWallet:
 def open_wallet_view(wallet_dir: Path | None) -> WalletView | NoWallet:
     if wallet_dir is None:
         return NoWallet("no wallet: run `nutx tui --wallet-dir DIR` to see one")
-    try:
-        module = importlib.import_module(WALLET_VIEW_MODULE)
-    except ModuleNotFoundError:
-        return NoWallet(f"the wallet package is not installed yet: nothing is read from {wallet_dir}")
-    view: WalletView = module.open_wallet_view(wallet_dir)
-    return view
+    from nutx_cli.wallet import view  # the wallet library imports this module's types
+
+    return view.open_wallet_view(wallet_dir)

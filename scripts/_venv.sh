@@ -11,7 +11,11 @@ ensure_venv() {
     fi
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         echo "installing nutx${extras:+ with $extras extras} into .venv" >&2
-        .venv/bin/pip install -q -e "$spec" >&2
+        if ! .venv/bin/pip install -q -e "$spec" > .venv/install.log 2>&1; then
+            cat .venv/install.log >&2
+            echo "installing nutx failed (log above, also in .venv/install.log)" >&2
+            return 1
+        fi
         touch "$stamp"
     fi
 }

@@ -17,6 +17,7 @@ class Progress:
     """What has been reported so far."""
 
     epoch_status: dict[int, str] = field(default_factory=dict)
+    epoch_work: dict[int, int] = field(default_factory=dict)
     blocks: set[str] = field(default_factory=set)
     accepted: int = 0
     rejected: int = 0
@@ -40,6 +41,7 @@ class Progress:
             n, status = epoch["epoch"], epoch["status"]
             before = self.epoch_status.get(n)
             self.epoch_status[n] = status
+            self.epoch_work[n] = int(epoch.get("work") or 0)
             if before == status or not self.started:
                 continue
             lines.append(_epoch_line(epoch, before))
@@ -67,10 +69,12 @@ class Progress:
         won = sorted(n for n, s in self.epoch_status.items() if s in ("won", "mature"))
         lost = sorted(n for n, s in self.epoch_status.items() if s == "lost")
         orphaned = sorted(n for n, s in self.epoch_status.items() if s == "orphaned")
+        ehash = sum(self.epoch_work.values())
+        ehash_won = sum(self.epoch_work[n] for n in won)
         return (
             f"summary: {len(self.blocks)} blocks found by the pool · epochs won {len(won)}, lost {len(lost)}, "
-            f"orphaned {len(orphaned)} · {self.accepted} shares accepted · wallet {self.sats} sat "
-            f"({self.redeemed} sat redeemed here)"
+            f"orphaned {len(orphaned)} · {self.accepted} shares accepted, {ehash} ehash signed "
+            f"({ehash_won} in won epochs) · wallet {self.sats} sat ({self.redeemed} sat redeemed here)"
         )
 
 

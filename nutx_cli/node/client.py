@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,7 +40,10 @@ class NodeUnreachable(NutxError):
 class NodeClient:
     """A bitcoind JSON-RPC client; `call("getblockcount")` → 101."""
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT,
+                 cookie_url: Callable[[], str] | None = None) -> None:
+        """`cookie_url` re-reads a cookie file: a restarted node writes a new cookie, as bitcoind does."""
+        self._cookie_url = cookie_url
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is None or not parts.password:
             raise NutxError(f"--node-rpc {redact(url)!r} is not an http://user:pass@host:port URL")
@@ -53,10 +57,21 @@ class NodeClient:
 
     def _proxy(self) -> AuthServiceProxy:
         proxy = getattr(self._local, "proxy", None)
-        if proxy is None:
+        if proxy is None or self._local.url != self.url:
             proxy = AuthServiceProxy(self.url, timeout=self.timeout)
-            self._local.proxy = proxy
+            self._local.proxy, self._local.url = proxy, self.url
         return proxy
+
+    def _reread_cookie(self) -> bool:
+        """Take the node's current cookie; True if it changed (so the call is worth retrying)."""
+        if self._cookie_url is None:
+            return False
+        try:
+            url = self._cookie_url()
+        except NutxError:
+            return False
+        changed, self.url = url != self.url, url
+        return changed
 
     def call(self, method: str, *params: Any) -> Any:
         """Call one RPC method; retries once on a stale keep-alive connection (e.g. after a node restart)."""
@@ -65,6 +80,8 @@ class NodeClient:
                 return getattr(self._proxy(), method)(*params)
             except JSONRPCException as exc:
                 if exc.code == -342 and "401" in str(exc.message):
+                    if attempt == 1 and self._reread_cookie():
+                        continue
                     raise NodeUnreachable(f"the node at {self.display_url} refused our credentials: check "
                                           "--node-rpc user:password or the node's .cookie") from None
                 if exc.code in (-342, -343):
@@ -129,5 +146,7 @@ def redact(url: str) -> str:
 def connect(node_rpc: str | None = None, *, node_data_dir: Path | None = None, host: str = "127.0.0.1",
             port: int = DEFAULT_RPC_PORT, timeout: float = DEFAULT_TIMEOUT) -> NodeClient:
     """A client for `--node-rpc URL`, or for the local node via its cookie (`<node data-dir>/.cookie`)."""
-    url = node_rpc if node_rpc else node_rpc_url(node_data_dir, host, port)
-    return NodeClient(url, timeout)
+    if node_rpc:
+        return NodeClient(node_rpc, timeout)
+    return NodeClient(node_rpc_url(node_data_dir, host, port), timeout,
+                      cookie_url=lambda: node_rpc_url(node_data_dir, host, port))

@@ -15,7 +15,7 @@ import pytest
 
 from nutx_cli.mint.lightning import FakeBackend
 from nutx_cli.wallet.wallet import Wallet
-from tests.procs import free_port, nutx_process, port_open
+from tests.procs import NutxProcess, free_port, nutx_process, port_open
 
 pytestmark = pytest.mark.e2e
 
@@ -93,3 +93,36 @@ def test_cpu_miner_earns_redeems_and_withdraws(tmp_path: Path) -> None:
             withdrawn = _cli(home, "wallet", "withdraw", invoice, "--wallet-dir", str(wallet_dir))
             assert "paid" in withdrawn
             assert _sats(wallet_dir) <= sats - 10_000
+
+
+def test_miner_reconnects_when_the_pool_restarts(tmp_path: Path) -> None:
+    node_dir, pool_dir, wallet_dir = tmp_path / "node", tmp_path / "pool", tmp_path / "wallet"
+    rpc, sv2, http, admin = (free_port() for _ in range(4))
+    with nutx_process(["node", "start", "--data-dir", str(node_dir), "--rpc-port", str(rpc)], tmp_path / "node.log",
+                      ready=lambda: (node_dir / ".cookie").exists() and port_open(rpc)):
+        node_rpc = f"http://{(node_dir / '.cookie').read_text().strip()}@127.0.0.1:{rpc}"
+        pool_args = ["pool", "start", "--data-dir", str(pool_dir), "--node-rpc", node_rpc, "--sv2-port", str(sv2),
+                     "--http-port", str(http), "--admin-port", str(admin), "--network-difficulty", "1000000",
+                     "--start-level", "244"]
+
+        def accepted() -> int:
+            try:
+                stats = httpx.get(f"http://127.0.0.1:{admin}/v1/pool/stats", timeout=2).json()
+            except httpx.HTTPError:
+                return 0
+            return sum(c["accepted"] for c in stats["channels"])
+
+        miner_args = ["mine", "--cpu", "--threads", "1", "--wallet-dir", str(wallet_dir), "--pool-dir", str(pool_dir)]
+        with nutx_process(pool_args, tmp_path / "pool1.log", ready=lambda: port_open(admin)) as pool:
+            miner = NutxProcess(miner_args, tmp_path / "miner.log")
+            try:
+                _wait(lambda: accepted() > 0, 60, "shares before the restart")
+                assert pool.stop() == 0
+                time.sleep(1.5)
+                assert miner.running()  # the miner waits for the pool, it does not exit
+                with nutx_process(pool_args, tmp_path / "pool2.log", ready=lambda: port_open(admin)):
+                    _wait(lambda: accepted() > 0, 60, "shares after the restart")
+                    assert miner.running()
+            finally:
+                miner.stop()
+        assert "connecting to the pool" in miner.output() or "retrying" in miner.output()

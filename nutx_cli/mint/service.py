@@ -38,7 +38,7 @@ from nutx_cli.core.targets import k_max_for
 from nutx_cli.errors import NutxError
 from nutx_cli.mint.errors import MintError
 from nutx_cli.mint.lightning import FakeBackend, Invoice, LightningBackend, LightningError
-from nutx_cli.mint.signer import BatchResult, GroupCommitSigner, ShareRequest
+from nutx_cli.mint.signer import BatchResult, GroupCommitSigner, ShareRequest, SignedShare
 from nutx_cli.mint.store import MintStore, SignatureRow, SpendRow
 
 MAX_INPUTS = 1000
@@ -147,7 +147,7 @@ class Mint:
         self._keysets: dict[str, Keyset] = {}
         self._keyset_epoch: dict[str, int | None] = {}
         self._short_ids: dict[str, str] = {}
-        self._signer = GroupCommitSigner(self._sign_share_batch)
+        self._signer = GroupCommitSigner(self._sign_share, self._commit_share_batch)
         self.sat_keyset = self._load_keysets()
         self._recover_melts()
         self.pubkey = bdhke.public_key(hashlib.sha256(b"nutx/mint-pubkey" + seed).digest()).hex()
@@ -360,45 +360,45 @@ class Mint:
         """Sign one share's blinded message in the open epoch; returns once W_e's increment is durable."""
         return await self._signer.submit(ShareRequest(keyset_id, amount, B_))
 
-    def _sign_share_batch(self, requests: Sequence[ShareRequest]) -> list[BatchResult]:
-        results: list[BatchResult | None] = [None] * len(requests)
-        for i, req in enumerate(requests):
-            try:
-                keyset = self.keyset(req.keyset_id)
-                if keyset.unit != EHASH:
-                    raise MintError("inactive-keyset", f"keyset {keyset.id} is not an epoch keyset")
-                k = keyset.private_keys.get(req.amount)
-                if k is None:
-                    raise MintError("amount-mismatch", f"keyset has no key for amount {req.amount}")
-                results[i] = bdhke.sign(k, req.B_, keyset.public_keys[req.amount])
-            except MintError as exc:
-                results[i] = exc
-            except bdhke.CryptoError as exc:
-                results[i] = MintError("invalid-blinded-message", f"B_ is not a valid point: {exc}")
+    def _sign_share(self, req: ShareRequest) -> bdhke.BlindSig:
+        """The signature of one share request (no store access: the commit re-checks what can race)."""
+        keyset = self.keyset(req.keyset_id)
+        if keyset.unit != EHASH:
+            raise MintError("inactive-keyset", f"keyset {keyset.id} is not an epoch keyset")
+        k = keyset.private_keys.get(req.amount)
+        if k is None:
+            raise MintError("amount-mismatch", f"keyset has no key for amount {req.amount}")
+        try:
+            return bdhke.sign(k, req.B_, keyset.public_keys[req.amount])
+        except bdhke.CryptoError as exc:
+            raise MintError("invalid-blinded-message", f"B_ is not a valid point: {exc}") from None
+
+    def _commit_share_batch(self, batch: Sequence[SignedShare]) -> list[BatchResult]:
+        """One transaction for a batch of signed shares: open-epoch keyset, no B_ reuse, W_e += amounts."""
+        results: list[BatchResult] = []
         with self.store.transaction():
             open_n = self.store.open_epoch()
             open_keyset = None if open_n is None else self._epoch_row(open_n)["keyset_id"]
-            candidates = [i for i, r in enumerate(results) if isinstance(r, bdhke.BlindSig)]
-            reused = self.store.signed_among([requests[i].B_ for i in candidates])
+            reused = self.store.signed_among([s.request.B_ for s in batch])
             rows: list[SignatureRow] = []
             counts: Counter[int] = Counter()
-            for i in candidates:
-                req, sig = requests[i], results[i]
-                assert isinstance(sig, bdhke.BlindSig)
-                keyset = self.keyset(req.keyset_id)
-                if keyset.id != open_keyset:
-                    results[i] = MintError("inactive-keyset", f"keyset {keyset.id} is not the open epoch's")
+            for signed in batch:
+                req, sig = signed.request, signed.sig
+                keyset_id = self.keyset(req.keyset_id).id
+                if keyset_id != open_keyset:
+                    results.append(MintError("inactive-keyset", f"keyset {keyset_id} is not the open epoch's"))
                 elif req.B_ in reused:
-                    results[i] = MintError("blinded-message-reused", "this B_ was signed before")
+                    results.append(MintError("blinded-message-reused", "this B_ was signed before"))
                 else:
                     reused.add(req.B_)
-                    rows.append(SignatureRow(req.B_, sig.C_, sig.e, sig.s, req.amount, keyset.id, share=True))
+                    rows.append(SignatureRow(req.B_, sig.C_, sig.e, sig.s, req.amount, keyset_id, share=True))
                     counts[req.amount] += 1
+                    results.append(sig)
             if rows:
                 assert open_n is not None
                 self.store.add_signatures(rows)
                 self.store.add_work(open_n, dict(counts))
-        return [r for r in results if r is not None]
+        return results
 
     # -- shared checks ------------------------------------------------------------------------
 

@@ -1,9 +1,13 @@
 """Group commit for share signatures (DESIGN §4: a signature leaves only after its W_e increment is durable).
 
-Callers await `submit`; a worker drains everything queued so far as one batch, hands it to
-`process` in a worker thread (signing + one transaction + fsync), then releases every caller's
-result at once. While a batch is being committed the next one accumulates, so throughput grows
-with load instead of paying one fsync per share.
+`submit` signs at once, on the event loop, and queues the signature; a worker commits everything
+queued so far as one batch in a worker thread (one transaction + fsync), then releases every
+caller's result at once. While a batch is being committed the next one is signed and queued, so
+throughput grows with load instead of paying one fsync per share.
+
+Signing stays on the loop on purpose: it is CPU work under the GIL, and a signing thread next to
+the busy event loop only adds GIL hand-offs (measured: ~50 µs per share more than signing inline).
+The thread is kept for the commit, whose fsync waits without the GIL.
 """
 
 from __future__ import annotations
@@ -22,22 +26,38 @@ class ShareRequest:
     B_: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class SignedShare:
+    """A share signed but not yet durable: it must not leave before its batch commits."""
+
+    request: ShareRequest
+    sig: BlindSig
+
+
 BatchResult = BlindSig | Exception
 """Per request: the signature, or the error to raise to that caller."""
 
 
 class GroupCommitSigner:
-    """Batches concurrent share-signing calls on one event loop."""
+    """Signs share requests as they come and commits them in batches, on one event loop.
 
-    def __init__(self, process: Callable[[Sequence[ShareRequest]], list[BatchResult]], max_batch: int = 2000) -> None:
-        self._process = process
+    `sign` raises for a request that cannot be signed (that caller gets the error at once);
+    `commit` stores a batch in one durable transaction and returns, per share, its signature or
+    the error that refused it there.
+    """
+
+    def __init__(self, sign: Callable[[ShareRequest], BlindSig],
+                 commit: Callable[[Sequence[SignedShare]], list[BatchResult]], max_batch: int = 2000) -> None:
+        self._sign = sign
+        self._commit = commit
         self._max_batch = max_batch
-        self._queue: list[tuple[ShareRequest, asyncio.Future[BlindSig]]] = []
+        self._queue: list[tuple[SignedShare, asyncio.Future[BlindSig]]] = []
         self._worker: asyncio.Task[None] | None = None
 
     async def submit(self, request: ShareRequest) -> BlindSig:
+        signed = SignedShare(request, self._sign(request))
         future: asyncio.Future[BlindSig] = asyncio.get_running_loop().create_future()
-        self._queue.append((request, future))
+        self._queue.append((signed, future))
         worker = self._worker
         if worker is None or worker.done() or worker.get_loop() is not future.get_loop():
             self._worker = asyncio.create_task(self._drain())
@@ -47,7 +67,7 @@ class GroupCommitSigner:
         while self._queue:
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
             try:
-                results = await asyncio.to_thread(self._process, [req for req, _ in batch])
+                results = await asyncio.to_thread(self._commit, [signed for signed, _ in batch])
             except Exception as exc:  # noqa: BLE001 - whole batch failed (disk error): nothing committed
                 results = [exc] * len(batch)
             for (_, future), result in zip(batch, results, strict=True):

@@ -20,6 +20,7 @@ __all__ = [
     "CURVE_ORDER",
     "BlindSig",
     "CryptoError",
+    "SigningKey",
     "blind",
     "dleq_nonce",
     "hash_e",
@@ -156,39 +157,49 @@ def dleq_nonce(k: bytes, A: PublicKey, B_: PublicKey, C_: PublicKey) -> int:
     )
 
 
-def _prove(a: int, A: PublicKey, B: PublicKey, C: PublicKey, p: int | None) -> BlindSig:
-    """DLEQ (e, s) for C = a·B; nonce `p`, or the deterministic one when None."""
-    k_bytes = _scalar_bytes(a)
-    A_u, C_u = A.format(compressed=False), C.format(compressed=False)
-    if p is None:
-        p = _nonce_uncompressed(k_bytes, A_u, B.format(compressed=False), C_u)
-    p_bytes = _scalar_bytes(p)
-    R1_u = PublicKey.from_valid_secret(p_bytes).format(compressed=False)
-    R2_u = B.multiply(p_bytes).format(compressed=False)
-    e_bytes = _hash_e_uncompressed(R1_u, R2_u, A_u, C_u)
-    s = (p + int.from_bytes(e_bytes, "big") * a) % CURVE_ORDER
-    return BlindSig(C_=C.format(), e=e_bytes, s=_scalar_bytes(s))
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A mint key parsed once (k checked, A = k·G serialised) for signing many blinded messages."""
+
+    a: int
+    k: bytes
+    A_u: bytes
+
+    @classmethod
+    def of(cls, k: bytes, K: bytes | None = None) -> SigningKey:
+        """The key `k`; pass its public key `K` (= k·G) to skip one base-point multiplication (trusted)."""
+        a = parse_scalar(k)
+        k_bytes = _scalar_bytes(a)
+        A = PublicKey(K) if K is not None else PublicKey.from_valid_secret(k_bytes)
+        return cls(a, k_bytes, A.format(compressed=False))
+
+    def sign(self, B_: bytes, nonce: int | None = None) -> BlindSig:
+        """C_ = k·B_ with its DLEQ proof; the nonce is the deterministic one (see `sign`) unless given."""
+        B = parse_point(B_)
+        C = B.multiply(self.k)
+        C_u = C.format(compressed=False)
+        p = _nonce_uncompressed(self.k, self.A_u, B.format(compressed=False), C_u) if nonce is None else nonce
+        p_bytes = _scalar_bytes(p)
+        R1_u = PublicKey.from_valid_secret(p_bytes).format(compressed=False)
+        R2_u = B.multiply(p_bytes).format(compressed=False)
+        e_bytes = _hash_e_uncompressed(R1_u, R2_u, self.A_u, C_u)
+        s = (p + int.from_bytes(e_bytes, "big") * self.a) % CURVE_ORDER
+        return BlindSig(C_=C.format(), e=e_bytes, s=_scalar_bytes(s))
 
 
 def sign(k: bytes, B_: bytes, K: bytes | None = None) -> BlindSig:
     """Mint: C_ = k·B_ with a DLEQ proof whose nonce is deterministic in (k, B_).
 
     A retried request therefore gets the identical answer. Pass the public key `K` (= k·G) when
-    the caller has it to skip one base-point multiplication; it is trusted, not checked.
+    the caller has it to skip one base-point multiplication; it is trusted, not checked. To sign
+    many messages with one key, make its `SigningKey` once.
     """
-    a = parse_scalar(k)
-    k_bytes = _scalar_bytes(a)
-    B = parse_point(B_)
-    A = PublicKey(K) if K is not None else PublicKey.from_valid_secret(k_bytes)
-    return _prove(a, A, B, B.multiply(k_bytes), None)
+    return SigningKey.of(k, K).sign(B_)
 
 
 def sign_with_nonce(k: bytes, B_: bytes, nonce: bytes) -> BlindSig:
     """Like `sign` but with a caller-chosen DLEQ nonce (reference vectors only; never reuse a nonce)."""
-    a = parse_scalar(k)
-    k_bytes = _scalar_bytes(a)
-    B = parse_point(B_)
-    return _prove(a, PublicKey.from_valid_secret(k_bytes), B, B.multiply(k_bytes), parse_scalar(nonce))
+    return SigningKey.of(k).sign(B_, parse_scalar(nonce))
 
 
 def verify(k: bytes, secret: str, C: bytes) -> bool:

@@ -147,6 +147,7 @@ class Mint:
         self._keysets: dict[str, Keyset] = {}
         self._keyset_epoch: dict[str, int | None] = {}
         self._short_ids: dict[str, str] = {}
+        self._signing_keys: dict[tuple[str, int], bdhke.SigningKey] = {}  # (keyset id, amount) → parsed key
         self._signer = GroupCommitSigner(self._sign_share, self._commit_share_batch)
         self.sat_keyset = self._load_keysets()
         self._recover_melts()
@@ -362,16 +363,23 @@ class Mint:
 
     def _sign_share(self, req: ShareRequest) -> bdhke.BlindSig:
         """The signature of one share request (no store access: the commit re-checks what can race)."""
+        key = self._signing_keys.get((req.keyset_id, req.amount))
+        if key is None:
+            key = self._share_signing_key(req)
+        try:
+            return key.sign(req.B_)
+        except bdhke.CryptoError as exc:
+            raise MintError("invalid-blinded-message", f"B_ is not a valid point: {exc}") from None
+
+    def _share_signing_key(self, req: ShareRequest) -> bdhke.SigningKey:
         keyset = self.keyset(req.keyset_id)
         if keyset.unit != EHASH:
             raise MintError("inactive-keyset", f"keyset {keyset.id} is not an epoch keyset")
         k = keyset.private_keys.get(req.amount)
         if k is None:
             raise MintError("amount-mismatch", f"keyset has no key for amount {req.amount}")
-        try:
-            return bdhke.sign(k, req.B_, keyset.public_keys[req.amount])
-        except bdhke.CryptoError as exc:
-            raise MintError("invalid-blinded-message", f"B_ is not a valid point: {exc}") from None
+        key = self._signing_keys[(req.keyset_id, req.amount)] = bdhke.SigningKey.of(k, keyset.public_keys[req.amount])
+        return key
 
     def _commit_share_batch(self, batch: Sequence[SignedShare]) -> list[BatchResult]:
         """One transaction for a batch of signed shares: open-epoch keyset, no B_ reuse, W_e += amounts."""

@@ -9,6 +9,7 @@ discarding on a refusal is harmless.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -360,6 +361,11 @@ class Mint:
     async def sign_share(self, *, keyset_id: str, amount: int, B_: bytes) -> bdhke.BlindSig:
         """Sign one share's blinded message in the open epoch; returns once W_e's increment is durable."""
         return await self._signer.submit(ShareRequest(keyset_id, amount, B_))
+
+    def sign_share_nowait(self, *, keyset_id: str, amount: int, B_: bytes) -> asyncio.Future[bdhke.BlindSig]:
+        """Like `sign_share` without a coroutine per share: raises MintError at once for a request it
+        cannot sign; the future holds the signature once W_e's increment is durable (or the refusal)."""
+        return self._signer.submit_nowait(ShareRequest(keyset_id, amount, B_))
 
     def _sign_share(self, req: ShareRequest) -> bdhke.BlindSig:
         """The signature of one share request (no store access: the commit re-checks what can race)."""

@@ -55,13 +55,17 @@ class GroupCommitSigner:
         self._worker: asyncio.Task[None] | None = None
 
     async def submit(self, request: ShareRequest) -> BlindSig:
+        return await self.submit_nowait(request)
+
+    def submit_nowait(self, request: ShareRequest) -> asyncio.Future[BlindSig]:
+        """Sign now (raising if the request cannot be signed); the future resolves once the share is durable."""
         signed = SignedShare(request, self._sign(request))
         future: asyncio.Future[BlindSig] = asyncio.get_running_loop().create_future()
         self._queue.append((signed, future))
         worker = self._worker
         if worker is None or worker.done() or worker.get_loop() is not future.get_loop():
             self._worker = asyncio.create_task(self._drain())
-        return await future
+        return future
 
     async def _drain(self) -> None:
         while self._queue:

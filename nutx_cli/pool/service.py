@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, TypeVar
 
+from nutx_cli.core.bdhke import BlindSig
 from nutx_cli.core.models import BlindedMessage as ModelBlindedMessage
 from nutx_cli.core.models import Proof as ModelProof
 from nutx_cli.core.targets import target_of_level
@@ -118,7 +120,7 @@ class Pool:
         self._template_ids = 0
         self._extranonce_prefix = int.from_bytes(os.urandom(4), "big")
         self._epoch_lock = asyncio.Lock()
-        self._share_tasks: set[asyncio.Task[None]] = set()
+        self._share_tasks: set[asyncio.Future[Any]] = set()  # signatures, block shares, retargets
         self._signing = 0  # mint.sign_share calls in flight
         self._signed_all = asyncio.Event()
         self._signed_all.set()
@@ -373,9 +375,7 @@ class Pool:
                             channel_id=msg.channel_id, sequence_number=msg.sequence_number,
                             error_code="invalid-channel-id"))
                         continue
-                    task = asyncio.create_task(self._on_share(channel, conn, msg))
-                    self._share_tasks.add(task)
-                    task.add_done_callback(self._share_tasks.discard)
+                    self._on_share(channel, conn, msg)
                 elif isinstance(msg, RequestExtensions):
                     if ECASH_EXTENSION in msg.requested_extensions:
                         ecash = True
@@ -472,37 +472,86 @@ class Pool:
 
     # -- shares ----------------------------------------------------------------------------------------
 
-    async def _on_share(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended) -> None:
+    def _track(self, awaitable: asyncio.Future[Any]) -> None:
+        """Remember work on a share until it is done (`wait_shares` awaits it at shutdown)."""
+        self._share_tasks.add(awaitable)
+        awaitable.add_done_callback(self._share_tasks.discard)
+
+    def _on_share(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended) -> None:
+        """Check a share and have the mint sign it; the answer goes out once the signature is durable.
+
+        No task per share: the common share is checked and signed right here and finished by a
+        callback on its signature's future; only a block-finding share takes a task (it must hold
+        the epoch lock across submitblock and signing).
+        """
         now = time.time()
         try:
             checked = check_share(share, channel.jobs, extranonce_size=EXTRANONCE_SIZE, k_max=self.k_max,
                                   known_keysets=self.known_keysets, seen=self.seen, now=int(now))
-            self.seen.add(checked.hash)
-            try:
-                if checked.is_block:
-                    async with self._epoch_lock:
-                        if checked.job.epoch != self.epoch:
-                            raise ShareRejected("stale-share")
-                        await self._submit_block(checked)
-                        answer = await self._sign(channel, share, checked)
-                else:
-                    answer = await self._sign(channel, share, checked)
-            except BaseException:
-                self.seen.discard(checked.hash)
-                raise
         except ShareRejected as exc:
-            await self._reject(channel, conn, share, exc.code, now)
+            self._reject(channel, conn, share, exc.code, now)
+            return
+        self.seen.add(checked.hash)
+        if checked.is_block:
+            self._track(asyncio.create_task(self._on_block_share(channel, conn, share, checked, now)))
+            return
+        try:
+            signing = self._sign(checked, share)
+        except MintError as exc:
+            self.seen.discard(checked.hash)
+            self._reject(channel, conn, share, exc.name, now)
+            return
+        signing.add_done_callback(functools.partial(self._on_signed, channel, conn, share, checked, now))
+
+    def _on_signed(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended,
+                   checked: CheckedShare, now: float, signing: asyncio.Future[BlindSig]) -> None:
+        if signing.cancelled():
+            self.seen.discard(checked.hash)
+            return
+        exc = signing.exception()
+        if exc is None:
+            self._accept(channel, conn, share, checked, signing.result(), now)
+            return
+        self.seen.discard(checked.hash)
+        if isinstance(exc, MintError):
+            self._reject(channel, conn, share, exc.name, now)
+        else:
+            log.error("signing a share failed: %r", exc)
+
+    async def _on_block_share(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended,
+                              checked: CheckedShare, now: float) -> None:
+        try:
+            async with self._epoch_lock:
+                if checked.job.epoch != self.epoch:
+                    raise ShareRejected("stale-share")
+                await self._submit_block(checked)
+                sig = await self._sign(checked, share)
+        except ShareRejected as exc:
+            self.seen.discard(checked.hash)
+            self._reject(channel, conn, share, exc.code, now)
             return
         except MintError as exc:
-            await self._reject(channel, conn, share, exc.name, now)
+            self.seen.discard(checked.hash)
+            self._reject(channel, conn, share, exc.name, now)
             return
+        except BaseException:
+            self.seen.discard(checked.hash)
+            raise
+        self._accept(channel, conn, share, checked, sig, now)
+
+    def _accept(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended, checked: CheckedShare,
+                sig: BlindSig, now: float) -> None:
         channel.stats.record_accepted(checked.level, checked.hash_int, now)
-        self._reply(conn, answer)
+        blinded = share.blinded_message
+        self._reply(conn, SubmitSharesEcashExtendedSuccess(
+            channel_id=share.channel_id, sequence_number=share.sequence_number,
+            signature=BlindSignature(amount=checked.amount, keyset_id=blinded.keyset_id,
+                                     blinded_signature=sig.C_, dleq_e=sig.e, dleq_s=sig.s)))
         if self.events.has_subscribers:
             self.events.publish({"type": "share", "channel": channel.key, "level": checked.level,
                                  "amount": checked.amount, "accepted": True, "reason": None, "time": int(now)})
         if channel.vardiff.on_share(now) is not None:
-            await self._retarget(channel)
+            self._track(asyncio.create_task(self._retarget(channel)))
 
     def _reply(self, conn: Connection, message: Message) -> None:
         """Queue a share answer; the answers of one group commit leave in one write per connection."""
@@ -519,25 +568,23 @@ class Pool:
             task = asyncio.create_task(conn.send_many(messages))
             task.add_done_callback(_ignore_closed)
 
-    async def _sign(self, channel: Channel, share: SubmitSharesEcashExtended,
-                    checked: CheckedShare) -> SubmitSharesEcashExtendedSuccess:
-        blinded = share.blinded_message
+    def _sign(self, checked: CheckedShare, share: SubmitSharesEcashExtended) -> asyncio.Future[BlindSig]:
+        """The mint signs now (MintError if it cannot); the future resolves once the signature is durable."""
+        signing = self.mint.sign_share_nowait(keyset_id=checked.job.keyset_id, amount=checked.amount,
+                                              B_=share.blinded_message.blinded_secret)
         self._signing += 1
         self._signed_all.clear()
-        try:
-            sig = await self.mint.sign_share(keyset_id=checked.job.keyset_id, amount=checked.amount,
-                                             B_=blinded.blinded_secret)
-        finally:
-            self._signing -= 1
-            if not self._signing:
-                self._signed_all.set()
-        return SubmitSharesEcashExtendedSuccess(
-            channel_id=share.channel_id, sequence_number=share.sequence_number,
-            signature=BlindSignature(amount=checked.amount, keyset_id=blinded.keyset_id,
-                                     blinded_signature=sig.C_, dleq_e=sig.e, dleq_s=sig.s))
+        signing.add_done_callback(self._signature_done)
+        self._track(signing)
+        return signing
 
-    async def _reject(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended,
-                      code: str, now: float) -> None:
+    def _signature_done(self, _: asyncio.Future[BlindSig]) -> None:
+        self._signing -= 1
+        if not self._signing:
+            self._signed_all.set()
+
+    def _reject(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended,
+                code: str, now: float) -> None:
         channel.stats.record_rejected(code)
         self._reply(conn, SubmitSharesEcashExtendedError(channel_id=share.channel_id,
                                                          sequence_number=share.sequence_number, error_code=code))

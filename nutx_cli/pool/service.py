@@ -120,7 +120,7 @@ class Pool:
         self._template_ids = 0
         self._extranonce_prefix = int.from_bytes(os.urandom(4), "big")
         self._epoch_lock = asyncio.Lock()
-        self._share_tasks: set[asyncio.Future[Any]] = set()  # signatures, block shares, retargets
+        self._share_tasks: set[asyncio.Task[None]] = set()  # block shares and retargets (signatures: _signing)
         self._signing = 0  # mint.sign_share calls in flight
         self._signed_all = asyncio.Event()
         self._signed_all.set()
@@ -306,6 +306,7 @@ class Pool:
 
     async def wait_shares(self) -> None:
         """Let every share already received finish (used at shutdown)."""
+        await self._signed_all.wait()
         if self._share_tasks:
             await asyncio.gather(*self._share_tasks, return_exceptions=True)
 
@@ -472,10 +473,10 @@ class Pool:
 
     # -- shares ----------------------------------------------------------------------------------------
 
-    def _track(self, awaitable: asyncio.Future[Any]) -> None:
-        """Remember work on a share until it is done (`wait_shares` awaits it at shutdown)."""
-        self._share_tasks.add(awaitable)
-        awaitable.add_done_callback(self._share_tasks.discard)
+    def _track(self, task: asyncio.Task[None]) -> None:
+        """Remember a task a share started until it is done (`wait_shares` awaits it at shutdown)."""
+        self._share_tasks.add(task)
+        task.add_done_callback(self._share_tasks.discard)
 
     def _on_share(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended) -> None:
         """Check a share and have the mint sign it; the answer goes out once the signature is durable.
@@ -565,8 +566,8 @@ class Pool:
     def _flush(self, conn: Connection) -> None:
         messages = self._outbox.pop(conn, [])
         if messages and not conn.closed:
-            task = asyncio.create_task(conn.send_many(messages))
-            task.add_done_callback(_ignore_closed)
+            with contextlib.suppress(NutxError):  # like `_send`: never wait on a miner's socket
+                conn.send_many_nowait(messages)
 
     def _sign(self, checked: CheckedShare, share: SubmitSharesEcashExtended) -> asyncio.Future[BlindSig]:
         """The mint signs now (MintError if it cannot); the future resolves once the signature is durable."""
@@ -575,7 +576,6 @@ class Pool:
         self._signing += 1
         self._signed_all.clear()
         signing.add_done_callback(self._signature_done)
-        self._track(signing)
         return signing
 
     def _signature_done(self, _: asyncio.Future[BlindSig]) -> None:
@@ -666,11 +666,6 @@ class Pool:
 
     def _pool_hashrate(self, now: float) -> float:
         return sum(c.stats.hashrate(now)["5m"] for c in self.channels.values())
-
-
-def _ignore_closed(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None and not isinstance(task.exception(), NutxError):
-        log.warning("sending share answers failed: %r", task.exception())
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -142,10 +142,14 @@ class Connection:
 
     async def send_many(self, messages: list[Message]) -> None:
         """Write a batch of messages with one write (e.g. the answers of one group commit)."""
+        self.send_many_nowait(messages)
+        await self._drain()
+
+    def send_many_nowait(self, messages: list[Message]) -> None:
+        """Queue a batch of messages on the transport with one write, without waiting for it to drain."""
         if self._closed:
             raise ConnectionClosed(f"connection to {self.peer} is closed")
         self._writer.write(self._session.encode_many(messages))
-        await self._drain()
 
     def send_nowait(self, message: Message) -> None:
         """Queue one message on the transport without waiting for it to drain."""

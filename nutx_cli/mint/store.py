@@ -91,9 +91,6 @@ CREATE TABLE IF NOT EXISTS redemptions (
     sats INTEGER NOT NULL, at INTEGER NOT NULL);
 """
 
-_ROWS_PER_INSERT = 128
-"""7 parameters a row stays far below SQLite's parameter limit (32766 since 3.32)."""
-
 EPOCH_FIELDS = (
     "status", "ended_at", "height", "block_hash", "theta_b", "mint_fee", "confirmations", "paid",
 )
@@ -188,15 +185,10 @@ class MintStore:
         return {r["B_"] for r in self._in_clause("SELECT B_ FROM signatures WHERE B_ IN", list(blinded))}
 
     def add_signatures(self, rows: Iterable[SignatureRow]) -> None:
-        """Many rows per INSERT statement: one statement step (and GIL release) per chunk, not per row."""
-        params = [(r.B_, r.C_, r.e, r.s, log2(r.amount), r.keyset_id, int(r.share)) for r in rows]
-        for i in range(0, len(params), _ROWS_PER_INSERT):
-            chunk = params[i : i + _ROWS_PER_INSERT]
-            self.db.conn.execute(
-                "INSERT INTO signatures (B_, C_, e, s, amount_log2, keyset_id, share) VALUES "
-                + ",".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
-                [value for row in chunk for value in row],
-            )
+        self.db.conn.executemany(
+            "INSERT INTO signatures (B_, C_, e, s, amount_log2, keyset_id, share) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(r.B_, r.C_, r.e, r.s, log2(r.amount), r.keyset_id, int(r.share)) for r in rows],
+        )
 
     def signatures_for(self, blinded: Sequence[bytes]) -> dict[bytes, SignatureRow]:
         rows = self._in_clause(

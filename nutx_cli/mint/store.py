@@ -12,15 +12,12 @@ store `amount_log2`; epoch work is recomputed in Python from per-amount counts.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
+from nutx_cli.sqlite_store import SqliteStore
 
 DB_NAME = "mint.sqlite3"
 SCHEMA_VERSION = "1"
@@ -97,57 +94,15 @@ EPOCH_FIELDS = (
 QUOTE_FIELDS = ("state", "payment_preimage", "fee_paid", "change")
 
 
-class MintStore:
+class MintStore(SqliteStore):
     """All persistent state of one mint (DESIGN §4–§5)."""
 
     def __init__(self, path: Path) -> None:
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=10000")
-        self.db = sqlite_utils.Database(conn)
-        self._lock = threading.RLock()
-        self._depth = 0
-        with self.transaction():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
-            if self.meta("schema") is None:
-                self.set_meta("schema", SCHEMA_VERSION)
+        super().__init__(path, _SCHEMA, SCHEMA_VERSION)
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> MintStore:
         return cls(data_dir / DB_NAME)
-
-    def close(self) -> None:
-        with self._lock:
-            self.db.conn.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error); nested calls join the outer transaction."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            self.db.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield
-            except BaseException:
-                self._depth = 0
-                self.db.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self.db.execute("COMMIT")
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self.db.query(sql, params))
 
     def _in_clause(self, sql_prefix: str, values: Sequence[Any]) -> list[dict[str, Any]]:
         """Rows for `... IN (values)`, chunked below SQLite's parameter limit."""
@@ -156,15 +111,6 @@ class MintStore:
             chunk = values[i : i + 500]
             out += self._rows(f"{sql_prefix} ({','.join('?' * len(chunk))})", chunk)
         return out
-
-    # -- meta ---------------------------------------------------------------------------------
-
-    def meta(self, key: str) -> str | None:
-        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
-        return rows[0]["value"] if rows else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # -- keysets ------------------------------------------------------------------------------
 

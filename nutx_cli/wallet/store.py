@@ -12,19 +12,15 @@ proof rows keep `amount_log2`; totals are summed in Python.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from nutx_cli.core.models import DLEQ, Proof
 from nutx_cli.errors import NutxError
+from nutx_cli.sqlite_store import SqliteStore
 
 DB_NAME = "wallet.sqlite3"
 SCHEMA_VERSION = "1"
@@ -148,77 +144,21 @@ def _keyset_row(row: dict[str, Any]) -> KeysetRow:
                      row["status"], row["price"], keys)
 
 
-class WalletStore:
+class WalletStore(SqliteStore):
     """All persistent state of one wallet (issue 7: seed, counters, proofs, pending shares, history)."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.Error as exc:
-            raise NutxError(f"cannot open the wallet database {path} ({exc}); check the --wallet-dir") from None
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=10000")
-        self.path = path
-        self.db = sqlite_utils.Database(conn)
-        self._lock = threading.RLock()
-        self._depth = 0
-        with self.transaction():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
-            if self.meta("schema") is None:
-                self.set_meta("schema", SCHEMA_VERSION)
+        super().__init__(path, _SCHEMA, SCHEMA_VERSION)
 
     @classmethod
     def in_dir(cls, wallet_dir: Path) -> WalletStore:
         return cls(wallet_dir / DB_NAME)
-
-    def close(self) -> None:
-        with self._lock:
-            self.db.conn.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error); nested calls join the outer transaction."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            self.db.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield
-            except BaseException:
-                self._depth = 0
-                self.db.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self.db.execute("COMMIT")
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self.db.query(sql, params))
 
     def _execute_in(self, sql_prefix: str, values: Sequence[Any], extra: Sequence[Any] = ()) -> None:
         """`sql_prefix (?,…)` for each chunk of `values`, below SQLite's parameter limit."""
         for i in range(0, len(values), 500):
             chunk = list(values[i : i + 500])
             self.db.execute(f"{sql_prefix} ({','.join('?' * len(chunk))})", [*extra, *chunk])
-
-    # -- meta -----------------------------------------------------------------------------------
-
-    def meta(self, key: str) -> str | None:
-        rows = self._rows("SELECT value FROM meta WHERE key = ?", [key])
-        return rows[0]["value"] if rows else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
 
     # -- keysets and counters ---------------------------------------------------------------------
 

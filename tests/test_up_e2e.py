@@ -18,6 +18,7 @@ from nutx_cli.tui.model import DashboardModel
 from nutx_cli.tui.panes import ChannelsPane, EpochsPane
 from nutx_cli.tui.wallet_view import open_wallet_view
 from tests.procs import free_port, nutx_process, port_open
+from tests.stack import node_and_pool
 from tests.tui_recorded import screen_text
 
 pytestmark = pytest.mark.e2e
@@ -50,18 +51,12 @@ async def _until(condition: Callable[[], bool], what: str, timeout: float = 30.0
 
 
 async def test_dashboard_against_a_real_pool_and_miner(tmp_path: Path) -> None:
-    node_dir, pool_dir, wallet_dir = tmp_path / "node", tmp_path / "pool", tmp_path / "wallet"
-    rpc, sv2, http, admin = (free_port() for _ in range(4))
-    with nutx_process(["node", "start", "--data-dir", str(node_dir), "--rpc-port", str(rpc)], tmp_path / "node.log",
-                      ready=lambda: (node_dir / ".cookie").exists() and port_open(rpc)):
-        node_rpc = f"http://{(node_dir / '.cookie').read_text().strip()}@127.0.0.1:{rpc}"
-        pool_args = ["pool", "start", "--data-dir", str(pool_dir), "--node-rpc", node_rpc, "--sv2-port", str(sv2),
-                     "--http-port", str(http), "--admin-port", str(admin), "--network-difficulty", "1/2000",
-                     "--maturity", "2"]
-        pool = nutx_process(pool_args, tmp_path / "pool.log", ready=lambda: port_open(admin))
-        with pool, nutx_process(["mine", "--cpu", "--threads", "1", "--wallet-dir", str(wallet_dir), "--pool-dir",
-                                 str(pool_dir), "--user", "carol", "--auto-redeem"], tmp_path / "miner.log"):
-            client = PoolAdminClient(f"http://127.0.0.1:{admin}", poll_interval=0.3, backoff_first=0.1,
+    wallet_dir = tmp_path / "wallet"
+    with (
+        node_and_pool(tmp_path, "--network-difficulty", "1/2000", "--maturity", "2") as stack,
+        nutx_process(stack.miner_args(wallet_dir, "--user", "carol", "--auto-redeem"), tmp_path / "miner.log"),
+    ):
+            client = PoolAdminClient(stack.admin_url, poll_interval=0.3, backoff_first=0.1,
                                      backoff_ceiling=0.5, timeout=2.0)
             app = DashboardApp(DashboardModel(client.url), client, open_wallet_view(wallet_dir))
             async with app.run_test(size=(80, 24)) as pilot:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from nutx_cli.mint import Mint
+from tests.mint_helpers import ServerThread
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VECTORS_DIR = REPO_ROOT.parent / "shared" / "vectors"
@@ -18,3 +22,14 @@ def load_vectors(name: str) -> Any:
     if not path.exists():
         pytest.fail(f"test vectors not found at {path}: the repo must sit beside shared/")
     return json.loads(path.read_text())
+
+
+@pytest.fixture
+def served_mint(tmp_path: Path) -> Iterator[tuple[Mint, ServerThread]]:
+    mint = Mint.open(tmp_path / "mint")
+    server = ServerThread(mint)
+    try:
+        yield mint, server
+    finally:
+        server.stop()
+        mint.close()

@@ -1,16 +1,20 @@
-"""A minimal test wallet for the mint tests: blind outputs, unblind signatures, get sats and ehash."""
+"""A minimal test wallet for the mint tests (blind outputs, unblind signatures, get sats and ehash), and
+the mint's HTTP API served from a thread on a free loopback port."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nutx_cli.core import bdhke
-from nutx_cli.core.keysets import Keyset
+from nutx_cli.core.keysets import Keyset, amount_split
 from nutx_cli.core.models import DLEQ, BlindedMessage, BlindSignature, Proof
-from nutx_cli.mint import Mint
+from nutx_cli.mint import Mint, create_app
+from nutx_cli.mint.http import serve_app
+from tests.procs import free_port, port_open
 
 
 def random_r() -> bytes:
@@ -47,14 +51,10 @@ def outputs(keyset_id: str, amounts: Sequence[int]) -> Outputs:
     return Outputs(msgs, secrets_, rs)
 
 
-def split(amount: int) -> list[int]:
-    return [1 << i for i in range(amount.bit_length()) if amount >> i & 1]
-
-
 def mint_sats(mint: Mint, amount: int) -> list[Proof]:
     quote = mint.create_mint_quote(amount, "sat")
     assert mint.mint_quote(quote["quote"])["state"] == "PAID"
-    outs = outputs(mint.sat_keyset.id, split(amount))
+    outs = outputs(mint.sat_keyset.id, amount_split(amount))
     return outs.unblind(mint.mint(quote["quote"], outs.messages), mint.sat_keyset)
 
 
@@ -81,3 +81,26 @@ def won_epoch(mint: Mint, epoch: int, theta_b: int, *, mature: bool = True) -> N
 def open_epoch(mint: Mint) -> int:
     n = len(mint.epochs()) + 1
     return mint.open_epoch(tip_hash=f"{n:064x}", height=n + 99, now=1_700_000_000).epoch
+
+
+class ServerThread:
+    """`serve_app` on its own event loop in a thread, so the test can drive the Mint directly too."""
+
+    def __init__(self, mint: Mint) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._thread = threading.Thread(target=self._loop.run_until_complete,
+                                        args=(serve_app(create_app(mint), "127.0.0.1", self.port, self._stop),))
+        self._thread.start()
+        for _ in range(200):
+            if port_open(self.port):
+                return
+            threading.Event().wait(0.025)
+        raise AssertionError("mint HTTP server did not start")
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+        self._loop.close()

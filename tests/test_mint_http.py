@@ -6,60 +6,24 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from nutx_cli.mint import Mint, create_app
-from nutx_cli.mint.http import serve_app
-from tests.mint_helpers import mine_shares, mint_sats, open_epoch, outputs, split, won_epoch
+from nutx_cli.core.keysets import amount_split
+from nutx_cli.mint import Mint
+from tests.mint_helpers import ServerThread, mine_shares, mint_sats, open_epoch, outputs, won_epoch
 from tests.procs import free_port, nutx_process, port_open
-
-
-class ServerThread:
-    """`serve_app` on its own event loop in a thread, so the test can drive the Mint directly too."""
-
-    def __init__(self, mint: Mint) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._loop = asyncio.new_event_loop()
-        self._stop = asyncio.Event()
-        self._thread = threading.Thread(target=self._loop.run_until_complete,
-                                        args=(serve_app(create_app(mint), "127.0.0.1", self.port, self._stop),))
-        self._thread.start()
-        for _ in range(200):
-            if port_open(self.port):
-                return
-            threading.Event().wait(0.025)
-        raise AssertionError("mint HTTP server did not start")
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-        self._loop.close()
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Mint, ServerThread]]:
-    mint = Mint.open(tmp_path / "mint")
-    server = ServerThread(mint)
-    try:
-        yield mint, server
-    finally:
-        server.stop()
-        mint.close()
 
 
 def j(objs: list[Any]) -> list[dict[str, Any]]:
     return [o.to_json() for o in objs]
 
 
-def test_info_keys_and_mining_endpoints(served: tuple[Mint, ServerThread]) -> None:
-    mint, server = served
+def test_info_keys_and_mining_endpoints(served_mint: tuple[Mint, ServerThread]) -> None:
+    mint, server = served_mint
     e = open_epoch(mint)
     ehash = mint.ehash_keyset(e).id
     with httpx.Client(base_url=server.url) as http:
@@ -83,14 +47,14 @@ def test_info_keys_and_mining_endpoints(served: tuple[Mint, ServerThread]) -> No
         assert http.get("/v1/mining/epochs/99").json()["code"] == 41012
 
 
-def test_sat_flow_and_error_shapes(served: tuple[Mint, ServerThread]) -> None:
-    mint, server = served
+def test_sat_flow_and_error_shapes(served_mint: tuple[Mint, ServerThread]) -> None:
+    mint, server = served_mint
     sat = mint.sat_keyset.id
     with httpx.Client(base_url=server.url) as http:
         quote = http.post("/v1/mint/quote/bolt11", json={"amount": 13, "unit": "sat", "description": None}).json()
         assert quote["method"] == "bolt11" and quote["state"] == "UNPAID"
         assert http.get(f"/v1/mint/quote/bolt11/{quote['quote']}").json()["state"] == "PAID"
-        outs = outputs(sat, split(13))
+        outs = outputs(sat, amount_split(13))
         sigs = http.post("/v1/mint/bolt11", json={"quote": quote["quote"], "outputs": j(outs.messages)}).json()
         from nutx_cli.core.models import BlindSignature
 
@@ -130,9 +94,9 @@ def test_sat_flow_and_error_shapes(served: tuple[Mint, ServerThread]) -> None:
         assert melted.json()["state"] == "PAID" and sum(c["amount"] for c in melted.json()["change"]) == 13 - 5
 
 
-async def test_concurrent_double_spends(served: tuple[Mint, ServerThread]) -> None:
+async def test_concurrent_double_spends(served_mint: tuple[Mint, ServerThread]) -> None:
     """50 concurrent requests spend the same proofs: exactly one succeeds, the rest get spent/pending."""
-    mint, server = served
+    mint, server = served_mint
     sat = mint.sat_keyset.id
     proofs = mint_sats(mint, 100)
     e = open_epoch(mint)
@@ -140,7 +104,7 @@ async def test_concurrent_double_spends(served: tuple[Mint, ServerThread]) -> No
     won_epoch(mint, e, theta_b=1270)
     before = mint.liabilities()
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-        swaps = [http.post("/v1/swap", json={"inputs": j(proofs), "outputs": j(outputs(sat, split(100)).messages)})
+        swaps = [http.post("/v1/swap", json={"inputs": j(proofs), "outputs": j(outputs(sat, amount_split(100)).messages)})
                  for _ in range(50)]
         results = await asyncio.gather(*swaps)
         assert sum(r.status_code == 200 for r in results) == 1
@@ -148,7 +112,7 @@ async def test_concurrent_double_spends(served: tuple[Mint, ServerThread]) -> No
         assert mint.liabilities() == before
         ehash_id = mint.ehash_keyset(e).id
         mixed = [
-            http.post("/v1/mining/redeem", json={"inputs": j(ehash), "outputs": j(outputs(sat, split(1270)).messages)})
+            http.post("/v1/mining/redeem", json={"inputs": j(ehash), "outputs": j(outputs(sat, amount_split(1270)).messages)})
             if i % 2 else
             http.post("/v1/swap", json={"inputs": j(ehash), "outputs": j(outputs(ehash_id, [64, 32, 16, 8, 4, 2, 1]).messages)})
             for i in range(50)

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from nutx_cli.core import bdhke
+from nutx_cli.core.keysets import amount_split
 from nutx_cli.core.models import BlindedMessage, Proof
 from nutx_cli.errors import NutxError
 from nutx_cli.mint import FakeBackend, Mint, MintError
 from nutx_cli.mint.lightning import LightningError, OfflineBackend
 from nutx_cli.mint.service import MAX_INPUTS
-from tests.mint_helpers import mine_shares, mint_sats, open_epoch, outputs, split, won_epoch
+from tests.mint_helpers import mine_shares, mint_sats, open_epoch, outputs, won_epoch
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def test_mint_swap_checkstate_restore(mint: Mint) -> None:
     restored_outs, restored = mint.restore(outs.messages + outputs(mint.sat_keyset.id, [1]).messages)
     assert [s.C_ for s in restored] == [s.C_ for s in sigs]
     assert [o.B_ for o in restored_outs] == [o.B_ for o in outs.messages]
-    refused("proof-spent", mint, mint.swap, proofs, outputs(mint.sat_keyset.id, split(100)).messages)
+    refused("proof-spent", mint, mint.swap, proofs, outputs(mint.sat_keyset.id, amount_split(100)).messages)
     refused("blinded-message-reused", mint, mint.swap, new, outs.messages)
 
 
@@ -144,7 +145,7 @@ def test_melt_with_fee_change(tmp_path: Path) -> None:
     paid = mint.melt(quote["quote"], proofs, blanks.messages)
     assert paid["state"] == "PAID" and paid["payment_preimage"]
     change = [c["amount"] for c in paid["change"]]
-    assert change == split(64 - 40 - 3) == [1, 4, 16]
+    assert change == amount_split(64 - 40 - 3) == [1, 4, 16]
     assert mint.liabilities()["sat"] == 21
     assert mint.melt_quote(quote["quote"])["state"] == "PAID"
     refused("invoice-already-paid", mint, mint.melt, quote["quote"], mint_sats(mint, 64), [])
@@ -170,11 +171,11 @@ def test_bad_swaps_change_nothing(mint: Mint) -> None:
     wrong_amount = [Proof(2, sat, proofs[0].secret, proofs[0].C)]
     refused("proof-invalid", mint, mint.swap, wrong_amount, outputs(sat, [2]).messages)
     refused("unknown-keyset", mint, mint.swap, [Proof(1, "01" + "11" * 32, "s", proofs[0].C)], outputs(sat, [1]).messages)
-    refused("unknown-keyset", mint, mint.swap, proofs, outputs("01" + "22" * 32, split(15)).messages)
+    refused("unknown-keyset", mint, mint.swap, proofs, outputs("01" + "22" * 32, amount_split(15)).messages)
     refused("duplicate-inputs", mint, mint.swap, [proofs[0], proofs[0]], outputs(sat, [2]).messages)
     dup = outputs(sat, [1]).messages * 2
     refused("duplicate-outputs", mint, mint.swap, proofs[:2], [dup[0], BlindedMessage(2, sat, dup[0].B_)])
-    refused("transaction-unbalanced", mint, mint.swap, proofs, outputs(sat, split(16)).messages)
+    refused("transaction-unbalanced", mint, mint.swap, proofs, outputs(sat, amount_split(16)).messages)
     refused("amount-mismatch", mint, mint.swap, proofs[:2], outputs(sat, [3]).messages)
     off_curve = "02" + "00" * 31 + "07"
     refused("invalid-blinded-message", mint, mint.swap, proofs[:1], [BlindedMessage(1, sat, off_curve)])
@@ -183,7 +184,7 @@ def test_bad_swaps_change_nothing(mint: Mint) -> None:
     refused("malformed-request", mint, mint.swap, proofs, [])
     # an ehash output for sat inputs
     e = open_epoch(mint)
-    refused("unit-mismatch", mint, mint.swap, proofs, outputs(mint.ehash_keyset(e).id, split(15)).messages)
+    refused("unit-mismatch", mint, mint.swap, proofs, outputs(mint.ehash_keyset(e).id, amount_split(15)).messages)
     assert len(mint.swap(proofs, outputs(sat, [8, 4, 2, 1]).messages)) == 4
 
 
@@ -250,10 +251,10 @@ async def test_epoch_lifecycle_and_redeem(mint: Mint) -> None:
     assert mint.set_confirmations(e, 10, maturity=10).status == "mature"
     refused("no-outputs", mint, mint.redeem, proofs, [])
     value = (1 + 1 + 2 + 4) * 5_000_001_234 // 16
-    refused("outputs-exceed-value", mint, mint.redeem, proofs[:4], outputs(sat, split(value + 1)).messages)
+    refused("outputs-exceed-value", mint, mint.redeem, proofs[:4], outputs(sat, amount_split(value + 1)).messages)
     refused("unit-mismatch", mint, mint.redeem, mint_sats(mint, 1), outputs(sat, [1]).messages)
     refused("unit-mismatch", mint, mint.redeem, proofs[:1], outputs(mint.ehash_keyset(e).id, [1]).messages)
-    sigs = mint.redeem(proofs[:4], outputs(sat, split(value)).messages)
+    sigs = mint.redeem(proofs[:4], outputs(sat, amount_split(value)).messages)
     assert sum(s.amount for s in sigs) == value and mint.epoch(e).paid == value
     refused("proof-spent", mint, mint.redeem, proofs[:1], outputs(sat, [1]).messages)
     # a second epoch: mixing epochs is refused; lost and orphaned epochs pay nothing

@@ -9,8 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nutx_cli.core.keysets import amount_split
 from nutx_cli.mint import Mint, MintError
-from tests.mint_helpers import mine_shares, open_epoch, outputs, split, won_epoch
+from tests.mint_helpers import mine_shares, open_epoch, outputs, won_epoch
 
 epoch_plan = st.fixed_dictionaries({
     "shares": st.lists(st.integers(0, 20), min_size=1, max_size=25),
@@ -51,7 +52,7 @@ async def _run(mint: Mint, plans: list[dict]) -> None:  # type: ignore[type-arg]
             value = int(sum(p.amount for p in group) * info.price)
             ask = value + 1 if greedy else value
             try:
-                sigs = mint.redeem(group, outputs(sat, split(ask) or [1]).messages)
+                sigs = mint.redeem(group, outputs(sat, amount_split(ask) or [1]).messages)
             except MintError as exc:
                 assert exc.name == "outputs-exceed-value"
                 assert greedy or value == 0

@@ -7,7 +7,7 @@ close them won or lost, count confirmations) and the wallet over HTTP for everyt
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,24 +19,12 @@ from nutx_cli.mint import Mint
 from nutx_cli.wallet import Wallet, WalletError
 from nutx_cli.wallet.client import MintClient, MintRefused, MintUnreachable
 from nutx_cli.wallet.store import PENDING, UNSPENT
-from tests.mint_helpers import open_epoch, won_epoch
-from tests.test_mint_http import ServerThread
+from tests.mint_helpers import ServerThread, open_epoch, won_epoch
 
 
 @pytest.fixture
-def mint_server(tmp_path: Path) -> Iterator[tuple[Mint, ServerThread]]:
-    mint = Mint.open(tmp_path / "mint")
-    server = ServerThread(mint)
-    try:
-        yield mint, server
-    finally:
-        server.stop()
-        mint.close()
-
-
-@pytest.fixture
-async def wallet(tmp_path: Path, mint_server: tuple[Mint, ServerThread]) -> AsyncIterator[Wallet]:
-    w = Wallet.open(tmp_path / "wallet", mint_url=mint_server[1].url)
+async def wallet(tmp_path: Path, served_mint: tuple[Mint, ServerThread]) -> AsyncIterator[Wallet]:
+    w = Wallet.open(tmp_path / "wallet", mint_url=served_mint[1].url)
     yield w
     w.close()
 
@@ -54,9 +42,9 @@ async def mine(mint: Mint, wallet: Wallet, amounts: list[int]) -> int:
 
 
 async def test_sats_invoice_send_receive_withdraw(
-    wallet: Wallet, mint_server: tuple[Mint, ServerThread], tmp_path: Path
+    wallet: Wallet, served_mint: tuple[Mint, ServerThread], tmp_path: Path
 ) -> None:
-    mint, server = mint_server
+    mint, server = served_mint
     request, minted = await wallet.invoice(1000)
     assert request.startswith("lnbcrt") and minted == 1000 and wallet.balance().sats == 1000
     token = await wallet.send(300, memo="for bob")
@@ -89,9 +77,9 @@ async def test_sats_invoice_send_receive_withdraw(
 
 
 async def test_redeem_floors_once_per_epoch_and_lost_epochs_are_dropped(
-    wallet: Wallet, mint_server: tuple[Mint, ServerThread]
+    wallet: Wallet, served_mint: tuple[Mint, ServerThread]
 ) -> None:
-    mint, _ = mint_server
+    mint, _ = served_mint
     open_epoch(mint)
     won = await mine(mint, wallet, [1] * 1100 + [4, 256])
     won_epoch(mint, won, theta_b=977, mature=False)
@@ -119,9 +107,9 @@ async def test_redeem_floors_once_per_epoch_and_lost_epochs_are_dropped(
 
 
 async def test_restore_recovers_sats_ehash_and_unanswered_shares(
-    wallet: Wallet, mint_server: tuple[Mint, ServerThread], tmp_path: Path
+    wallet: Wallet, served_mint: tuple[Mint, ServerThread], tmp_path: Path
 ) -> None:
-    mint, server = mint_server
+    mint, server = served_mint
     await wallet.invoice(4321)
     await wallet.send(21)  # reserved in this wallet; unspent at the mint, so restore finds it too
     open_epoch(mint)
@@ -175,8 +163,8 @@ async def test_interrupted_requests_stay_pending_until_restore_settles_them(
         offline.close()
 
 
-async def test_mint_errors_become_typed(mint_server: tuple[Mint, ServerThread]) -> None:
-    async with MintClient(mint_server[1].url) as client:
+async def test_mint_errors_become_typed(served_mint: tuple[Mint, ServerThread]) -> None:
+    async with MintClient(served_mint[1].url) as client:
         with pytest.raises(MintRefused) as refused:
             await client.keys("01" + "00" * 32)
         assert (refused.value.code, refused.value.name) == (12001, "unknown-keyset")
@@ -189,9 +177,9 @@ async def test_mint_errors_become_typed(mint_server: tuple[Mint, ServerThread]) 
 
 
 async def test_ehash_tokens_move_within_one_epoch(
-    wallet: Wallet, mint_server: tuple[Mint, ServerThread], tmp_path: Path
+    wallet: Wallet, served_mint: tuple[Mint, ServerThread], tmp_path: Path
 ) -> None:
-    mint, server = mint_server
+    mint, server = served_mint
     open_epoch(mint)
     epoch = await mine(mint, wallet, [64, 64, 1024])
     token = await wallet.send(100, "ehash", epoch)  # needs a swap inside the epoch keyset for change

@@ -18,6 +18,8 @@ class Stack:
     http: int = field(default_factory=free_port)
     admin: int = field(default_factory=free_port)
     node_rpc: str = ""
+    pool_data: Path | None = None  # default <tmp>/pool; $HOME/.nutx/pool lets roles find it with no flags
+    env: dict[str, str] | None = None  # for the pool process, e.g. {"HOME": ...}
 
     @property
     def node_dir(self) -> Path:
@@ -25,7 +27,7 @@ class Stack:
 
     @property
     def pool_dir(self) -> Path:
-        return self.tmp / "pool"
+        return self.pool_data or self.tmp / "pool"
 
     @property
     def mint_url(self) -> str:
@@ -42,7 +44,7 @@ class Stack:
     @contextmanager
     def pool(self, *flags: str, log: str = "pool.log") -> Iterator[None]:
         """`nutx pool start` on this stack's ports (start it again after a stop for a restart)."""
-        with nutx_process(self.pool_args(*flags), self.tmp / log,
+        with nutx_process(self.pool_args(*flags), self.tmp / log, env=self.env,
                           ready=lambda: (self.pool_dir / "pool.json").exists() and port_open(self.admin)):
             yield
 
@@ -52,9 +54,9 @@ class Stack:
 
 
 @contextmanager
-def node(tmp: Path) -> Iterator[Stack]:
+def node(tmp: Path, *, pool_dir: Path | None = None, env: dict[str, str] | None = None) -> Iterator[Stack]:
     """`nutx node start`; the stack's pool is started with `stack.pool(...)`."""
-    stack = Stack(tmp)
+    stack = Stack(tmp, pool_data=pool_dir, env=env)
     cookie = stack.node_dir / ".cookie"
     with nutx_process(["node", "start", "--data-dir", str(stack.node_dir), "--rpc-port", str(stack.rpc)],
                       tmp / "node.log", ready=lambda: cookie.exists() and port_open(stack.rpc)):
@@ -63,7 +65,8 @@ def node(tmp: Path) -> Iterator[Stack]:
 
 
 @contextmanager
-def node_and_pool(tmp: Path, *pool_flags: str) -> Iterator[Stack]:
+def node_and_pool(tmp: Path, *pool_flags: str, pool_dir: Path | None = None,
+                  env: dict[str, str] | None = None) -> Iterator[Stack]:
     """`nutx node start` and `nutx pool start POOL_FLAGS`, ready to mine on."""
-    with node(tmp) as stack, stack.pool(*pool_flags):
+    with node(tmp, pool_dir=pool_dir, env=env) as stack, stack.pool(*pool_flags):
         yield stack

@@ -21,6 +21,7 @@ import pytest
 
 from nutx_cli.wallet.wallet import Wallet, balance_of
 from tests.procs import NutxProcess, free_port, port_open
+from tests.stack import node_and_pool
 
 pytestmark = pytest.mark.e2e
 
@@ -123,31 +124,19 @@ def processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """Node, pool and proxy; HOME is a temp dir so the proxy finds the pool by its pool.json, with no flags."""
     home = tmp_path / "home"
     env = {"HOME": str(home)}
-    rpc_port, sv1_port, admin_port, pool_admin = free_port(), free_port(), free_port(), free_port()
-    procs: list[NutxProcess] = []
-    try:
-        node = NutxProcess(["node", "start", "--data-dir", str(tmp_path / "node"), "--rpc-port", str(rpc_port)],
-                           tmp_path / "node.log")
-        procs.append(node)
-        node.wait_until(lambda: port_open(rpc_port) and (tmp_path / "node" / ".cookie").exists(), 60)
-        node_rpc = f"http://{(tmp_path / 'node' / '.cookie').read_text().strip()}@127.0.0.1:{rpc_port}"
-        pool_dir = home / ".nutx" / "pool"
-        pool = NutxProcess(["pool", "start", "--data-dir", str(pool_dir), "--node-rpc", node_rpc,
-                            "--sv2-port", str(free_port()), "--http-port", str(free_port()),
-                            "--admin-port", str(pool_admin), "--start-level", str(LEVEL),
-                            "--network-difficulty", "1/1024", "--maturity", "2"], tmp_path / "pool.log", env)
-        procs.append(pool)
-        pool.wait_until(lambda: port_open(pool_admin) and (pool_dir / "pool.json").exists(), 60)
+    sv1_port, admin_port = free_port(), free_port()
+    pool_flags = ("--start-level", str(LEVEL), "--network-difficulty", "1/1024", "--maturity", "2")
+    with node_and_pool(tmp_path, *pool_flags, pool_dir=home / ".nutx" / "pool", env=env) as stack:
         proxy = NutxProcess(["proxy", "start", "--data-dir", str(tmp_path / "proxy"), "--sv1-port", str(sv1_port),
                              "--admin-port", str(admin_port)], tmp_path / "proxy.log", env)
-        procs.append(proxy)
-        proxy.wait_until(lambda: port_open(sv1_port) and port_open(admin_port), 60)
-        yield {"sv1": sv1_port, "admin": f"http://127.0.0.1:{admin_port}", "proxy": proxy, "node_rpc": node_rpc,
-               "wallet": tmp_path / "proxy" / "wallet"}
-    finally:
-        for p in reversed(procs):
-            p.stop()
-            print(f"--- {p.log_path.name} (shown only when the test fails)\n{p.log_path.read_text()[-3000:]}")
+        try:
+            proxy.wait_until(lambda: port_open(sv1_port) and port_open(admin_port), 60)
+            yield {"sv1": sv1_port, "admin": f"http://127.0.0.1:{admin_port}", "proxy": proxy,
+                   "node_rpc": stack.node_rpc, "wallet": tmp_path / "proxy" / "wallet"}
+        finally:
+            proxy.stop()
+            for log in ("node.log", "pool.log", "proxy.log"):
+                print(f"--- {log} (shown only when the test fails)\n{(tmp_path / log).read_text()[-3000:]}")
 
 
 def test_sv1_miner_through_proxy_earns_ehash_in_the_proxy_wallet(processes: dict[str, Any]) -> None:

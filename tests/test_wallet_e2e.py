@@ -16,7 +16,8 @@ import pytest
 from nutx_cli.core.accounting import parse_price, redeem_value
 from nutx_cli.mint.lightning import FakeBackend
 from nutx_cli.wallet import Wallet
-from tests.procs import NutxProcess, free_port, port_open
+from tests.procs import NutxProcess
+from tests.stack import node_and_pool
 
 pytestmark = pytest.mark.e2e
 
@@ -43,29 +44,17 @@ def ehash_by_epoch(wallet_dir: Path) -> dict[int, int]:
 def test_cpu_miner_earns_redeems_and_withdraws_and_a_kill_loses_nothing(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {"HOME": str(home)}
-    rpc_port, http_port, admin_port = free_port(), free_port(), free_port()
-    http = f"http://127.0.0.1:{http_port}"
     wallet_dir = tmp_path / "wallet"
-    procs: list[NutxProcess] = []
-    try:
-        node = NutxProcess(["node", "start", "--data-dir", str(tmp_path / "node"), "--rpc-port", str(rpc_port)],
-                           tmp_path / "node.log")
-        procs.append(node)
-        node.wait_until(lambda: port_open(rpc_port) and (tmp_path / "node" / ".cookie").exists(), 60)
-        node_rpc = f"http://{(tmp_path / 'node' / '.cookie').read_text().strip()}@127.0.0.1:{rpc_port}"
-        pool_dir = home / ".nutx" / "pool"
-        pool = NutxProcess(["pool", "start", "--data-dir", str(pool_dir), "--node-rpc", node_rpc,
-                            "--sv2-port", str(free_port()), "--http-port", str(http_port),
-                            "--admin-port", str(admin_port), "--start-level", "240",
-                            "--network-difficulty", "1/4096", "--maturity", "2"], tmp_path / "pool.log", env)
-        procs.append(pool)
-        pool.wait_until(lambda: port_open(admin_port) and (pool_dir / "pool.json").exists(), 60)
+    pool_flags = ("--start-level", "240", "--network-difficulty", "1/4096", "--maturity", "2")
+    with node_and_pool(tmp_path, *pool_flags, pool_dir=home / ".nutx" / "pool", env=env) as stack:
+        http = stack.mint_url
         miner = NutxProcess(["mine", "--cpu", "--threads", "1", "--wallet-dir", str(wallet_dir)],
                             tmp_path / "miner.log", env)
-        procs.append(miner)
-        miner.wait_until(lambda: any(e["status"] == "mature" for e in epochs(http).values()), 90,
-                         "done (a mature epoch)")
-        miner.stop(signal.SIGKILL)  # killed wherever it is: between a submit and its answer, too
+        try:
+            miner.wait_until(lambda: any(e["status"] == "mature" for e in epochs(http).values()), 90,
+                             "done (a mature epoch)")
+        finally:
+            miner.stop(signal.SIGKILL)  # killed wherever it is: between a submit and its answer, too
 
         # the wallet remembers the pool's mint; restore settles what the kill left pending
         wallet_cmd(home, "restore", "--wallet-dir", str(wallet_dir))
@@ -96,6 +85,3 @@ def test_cpu_miner_earns_redeems_and_withdraws_and_a_kill_loses_nothing(tmp_path
         restored = wallet_cmd(home, "restore", "--wallet-dir", str(wallet_dir), stdin=words + "\n")
         assert f"sats     {left}" in restored
         assert ehash_by_epoch(wallet_dir) == before
-    finally:
-        for p in reversed(procs):
-            p.stop()

@@ -108,6 +108,7 @@ class EcashChannel:
         self._pending_redeems: dict[int, asyncio.Future[RedeemSharesEcashSuccess | RedeemSharesEcashError]] = {}
         self._request_id = 1
         self._closed = asyncio.Event()
+        self._has_work = asyncio.Event()
         self._reader = asyncio.create_task(self._read_loop(), name=f"ecash-channel-{self.channel_id}")
 
     @classmethod
@@ -171,11 +172,15 @@ class EcashChannel:
 
     async def wait_for_work(self, timeout: float | None = None) -> Work:
         """The current Work, waiting for the first job to become active if needed."""
-        async with asyncio.timeout(timeout):
-            while self.work is None:
-                if self.closed:
-                    raise ChannelError("the channel closed before any job arrived")
-                await asyncio.sleep(0.01)
+        waiters = [asyncio.ensure_future(self._has_work.wait()), asyncio.ensure_future(self._closed.wait())]
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if self.work is None:
+            raise ChannelError("the channel closed before any job arrived")
         return self.work
 
     async def submit(
@@ -287,5 +292,6 @@ class EcashChannel:
             return
         job, target = entry
         self.work = Work(job, self._prev, self.extranonce_prefix, self.extranonce_size, target, self.keyset)
+        self._has_work.set()
         if self.on_work is not None:
             self.on_work(self.work)

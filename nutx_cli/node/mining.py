@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nutx_cli.chain.block import witness_commitment_script
 from nutx_cli.chain.coinbase import assemble_block, block_subsidy, build_coinbase
 from nutx_cli.chain.hashes import to_display_hex
 from nutx_cli.chain.header import BlockHeader
 from nutx_cli.chain.tx import Tx
-from nutx_cli.core.targets import meets, nbits_to_target
+from nutx_cli.core.header_search import NONCE_SPACE, HeaderSearch
+from nutx_cli.core.targets import nbits_to_target
 from nutx_cli.errors import NutxError
 
 REGTEST_POW_LIMIT_BITS = 0x207FFFFF
 REGTEST_HALVING_INTERVAL = 150
 BLOCK_VERSION = 0x20000000
 """BIP9 top bits with no deployment signalling: every soft fork is active from height 1 on regtest."""
-MAX_NONCE = 0xFFFFFFFF
 
 
 class MiningError(NutxError):
@@ -90,10 +90,9 @@ def next_template(tip_hash: bytes, tip_height: int, median_time_past: int, now: 
 
 def search_header(header: BlockHeader, target: int) -> BlockHeader:
     """The first nonce from `header.nonce` whose hash meets `target`."""
-    for nonce in range(header.nonce, MAX_NONCE + 1):
-        candidate = BlockHeader(header.version, header.prev_hash, header.merkle_root, header.time, header.bits, nonce)
-        if meets(candidate.hash(), target):
-            return candidate
+    search = HeaderSearch(header.serialize()[:76], target)
+    for nonce, _ in search.scan(header.nonce, NONCE_SPACE - header.nonce):
+        return replace(header, nonce=nonce)
     raise MiningError("no nonce meets the target; change the time or the extranonce and search again")
 
 

@@ -54,16 +54,21 @@ def parse_fraction(text: str | float | None) -> Fraction | None:
     return parse_price(text)
 
 
-def difficulty(value: str | float | Fraction | None) -> str:
-    """A difficulty ("num/den" on the wire) as a readable number: `1/4096` → `2.44e-4`, `2**40` → `1.1 T`."""
-    d = value if isinstance(value, Fraction) else parse_fraction(value)
-    if d is None:
+def _fraction_text(value: str | float | Fraction | None) -> str:
+    """An exact ratio ("num/den" on the wire) as a readable number: tiny ones in e-notation, others with SI."""
+    f = value if isinstance(value, Fraction) else parse_fraction(value)
+    if f is None:
         return NONE
-    if d == 0:
+    if f == 0:
         return "0"
-    if d < Fraction(1, 100):
-        return f"{float(d):.2e}".replace("e-0", "e-")
-    return si(d)
+    if f < Fraction(1, 100):
+        return f"{float(f):.2e}".replace("e-0", "e-")
+    return si(f)
+
+
+def difficulty(value: str | float | Fraction | None) -> str:
+    """A difficulty as a readable number: `1/4096` → `2.44e-4`, `2**40` → `1.1 T`."""
+    return _fraction_text(value)
 
 
 def age(seconds: float | None) -> str:
@@ -118,15 +123,8 @@ def ehash(amount: int | None) -> str:
 
 
 def price(value: str | Fraction | None) -> str:
-    """Sats per ehash unit ("num/den" on the wire), three significant digits: `2.6`, `4.66e-3`."""
-    p = value if isinstance(value, Fraction) else parse_fraction(value)
-    if p is None:
-        return NONE
-    if p == 0:
-        return "0"
-    if p < Fraction(1, 100):
-        return f"{float(p):.2e}".replace("e-0", "e-")
-    return si(p)
+    """Sats per ehash unit, three significant digits: `2.6`, `4.66e-3`."""
+    return _fraction_text(value)
 
 
 def estimated_sats(amount: int, value: str | Fraction | None) -> int | None:

@@ -158,10 +158,20 @@ def test_hashers_find_valid_shares_and_switch_jobs() -> None:
         assert len({share.extranonce for share in found}) >= 1
         hashers.set_job(HashJob(2, b"\x03" * 40, b"\x02" * 30, 8, (), 0x20000000, bytes(32), 1_700_000_000,
                                 0x207FFFFF, target_of_level(248)))
-        time.sleep(1.0)
-        hashers.drain_found()
-        time.sleep(1.0)
-        assert all(share.generation == 2 for share in hashers.drain_found())
+        # Each worker's shares arrive in order (one queue, FIFO per producer): once a worker has
+        # sent a share of the new job, it never sends one of the old job again. Worker i rolls
+        # extranonces i, i + 2, …, so the extranonce tells whose share it is.
+        switched: set[int] = set()
+        deadline = time.monotonic() + 30
+        while switched != {0, 1} and time.monotonic() < deadline:
+            time.sleep(0.05)
+            for share in hashers.drain_found():
+                worker = int.from_bytes(share.extranonce, "little") % 2
+                if share.generation == 2:
+                    switched.add(worker)
+                else:
+                    assert worker not in switched, "a worker went back to the old job"
+        assert switched == {0, 1}
         assert hashers.hashes_done() > 0
     finally:
         hashers.stop()

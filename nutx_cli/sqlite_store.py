@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,13 @@ BUSY_TIMEOUT_MS = 10_000
 class SqliteStore:
     """One database file with a schema (statements separated by `;`) and a `meta` key/value table."""
 
-    def __init__(self, path: Path, schema: str, schema_version: str) -> None:
+    def __init__(self, path: Path, schema: str, schema_version: int,
+                 migrations: Mapping[int, str] | None = None) -> None:
+        """Open `path`, create what `schema` lacks, and bring an older file up to `schema_version`.
+
+        `migrations[v]` holds the statements that turn version v into v + 1; they run in one
+        transaction with the rest of the opening, so a crash mid-way leaves the old version intact.
+        """
         try:
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -41,8 +47,16 @@ class SqliteStore:
             for statement in schema.split(";"):
                 if statement.strip():
                     self.db.execute(statement)
-            if self.meta("schema") is None:
-                self.set_meta("schema", schema_version)
+            stored = self.meta("schema")
+            version = schema_version if stored is None else int(stored)
+            if version > schema_version:
+                raise NutxError(f"{path} was written by a newer nutx (schema {version}); upgrade nutx")
+            while version < schema_version:
+                for statement in (migrations or {})[version].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                version += 1
+            self.set_meta("schema", str(version))
 
     def close(self) -> None:
         with self._lock:

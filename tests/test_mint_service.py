@@ -294,6 +294,42 @@ def test_store_is_durable_wal(mint: Mint, tmp_path: Path) -> None:
     assert mint.store.meta("x") is None
 
 
+async def test_a_schema_1_mint_is_migrated_with_its_signatures(tmp_path: Path) -> None:
+    """A data dir of the first release (signatures clustered on B_) opens, keeps every row, and is version 2."""
+    mint = Mint.open(tmp_path / "mint")
+    e = open_epoch(mint)
+    await mine_shares(mint, [1, 2, 4, 8] * 5)
+    keyset_id = mint.ehash_keyset(e).id
+    rows = mint.store.db.conn.execute("SELECT B_, C_, e, s, amount_log2, keyset_id, share FROM signatures").fetchall()
+    mint.close()
+    conn = sqlite3.connect(tmp_path / "mint" / "mint.sqlite3", isolation_level=None)
+    conn.executescript("""
+        DROP TABLE signatures;
+        CREATE TABLE signatures (
+            B_ BLOB PRIMARY KEY, C_ BLOB NOT NULL, e BLOB NOT NULL, s BLOB NOT NULL,
+            amount_log2 INTEGER NOT NULL, keyset_id TEXT NOT NULL, share INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE INDEX signatures_keyset ON signatures (keyset_id, share);
+        UPDATE meta SET value = '1' WHERE key = 'schema';""")
+    conn.executemany("INSERT INTO signatures VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.close()
+
+    mint = Mint.open(tmp_path / "mint")
+    try:
+        assert mint.store.meta("schema") == "2"
+        got = mint.store.db.conn.execute("SELECT rowid, B_, C_, e, s, amount_log2, keyset_id, share FROM signatures")
+        assert sorted(tuple(r[1:]) for r in got.fetchall()) == sorted(rows)
+        assert mint.store.share_signature_work(keyset_id) == mint.epoch(e).work == 15 * 5
+        with pytest.raises(MintError, match="signed before"):  # a B_ signed before the migration stays spent
+            await mint.sign_share(keyset_id=keyset_id, amount=1, B_=rows[0][0])
+    finally:
+        mint.close()
+    conn = sqlite3.connect(tmp_path / "mint" / "mint.sqlite3", isolation_level=None)
+    conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+    conn.close()
+    with pytest.raises(NutxError, match="newer nutx"):
+        Mint.open(tmp_path / "mint")
+
+
 def test_melt_interrupted_by_a_crash_is_settled_on_restart(tmp_path: Path) -> None:
     from nutx_cli.mint.store import SpendRow
 

@@ -20,7 +20,7 @@ from typing import Any
 from nutx_cli.sqlite_store import SqliteStore
 
 DB_NAME = "mint.sqlite3"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = 2
 
 
 def log2(amount: int) -> int:
@@ -57,8 +57,8 @@ CREATE TABLE IF NOT EXISTS keysets (
     id TEXT PRIMARY KEY, unit TEXT NOT NULL, idx INTEGER NOT NULL, epoch INTEGER,
     input_fee_ppk INTEGER NOT NULL, created_at INTEGER NOT NULL, UNIQUE (unit, idx));
 CREATE TABLE IF NOT EXISTS signatures (
-    B_ BLOB PRIMARY KEY, C_ BLOB NOT NULL, e BLOB NOT NULL, s BLOB NOT NULL,
-    amount_log2 INTEGER NOT NULL, keyset_id TEXT NOT NULL, share INTEGER NOT NULL) WITHOUT ROWID;
+    B_ BLOB NOT NULL UNIQUE, C_ BLOB NOT NULL, e BLOB NOT NULL, s BLOB NOT NULL,
+    amount_log2 INTEGER NOT NULL, keyset_id TEXT NOT NULL, share INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS signatures_keyset ON signatures (keyset_id, share);
 CREATE TABLE IF NOT EXISTS spent (
     Y BLOB PRIMARY KEY, amount_log2 INTEGER NOT NULL, keyset_id TEXT NOT NULL, witness TEXT,
@@ -94,11 +94,27 @@ EPOCH_FIELDS = (
 QUOTE_FIELDS = ("state", "payment_preimage", "fee_paid", "change")
 
 
+_MIGRATIONS = {
+    # 1 → 2: signatures move from a table clustered on the random B_ to a rowid table with a unique
+    # index on B_: a batch of share signatures then appends to the table and dirties far fewer
+    # pages (measured: a third of the insert + commit time per share).
+    1: """
+CREATE TABLE signatures_v2 (
+    B_ BLOB NOT NULL UNIQUE, C_ BLOB NOT NULL, e BLOB NOT NULL, s BLOB NOT NULL,
+    amount_log2 INTEGER NOT NULL, keyset_id TEXT NOT NULL, share INTEGER NOT NULL);
+INSERT INTO signatures_v2 (B_, C_, e, s, amount_log2, keyset_id, share)
+    SELECT B_, C_, e, s, amount_log2, keyset_id, share FROM signatures;
+DROP TABLE signatures;
+ALTER TABLE signatures_v2 RENAME TO signatures;
+CREATE INDEX signatures_keyset ON signatures (keyset_id, share)""",
+}
+
+
 class MintStore(SqliteStore):
     """All persistent state of one mint (DESIGN §4–§5)."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA, SCHEMA_VERSION)
+        super().__init__(path, _SCHEMA, SCHEMA_VERSION, _MIGRATIONS)
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> MintStore:

@@ -23,7 +23,7 @@ from nutx_cli.errors import NutxError
 from nutx_cli.sqlite_store import SqliteStore
 
 DB_NAME = "wallet.sqlite3"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

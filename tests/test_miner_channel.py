@@ -185,15 +185,21 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in state  # a zombie has ended; only its reaping is left
 
 
-def test_hashers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
-    """A SIGKILLed miner cannot stop its hashing processes; they notice and end on their own."""
+@pytest.mark.parametrize("target", [1, 2**248 - 1], ids=["no-shares", "shares-fill-the-pipe"])
+def test_hashers_end_when_their_parent_is_killed(tmp_path: Path, target: int) -> None:
+    """A SIGKILLed miner cannot stop its hashing processes; they notice and end on their own.
+
+    With an easy target the found-shares pipe fills up once nobody reads it; a hashing process
+    must still exit then (it once hung at exit, waiting to flush that pipe).
+    """
     script = (
         "import sys, time\n"
         "from nutx_cli.miner.hashers import Hashers, HashJob\n"
         "if __name__ == '__main__':\n"
         "    h = Hashers(2)\n"
-        "    h.set_job(HashJob(1, b'x' * 40, b'y' * 30, 8, (), 1, bytes(32), 0, 0x207FFFFF, 1))\n"
-        "    print(*h.pids, flush=True)\n"
+        f"    h.set_job(HashJob(1, b'x' * 40, b'y' * 30, 8, (), 1, bytes(32), 0, 0x207FFFFF, {target}))\n"
+        "    time.sleep(1)\n"
+        "    print(h.hashes_done(), *h.pids, flush=True)\n"
         "    time.sleep(60)\n"
     )
     path = tmp_path / "parent.py"
@@ -201,8 +207,8 @@ def test_hashers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
     parent = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout is not None
-        pids = [int(p) for p in parent.stdout.readline().split()]
-        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        hashes, *pids = [int(p) for p in parent.stdout.readline().split()]
+        assert hashes > 0 and len(pids) == 2 and all(_alive(p) for p in pids)
         parent.kill()
         parent.wait(5)
         deadline = time.monotonic() + 15

@@ -3,7 +3,8 @@
 The parent hands every process the same `HashJob`; process i rolls the extranonce values
 i, i + n, i + 2n, … and scans the whole nonce range of each with a SHA-256 midstate
 (`core.header_search`). A new job replaces the old one at the next chunk boundary (a few ms), so
-the miner switches at once on SetNewPrevHash. Found shares and hash counts come back on queues.
+the miner switches at once on SetNewPrevHash. Found shares come back on a queue; each process counts
+its hashes in a counter of its own (no lock that a SIGKILLed miner could leave held).
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def _worker(index: int, stride: int, jobs: Any, found: Any, hashes: Any, parent:
     A SIGKILLed miner cannot tell its children to stop, so each chunk also checks that the parent
     is still the one that started it (an orphan is re-parented).
     """
+    # An orphan must be able to exit: nobody reads `found` any more, and the process holds the
+    # pipe's read end too, so a full pipe never breaks — don't wait for the feeder thread at exit.
+    found.cancel_join_thread()
     job: HashJob | None = None
     extranonce_counter = index
     while True:
@@ -97,8 +101,7 @@ def _worker(index: int, stride: int, jobs: Any, found: Any, hashes: Any, parent:
         for start in range(0, NONCE_SPACE, CHUNK):
             for nonce, digest in search.scan(start, CHUNK):
                 found.put(FoundShare(job.generation, extranonce, nonce, job.ntime, job.version, digest))
-            with hashes.get_lock():
-                hashes.value += CHUNK
+            hashes.value += CHUNK  # this process's own counter: no lock a killed parent could hold
             if not jobs.empty():
                 break
             if os.getppid() != parent:
@@ -115,11 +118,12 @@ class Hashers:
             raise ValueError("the miner needs at least one hashing process")
         ctx = mp.get_context("spawn")
         self._found: Any = ctx.Queue()
-        self._hashes: Any = ctx.Value("Q", 0)
+        self._hashes: list[Any] = [ctx.RawValue("Q", 0) for _ in range(threads)]
         self._queues: list[Any] = [ctx.Queue() for _ in range(threads)]
         self._procs: list[SpawnProcess] = [
-            ctx.Process(target=_worker, args=(i, threads, q, self._found, self._hashes, os.getpid()), daemon=True, name=f"nutx-hasher-{i}")
-            for i, q in enumerate(self._queues)
+            ctx.Process(target=_worker, args=(i, threads, q, self._found, counter, os.getpid()), daemon=True,
+                        name=f"nutx-hasher-{i}")
+            for i, (q, counter) in enumerate(zip(self._queues, self._hashes, strict=True))
         ]
         for proc in self._procs:
             proc.start()
@@ -145,7 +149,7 @@ class Hashers:
                 return shares
 
     def hashes_done(self) -> int:
-        return int(self._hashes.value)
+        return sum(int(counter.value) for counter in self._hashes)
 
     def stop(self) -> None:
         for q in self._queues:

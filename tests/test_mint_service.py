@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -118,6 +119,33 @@ def test_mint_quote_rules(mint: Mint) -> None:
     with pytest.raises(MintError) as info:
         mint.mint("nope", outputs(mint.sat_keyset.id, [8]).messages)
     assert info.value.name == "unknown-quote"
+
+
+class UnpaidBackend(FakeBackend):
+    """The fake Lightning network where nobody pays the mint's invoices."""
+
+    def invoice_paid(self, payment_hash: str) -> bool:
+        return False
+
+
+def test_expired_quotes_are_refused(tmp_path: Path) -> None:
+    mint = Mint.open(tmp_path, lightning=UnpaidBackend())
+    try:
+        conn = mint.store.db.conn
+        quote = mint.create_mint_quote(8, "sat")
+        assert quote["expiry"] > time.time()
+        refused("quote-not-paid", mint, mint.mint, quote["quote"], outputs(mint.sat_keyset.id, [8]).messages)
+        conn.execute("UPDATE mint_quotes SET expiry = ? WHERE quote = ?", (int(time.time()) - 1, quote["quote"]))
+        refused("quote-expired", mint, mint.mint, quote["quote"], outputs(mint.sat_keyset.id, [8]).messages)
+
+        mint.lightning = FakeBackend()
+        proofs = mint_sats(mint, 64)
+        melt = mint.create_melt_quote(FakeBackend().create_invoice(40_000, "pay me", 600).request, "sat")
+        conn.execute("UPDATE melt_quotes SET expiry = ? WHERE quote = ?", (int(time.time()) - 1, melt["quote"]))
+        refused("quote-expired", mint, mint.melt, melt["quote"], proofs, [])
+        assert {s["state"] for s in mint.check_state([p.Y for p in proofs])} == {"UNSPENT"}
+    finally:
+        mint.close()
 
 
 def test_mint_quote_locked_to_pubkey(mint: Mint) -> None:

@@ -58,6 +58,11 @@ def now_s() -> int:
     return int(time.time())
 
 
+def _expired(quote_row: dict[str, Any]) -> bool:
+    """A quote whose invoice can no longer be paid (NUT-04/05 `expiry`, unix seconds)."""
+    return quote_row["expiry"] is not None and now_s() > quote_row["expiry"]
+
+
 @dataclass(frozen=True)
 class EpochInfo:
     """One epoch as the pool and the API see it (the EPOCH JSON of DESIGN §5)."""
@@ -655,6 +660,8 @@ class Mint:
     def mint(self, quote: str, outputs: Sequence[BlindedMessage], signature: str | None = None) -> list[BlindSignature]:
         row = self._mint_quote_row(quote)
         if row["state"] == "UNPAID":
+            if _expired(row):
+                raise MintError("quote-expired", "the invoice of this quote expired unpaid; ask for a new quote")
             raise MintError("quote-not-paid", "the invoice of this quote is not paid yet")
         if row["state"] == "ISSUED":
             raise MintError("quote-already-issued", "this quote was already minted")
@@ -745,6 +752,8 @@ class Mint:
             raise MintError("invoice-already-paid", "this quote is already paid")
         if row["state"] == "PENDING":
             raise MintError("quote-pending", "this quote is being paid")
+        if _expired(row):
+            raise MintError("quote-expired", "the invoice of this quote has expired; ask for a new quote")
         checked = self._check_inputs(inputs)
         if any(keyset.unit != row["unit"] for _, keyset, _ in checked):
             raise MintError("unit-mismatch", f"melt inputs must be {row['unit']}")

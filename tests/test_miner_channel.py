@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -218,4 +220,38 @@ def test_hashers_end_when_their_parent_is_killed(tmp_path: Path, target: int) ->
     finally:
         if parent.poll() is None:
             parent.kill()
+            parent.wait(5)
+
+
+def test_ctrl_c_on_the_process_group_stops_hashers_without_tracebacks(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C signals every process of the group; only the miner reacts (and stops its hashers)."""
+    script = (
+        "import time\n"
+        "from nutx_cli.miner.hashers import Hashers, HashJob\n"
+        "if __name__ == '__main__':\n"
+        "    h = Hashers(2)\n"
+        "    h.set_job(HashJob(1, b'x' * 40, b'y' * 30, 8, (), 1, bytes(32), 0, 0x207FFFFF, 2**248 - 1))\n"
+        "    print(*h.pids, flush=True)\n"
+        "    try:\n"
+        "        time.sleep(60)\n"
+        "    except KeyboardInterrupt:\n"
+        "        h.stop()\n"
+        "        print('stopped', flush=True)\n"
+    )
+    path = tmp_path / "parent.py"
+    path.write_text(script)
+    parent = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        assert parent.stdout is not None
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        time.sleep(0.5)  # the hashers are past their start-up and hashing
+        os.killpg(parent.pid, signal.SIGINT)
+        out, err = parent.communicate(timeout=20)
+        assert parent.returncode == 0 and "stopped" in out
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        assert not any(_alive(p) for p in pids)
+    finally:
+        if parent.poll() is None:
+            os.killpg(parent.pid, signal.SIGKILL)
             parent.wait(5)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import signal
 import struct
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
@@ -85,6 +86,8 @@ def _worker(index: int, stride: int, jobs: Any, found: Any, hashes: Any, parent:
     A SIGKILLed miner cannot tell its children to stop, so each chunk also checks that the parent
     is still the one that started it (an orphan is re-parented).
     """
+    # Ctrl-C reaches the whole process group; stopping is the parent's call (or its death's).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # An orphan must be able to exit: nobody reads `found` any more, and the process holds the
     # pipe's read end too, so a full pipe never breaks — don't wait for the feeder thread at exit.
     found.cancel_join_thread()

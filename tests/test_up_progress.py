@@ -45,6 +45,7 @@ def test_events_are_reported_once() -> None:
     summary = progress.summary()
     assert "epochs won 3" in summary and "lost 2" in summary and "orphaned 1" in summary
     assert "2500 sat redeemed here" in summary
+    assert summary.startswith("summary: 4 blocks found by the pool")
     won_work = sum(e["work"] for e in _advance(STATS)["epochs"] if e["status"] in ("won", "mature"))
     assert f"({won_work} in won epochs)" in summary
 

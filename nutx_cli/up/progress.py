@@ -71,8 +71,9 @@ class Progress:
         orphaned = sorted(n for n, s in self.epoch_status.items() if s == "orphaned")
         ehash = sum(self.epoch_work.values())
         ehash_won = sum(self.epoch_work[n] for n in won)
+        blocks = f"{len(self.blocks)} block{'' if len(self.blocks) == 1 else 's'}"
         return (
-            f"summary: {len(self.blocks)} blocks found by the pool · epochs won {len(won)}, lost {len(lost)}, "
+            f"summary: {blocks} found by the pool · epochs won {len(won)}, lost {len(lost)}, "
             f"orphaned {len(orphaned)} · {self.accepted} shares accepted, {ehash} ehash signed "
             f"({ehash_won} in won epochs) · wallet {self.sats} sat ({self.redeemed} sat redeemed here)"
         )

@@ -44,19 +44,21 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._depth = 0
         with self.transaction():
-            for statement in schema.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
+            self._run_script(schema)
             stored = self.meta("schema")
             version = schema_version if stored is None else int(stored)
             if version > schema_version:
                 raise NutxError(f"{path} was written by a newer nutx (schema {version}); upgrade nutx")
             while version < schema_version:
-                for statement in (migrations or {})[version].split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                self._run_script((migrations or {})[version])
                 version += 1
             self.set_meta("schema", str(version))
+
+    def _run_script(self, sql: str) -> None:
+        """Statements separated by `;`, inside the caller's transaction (unlike sqlite3's executescript)."""
+        for statement in sql.split(";"):
+            if statement.strip():
+                self.db.execute(statement)
 
     def close(self) -> None:
         with self._lock:

@@ -48,8 +48,13 @@ def crypto_limit(seconds: float = 2.0) -> float:
 async def load(port: int, authority: str, channels: int, shares: int, window: int) -> dict:
     from nutx_cli.sv2.connection import Connection
     from nutx_cli.sv2.ecash import (
-        ECASH_EXTENSION, BlindedMessage, OpenExtendedEcashMiningChannel, OpenExtendedEcashMiningChannelSuccess,
-        SubmitSharesEcashExtended, SubmitSharesEcashExtendedError, SubmitSharesEcashExtendedSuccess,
+        ECASH_EXTENSION,
+        BlindedMessage,
+        OpenExtendedEcashMiningChannel,
+        OpenExtendedEcashMiningChannelSuccess,
+        SubmitSharesEcashExtended,
+        SubmitSharesEcashExtendedError,
+        SubmitSharesEcashExtendedSuccess,
     )
     from nutx_cli.sv2.extensions import RequestExtensions
     from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash, SetupConnection
@@ -175,7 +180,7 @@ def main() -> None:
                 per_channel = max(50, args.shares // n)
                 window = max(8, 256 // n)
                 cpu_before = cpu_seconds(pool.pid)
-                out = subprocess.run([sys.executable, __file__, "--load", str(sv2_port), authority, str(n),
+                out = subprocess.run([sys.executable, "-m", "benchmarks.pool", "--load", str(sv2_port), authority, str(n),
                                       str(per_channel), str(window)], check=True, capture_output=True, text=True)
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 rate = r["accepted"] / r["seconds"]

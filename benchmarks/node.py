@@ -16,7 +16,12 @@ from nutx_cli.chain.hashes import from_display_hex
 from nutx_cli.chain.header import BlockHeader
 from nutx_cli.chain.script import p2wpkh
 from nutx_cli.node.kernel import Kernel
-from nutx_cli.node.mining import REGTEST_HALVING_INTERVAL, REGTEST_POW_LIMIT_BITS, Template, mine_coinbase_only
+from nutx_cli.node.mining import (
+    REGTEST_HALVING_INTERVAL,
+    REGTEST_POW_LIMIT_BITS,
+    Template,
+    mine_coinbase_only,
+)
 from tests.node_helpers import running_node
 
 GENESIS = from_display_hex("0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206")

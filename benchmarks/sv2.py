@@ -50,11 +50,11 @@ share = SubmitSharesEcashExtended(
 
 
 def success_roundtrip():
-    (msg,) = miner.feed(pool.encode(success))
+    (_msg,) = miner.feed(pool.encode(success))
 
 
 def share_roundtrip():
-    (msg,) = pool.feed(miner.encode(share))
+    (_msg,) = pool.feed(miner.encode(share))
 
 
 wire = pool.encode(success)

@@ -11,6 +11,7 @@ import typer
 
 from nutx_cli.cli.config import apply_config, default_data_dir
 from nutx_cli.local import DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_RPC_PORT, DEFAULT_SV2_PORT
+from nutx_cli.private_files import private_dir
 from nutx_cli.service import run_until_signalled
 
 DEMO_NETWORK_DIFFICULTY = "1/200"
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
         from nutx_cli.up.run import OtherMiner, Roles, UpOptions
         from nutx_cli.up.run import headless as run_headless
 
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         v = apply_config(ctx, data_dir)
         options = UpOptions(
             data_dir=data_dir, threads=v["threads"], other_miner_every=v["other_miner_every"],

@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         try:
             roles.start(typer.echo)
             if v["headless"]:
-                other = OtherMiner(roles.node_rpc, options.other_miner_every, typer.echo)
+                other = OtherMiner(options, typer.echo)
                 other.start()
 
                 async def serve(stop: asyncio.Event) -> None:
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
                 from nutx_cli.tui.model import DashboardModel
                 from nutx_cli.tui.wallet_view import open_wallet_view
 
-                other = OtherMiner(roles.node_rpc, options.other_miner_every, lambda line: None)
+                other = OtherMiner(options, lambda line: None)
                 other.start()
                 client = PoolAdminClient(options.admin_url)
                 DashboardApp(DashboardModel(client.url), client, open_wallet_view(options.wallet_dir)).run()

@@ -9,16 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nutx_cli.errors import NutxError
-from nutx_cli.local import COOKIE_NAME
+from nutx_cli.local import COOKIE_NAME, COOKIE_USER
 from nutx_cli.node.chainstate import ChainService
 from nutx_cli.node.http import RpcHttpServer
 from nutx_cli.node.rpc import NodeRpc
 from nutx_cli.private_files import private_dir, write_private
 
 log = logging.getLogger("nutx.node")
-
-COOKIE_USER = "__cookie__"
-
 
 @dataclass(frozen=True)
 class NodeConfig:

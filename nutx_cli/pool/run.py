@@ -44,6 +44,7 @@ class PoolOptions:
     http_port: int
     admin_port: int
     node_rpc: str | None
+    node_cookie: Path | None
     payout_address: str | None
     network_difficulty: Fraction
     maturity: int
@@ -86,7 +87,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
 
     data_dir = options.data_dir
     private_dir(data_dir)
-    node = connect(options.node_rpc)
+    node = connect(options.node_rpc, node_cookie=options.node_cookie)
     info = await asyncio.to_thread(node.call, "getblockchaininfo")
     network = CHAIN_NETWORKS.get(str(info.get("chain")), "regtest")
     authority = _noise_secret(data_dir / "authority.key")

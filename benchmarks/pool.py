@@ -167,10 +167,10 @@ def main() -> None:
         pool = None
         try:
             node.wait_until(lambda: port_open(rpc_port) and (tmp / "node" / ".cookie").exists(), 60)
-            node_rpc = f"http://{(tmp / 'node' / '.cookie').read_text().strip()}@127.0.0.1:{rpc_port}"
             pool = ChildProcess(["--log-level", "warning", "pool", "start", "--data-dir", str(tmp / "pool"),
-                                 "--node-rpc", node_rpc, "--sv2-port", str(sv2_port), "--http-port", str(free_port()),
-                                 "--admin-port", str(admin_port), "--start-level", "256",
+                                 "--node-rpc", f"http://127.0.0.1:{rpc_port}",
+                                 "--node-cookie", str(tmp / "node" / ".cookie"), "--sv2-port", str(sv2_port),
+                                 "--http-port", str(free_port()), "--admin-port", str(admin_port), "--start-level", "256",
                                  "--shares-per-minute", "1000000000", "--network-difficulty", "1000000"],
                                 tmp / "pool.log")
             pool.wait_until(lambda: port_open(admin_port) and (tmp / "pool" / "pool.json").exists(), 60)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -29,6 +28,7 @@ from nutx_cli.core.models import DLEQ, BlindedMessage, BlindSignature, ModelErro
 from nutx_cli.core.tokens import Token, TokenError, decode_token, encode_token_v4, resolve_short_ids
 from nutx_cli.errors import NutxError
 from nutx_cli.local import DEFAULT_HTTP_PORT, read_pool_json
+from nutx_cli.private_files import private_dir
 from nutx_cli.wallet.client import BadMintAnswer, MintClient, MintRefused, MintUnreachable
 from nutx_cli.wallet.store import (
     DB_NAME,
@@ -221,11 +221,7 @@ class Wallet:
         A new wallet remembers `mint_url` (default: `default_mint_url()`). An existing one keeps
         its own unless `mint_url` names another, which it then remembers (the mint moved).
         """
-        try:
-            wallet_dir.mkdir(parents=True, exist_ok=True)
-            os.chmod(wallet_dir, 0o700)
-        except OSError as exc:
-            raise WalletError(f"cannot use wallet dir {wallet_dir} ({exc}); pass another --wallet-dir") from None
+        private_dir(wallet_dir)
         store = WalletStore.in_dir(wallet_dir)
         try:
             with store.transaction():

@@ -46,16 +46,25 @@ class SqliteStore:
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._depth = 0
-        with self.transaction():
-            self._run_script(schema)
-            stored = self.meta("schema")
-            version = schema_version if stored is None else int(stored)
-            if version > schema_version:
-                raise NutxError(f"{path} was written by a newer nutx (schema {version}); upgrade nutx")
-            while version < schema_version:
-                self._run_script((migrations or {})[version])
-                version += 1
-            self.set_meta("schema", str(version))
+        try:
+            with self.transaction():
+                self._run_script(schema)
+                stored = self.meta("schema")
+                version = schema_version if stored is None else int(stored)
+                if version > schema_version:
+                    raise NutxError(f"{path} was written by a newer nutx (schema {version}); upgrade nutx")
+                while version < schema_version:
+                    self._run_script((migrations or {})[version])
+                    version += 1
+                self.set_meta("schema", str(version))
+        except sqlite3.Error as exc:
+            conn.close()
+            raise NutxError(
+                f"cannot bring {path} to schema {schema_version} ({exc}); the file is left as it was"
+            ) from None
+        except BaseException:
+            conn.close()
+            raise
 
     def _run_script(self, sql: str) -> None:
         """Statements separated by `;`, inside the caller's transaction (unlike sqlite3's executescript)."""

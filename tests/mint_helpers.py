@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from nutx_cli.core import bdhke
@@ -14,6 +14,7 @@ from nutx_cli.core.keysets import Keyset, amount_split
 from nutx_cli.core.models import DLEQ, BlindedMessage, BlindSignature, Proof
 from nutx_cli.mint import Mint, create_app
 from nutx_cli.mint.http import serve_app
+from nutx_cli.mint.lightning import FakeBackend, Invoice, Payment
 from tests.procs import free_port, port_open
 
 
@@ -81,6 +82,32 @@ def won_epoch(mint: Mint, epoch: int, theta_b: int, *, mature: bool = True) -> N
 def open_epoch(mint: Mint) -> int:
     n = len(mint.epochs()) + 1
     return mint.open_epoch(tip_hash=f"{n:064x}", height=n + 99, now=1_700_000_000).epoch
+
+
+class HeldPayments(FakeBackend):
+    """The fake backend, but every payment waits for `release`: melts stay in flight while others arrive."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.in_flight = 0
+        self._count = threading.Lock()
+
+    def pay_invoice(self, invoice: Invoice, fee_limit_msat: int) -> Payment:
+        with self._count:
+            self.in_flight += 1
+        if not self.release.wait(60):
+            return Payment(ok=False, error="the test never released the payment")
+        return super().pay_invoice(invoice, fee_limit_msat)
+
+    @staticmethod
+    async def until(condition: Callable[[], bool]) -> None:
+        """Wait (on the event loop) until `condition` holds; fail after a generous bound."""
+        for _ in range(6000):
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the condition never held")
 
 
 class ServerThread:

@@ -14,7 +14,15 @@ import pytest
 
 from nutx_cli.core.keysets import amount_split
 from nutx_cli.mint import Mint
-from tests.mint_helpers import ServerThread, mine_shares, mint_sats, open_epoch, outputs, won_epoch
+from tests.mint_helpers import (
+    HeldPayments,
+    ServerThread,
+    mine_shares,
+    mint_sats,
+    open_epoch,
+    outputs,
+    won_epoch,
+)
 from tests.procs import free_port, nutx_process, port_open
 
 
@@ -124,6 +132,43 @@ async def test_concurrent_double_spends(served_mint: tuple[Mint, ServerThread]) 
     assert paid in (0, 1270)
     assert mint.liabilities()["sat"] == before["sat"] + paid
     assert mint.liabilities()["ehash"] == before["ehash"] - (127 if paid else 0)
+
+
+async def test_one_invoice_is_paid_once_under_concurrent_melts(tmp_path: Path) -> None:
+    """20 melt quotes for one invoice, melted at once over HTTP while the first payment is still in flight:
+    one pays, the others are refused and keep their proofs."""
+    backend = HeldPayments()
+    mint = Mint.open(tmp_path / "mint", lightning=backend)
+    server = ServerThread(mint)
+    invoice = backend.create_invoice(5000, "once", 600).request
+    n = 20
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+            quote = {"request": invoice, "unit": "sat"}
+            quotes = [(await http.post("/v1/melt/quote/bolt11", json=quote)).json() for _ in range(n)]
+            wallets = [mint_sats(mint, q["amount"] + q["fee_reserve"]) for q in quotes]
+            melts = [
+                asyncio.create_task(http.post("/v1/melt/bolt11", json={"quote": q["quote"], "inputs": j(p)}))
+                for q, p in zip(quotes, wallets, strict=True)
+            ]
+            await backend.until(lambda: backend.in_flight + sum(m.done() for m in melts) == n)
+            backend.release.set()
+            results = await asyncio.gather(*melts)
+            paid = [i for i, r in enumerate(results) if r.status_code == 200]
+            assert len(paid) == 1, f"{len(paid)} of {n} melts of one invoice paid"
+            assert {r.json()["code"] for r in results if r.status_code != 200} == {20005}
+            for i, proofs in enumerate(wallets):
+                checked = await http.post("/v1/checkstate", json={"Ys": [p.Y for p in proofs]})
+                states = checked.json()["states"]
+                assert {s["state"] for s in states} == {"SPENT" if i in paid else "UNSPENT"}
+            other = (paid[0] + 1) % n
+            late = await http.post(
+                "/v1/melt/bolt11", json={"quote": quotes[other]["quote"], "inputs": j(wallets[other])}
+            )
+            assert (late.status_code, late.json()["code"]) == (400, 20006)
+    finally:
+        server.stop()
+        mint.close()
 
 
 @pytest.mark.e2e

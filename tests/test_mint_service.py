@@ -343,7 +343,7 @@ async def test_a_schema_1_mint_is_migrated_with_its_signatures(tmp_path: Path) -
 
     mint = Mint.open(tmp_path / "mint")
     try:
-        assert mint.store.meta("schema") == "2"
+        assert mint.store.meta("schema") == "3"
         got = mint.store.db.conn.execute("SELECT rowid, B_, C_, e, s, amount_log2, keyset_id, share FROM signatures")
         assert sorted(tuple(r[1:]) for r in got.fetchall()) == sorted(rows)
         assert mint.store.share_signature_work(keyset_id) == mint.epoch(e).work == 15 * 5
@@ -352,9 +352,41 @@ async def test_a_schema_1_mint_is_migrated_with_its_signatures(tmp_path: Path) -
     finally:
         mint.close()
     conn = sqlite3.connect(tmp_path / "mint" / "mint.sqlite3", isolation_level=None)
-    conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+    conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")
     conn.close()
     with pytest.raises(NutxError, match="newer nutx"):
+        Mint.open(tmp_path / "mint")
+
+
+def test_a_schema_2_mint_gets_one_melt_per_payment(tmp_path: Path) -> None:
+    """Schema 3: the store itself refuses a second melt quote of one payment hash going PENDING or PAID;
+    a schema-2 file gets that index when opened, or a one-line refusal if it already paid an invoice twice."""
+    mint = Mint.open(tmp_path / "mint")
+    invoice = FakeBackend().create_invoice(10_000, "x", 600).request
+    first, second = (mint.create_melt_quote(invoice, "sat")["quote"] for _ in range(2))
+    with mint.store.transaction():
+        mint.store.update_melt_quote(first, state="PAID")
+    for state in ("PENDING", "PAID"):
+        with pytest.raises(sqlite3.IntegrityError), mint.store.transaction():
+            mint.store.update_melt_quote(second, state=state)
+    mint.close()
+    conn = sqlite3.connect(tmp_path / "mint" / "mint.sqlite3", isolation_level=None)
+    conn.executescript("""
+        DROP INDEX melt_quotes_one_payment;
+        UPDATE meta SET value = '2' WHERE key = 'schema';""")
+    conn.close()
+    mint = Mint.open(tmp_path / "mint")
+    assert mint.store.meta("schema") == "3"
+    with pytest.raises(sqlite3.IntegrityError), mint.store.transaction():
+        mint.store.update_melt_quote(second, state="PENDING")
+    mint.close()
+    conn = sqlite3.connect(tmp_path / "mint" / "mint.sqlite3", isolation_level=None)
+    conn.executescript(f"""
+        DROP INDEX melt_quotes_one_payment;
+        UPDATE melt_quotes SET state = 'PAID' WHERE quote = '{second}';
+        UPDATE meta SET value = '2' WHERE key = 'schema';""")
+    conn.close()
+    with pytest.raises(NutxError, match="UNIQUE constraint failed: melt_quotes.payment_hash"):
         Mint.open(tmp_path / "mint")
 
 

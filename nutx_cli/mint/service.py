@@ -715,7 +715,7 @@ class Mint:
         invoice = self._decode(request)
         if invoice.amount_msat is None:
             raise MintError("amountless-invoice", "invoices without an amount are not supported")
-        if self.store.melted_payment(invoice.payment_hash):
+        if self.store.payment_melt_state(invoice.payment_hash) == "PAID":
             raise MintError("invoice-already-paid", "this invoice was already paid")
         amount = -(-invoice.amount_msat // 1000)
         fee_reserve = -(-self.lightning.fee_reserve_msat(invoice.amount_msat) // 1000)
@@ -725,6 +725,17 @@ class Mint:
         with self.store.transaction():
             self.store.add_melt_quote(row)
         return self.melt_quote(row["quote"])
+
+    def _check_payment_free(self, payment_hash: str) -> None:
+        """An invoice has at most one melt in flight or paid, whichever quote and request it came from.
+
+        Called inside the transaction that marks a quote PENDING, so concurrent melts are decided one by one.
+        """
+        state = self.store.payment_melt_state(payment_hash)
+        if state == "PAID":
+            raise MintError("invoice-already-paid", "this invoice was already paid")
+        if state == "PENDING":
+            raise MintError("quote-pending", "another melt of this invoice is being paid")
 
     def _decode(self, request: str) -> Invoice:
         try:
@@ -768,8 +779,7 @@ class Mint:
         with self.store.transaction():
             if self._melt_quote_row(quote)["state"] != "UNPAID":
                 raise MintError("quote-pending", "this quote is being paid")
-            if self.store.melted_payment(row["payment_hash"]):
-                raise MintError("invoice-already-paid", "this invoice was already paid")
+            self._check_payment_free(row["payment_hash"])
             self._check_unspent(spends, [])
             if outputs and self.store.signed_among([bytes.fromhex(o.B_) for o in outputs]):
                 raise MintError("blinded-message-reused", "a blank output B_ was signed before")

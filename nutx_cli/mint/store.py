@@ -20,7 +20,7 @@ from typing import Any
 from nutx_cli.sqlite_store import SqliteStore
 
 DB_NAME = "mint.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def log2(amount: int) -> int:
@@ -75,6 +75,8 @@ CREATE TABLE IF NOT EXISTS melt_quotes (
     quote TEXT PRIMARY KEY, method TEXT NOT NULL, request TEXT NOT NULL, payment_hash TEXT NOT NULL,
     amount INTEGER NOT NULL, unit TEXT NOT NULL, fee_reserve INTEGER NOT NULL, state TEXT NOT NULL,
     expiry INTEGER, payment_preimage TEXT, fee_paid INTEGER, change TEXT, created_at INTEGER NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS melt_quotes_one_payment ON melt_quotes (payment_hash)
+    WHERE state IN ('PENDING', 'PAID');
 CREATE TABLE IF NOT EXISTS epochs (
     epoch INTEGER PRIMARY KEY, status TEXT NOT NULL, keyset_id TEXT NOT NULL, k_max INTEGER NOT NULL,
     started_at INTEGER NOT NULL, start_hash TEXT NOT NULL, start_height INTEGER NOT NULL,
@@ -107,6 +109,10 @@ INSERT INTO signatures_v2 (B_, C_, e, s, amount_log2, keyset_id, share)
 DROP TABLE signatures;
 ALTER TABLE signatures_v2 RENAME TO signatures;
 CREATE INDEX signatures_keyset ON signatures (keyset_id, share)""",
+    # 2 → 3: an invoice is paid at most once, so at most one melt quote per payment hash may be PENDING or
+    # PAID: the schema's partial unique index `melt_quotes_one_payment`, which the schema script (run
+    # before the migrations) already creates on an older file.
+    2: "",
 }
 
 
@@ -260,10 +266,13 @@ class MintStore(SqliteStore):
     def melt_quotes_in_state(self, state: str) -> list[str]:
         return [r["quote"] for r in self._rows("SELECT quote FROM melt_quotes WHERE state = ?", (state,))]
 
-    def melted_payment(self, payment_hash: str) -> bool:
-        return bool(self._rows(
-            "SELECT 1 FROM melt_quotes WHERE payment_hash = ? AND state = 'PAID'", (payment_hash,)
-        ))
+    def payment_melt_state(self, payment_hash: str) -> str | None:
+        """'PAID' or 'PENDING' if a melt of this payment hash went out or is in flight, else None."""
+        rows = self._rows(
+            "SELECT state FROM melt_quotes WHERE payment_hash = ? AND state IN ('PENDING', 'PAID')",
+            (payment_hash,),
+        )
+        return rows[0]["state"] if rows else None
 
     def update_melt_quote(self, quote: str, **fields: Any) -> None:
         unknown = set(fields) - set(QUOTE_FIELDS)

@@ -193,6 +193,7 @@ async def test_bad_input_gets_json_rpc_errors_and_the_connection_survives() -> N
         assert (await client.call(3, "mining.submit", ["alice.rig1"]))["error"][0] == -32602
         assert (await client.call(4, "mining.submit", ["bob", "5", "00000000", f"{NTIME:08x}", "0"]))["error"][0] == 24
         assert (await client.call(5, "mining.suggest_difficulty", ["lots"]))["error"][0] == -32602
+        assert (await client.call(7, "mining.suggest_difficulty", ["1e9999999"]))["error"][0] == -32602
         assert (await client.call(6, "mining.extranonce.subscribe", []))["result"] is True  # still alive
 
 

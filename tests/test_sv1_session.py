@@ -113,6 +113,55 @@ def test_suggested_difficulties_are_read_exactly() -> None:
             target_of_suggestion(bad)
 
 
+OUT_OF_RANGE: list[Any] = [
+    "1e9999999", "1E+9999999", "1e-9999999", "9" * 5000, 10**4000, -(10**4000), 1e308, 5e-324, "1e68", 2**224,
+    "1e-11", "-1", -0.5, 0, "0", "0e0", "0.0", "nan", "NaN", "inf", "-Infinity", float("inf"), float("nan"),
+    "1/3", "0x10", "1_000", " 1", "", "1e", ".", "+.5e", "1" + "0" * 70, "1." + "0" * 120,
+]
+"""Difficulties the proxy must refuse at once: absurd exponents and magnitudes (as text, JSON numbers and
+huge integers), zero and negatives, NaN/inf, and text that is not a plain decimal number."""
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE, ids=lambda v: f"{type(v).__name__}-{str(v)[:12]}")
+def test_out_of_range_suggestions_get_a_json_rpc_error_and_the_session_goes_on(value: Any) -> None:
+    s = MinerSession(subscription_id="x")
+    (reply,) = replies(s.receive(Request(1, "mining.suggest_difficulty", [value])))
+    assert reply.result is None and reply.error is not None and reply.error[0] == -32602
+    assert s.suggested_target is None
+    events = s.receive(Request(2, "mining.configure", [
+        ["minimum-difficulty", "version-rolling"], {"minimum-difficulty.value": value}]))
+    assert replies(events)[0].result == {"minimum-difficulty": False, "version-rolling": True,
+                                          "version-rolling.mask": "1fffe000"}
+    assert not any(isinstance(e, DifficultySuggested) for e in events)
+    assert replies(s.receive(Request(3, "mining.suggest_difficulty", ["0.001"])))[0].result is True
+
+
+def test_suggestions_span_every_target_a_u256_can_hold() -> None:
+    """SV1 difficulties from DIFF1 / (2^256 − 1) (≈ 2.32827e-10) to DIFF1 (target 1) are served, no others."""
+    assert target_of_suggestion(SV1_DIFF1_TARGET) == target_of_suggestion(str(SV1_DIFF1_TARGET)) == 1
+    assert target_of_suggestion("2.32828e-10") == SV1_DIFF1_TARGET * 10**15 // 232828
+    for beyond in (SV1_DIFF1_TARGET + 1, str(SV1_DIFF1_TARGET + 1), "2.32827e-10", 2.32827e-10):
+        with pytest.raises(TargetError, match="between"):
+            target_of_suggestion(beyond)
+    assert target_of_suggestion("1.5e3") == SV1_DIFF1_TARGET * 2 // 3000
+    halves = (".5", "5E-1", "+0.50", 0.5)
+    assert {target_of_suggestion(h) for h in halves} == {SV1_DIFF1_TARGET * 2}
+
+
+@given(st.one_of(
+    st.text(max_size=80),
+    st.from_regex(r"\A[+-]?[0-9]{0,40}(\.[0-9]{0,40})?([eE][+-]?[0-9]{1,12})?\Z"),
+    st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.none(), st.booleans(),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+))
+def test_the_difficulty_parser_only_ever_raises_its_typed_error(value: Any) -> None:
+    try:
+        target = target_of_suggestion(value)
+    except TargetError:
+        return
+    assert 1 <= target <= 2**256 - 1
+
+
 # --- subscribe, authorize, configure ---------------------------------------------------------------
 
 

@@ -63,6 +63,8 @@ from nutx_cli.sv2.messages import (
     SetupConnection,
     SetupConnectionError,
     SetupConnectionSuccess,
+    UpdateChannel,
+    UpdateChannelError,
 )
 from tests.procs import NutxProcess, free_port, port_open
 
@@ -612,6 +614,28 @@ async def test_setup_negotiation_errors_and_garbage(stack: Stack) -> None:
         assert len(await mine_shares(client, 1)) == 1
     finally:
         await client.close()
+
+
+async def test_max_target_zero_is_refused_and_the_connection_lives_on(stack: Stack) -> None:
+    """A max_target no level can meet (0) gets the open/update error message, not a dropped connection."""
+    client = await EcashClient.open(stack.sv2_port, stack.pool_json["authority_key"])
+    try:
+        await client.conn.send(OpenExtendedEcashMiningChannel(
+            request_id=5, user_identity="zero", nominal_hash_rate=0.0, max_target=0, min_extranonce_size=4,
+            unit="ehash"))
+        await client.wait_for(lambda: any(isinstance(m, OpenMiningChannelError) for m in client.log))
+        refused = next(m for m in client.log if isinstance(m, OpenMiningChannelError))
+        assert (refused.request_id, refused.error_code) == (5, "max-target-out-of-range")
+        await client.conn.send(UpdateChannel(channel_id=client.channel_id, nominal_hash_rate=0.0,
+                                             maximum_target=0))
+        await client.wait_for(lambda: any(isinstance(m, UpdateChannelError) for m in client.log))
+        update = next(m for m in client.log if isinstance(m, UpdateChannelError))
+        assert (update.channel_id, update.error_code) == (client.channel_id, "max-target-out-of-range")
+        assert [p["amount"] for p in await mine_shares(client, 1)] == [64]  # same connection, same channel
+        assert stack.stats()["channels"][0]["level"] == LEVEL
+    finally:
+        await client.close()
+    assert stack.pool is not None and "Traceback" not in stack.pool.output()
 
 
 def replace_open(msg: OpenExtendedEcashMiningChannel, **over: Any) -> OpenExtendedEcashMiningChannel:

@@ -94,3 +94,14 @@ def test_bad_settings_are_refused() -> None:
         VardiffConfig(k_max=224, start_level=236)
     with pytest.raises(VardiffError):
         Vardiff(REGTEST, 0.0, target_of_level(100), 0)
+
+
+def test_a_max_target_no_level_meets_is_a_vardiff_error() -> None:
+    """0 (below every target) is refused like any too-hard max_target, on open and on update."""
+    for hopeless in (0, -1, target_of_level(REGTEST.k_min) - 1):
+        with pytest.raises(VardiffError, match="harder than the hardest level"):
+            Vardiff(REGTEST, 0.0, hopeless, 0)
+    v = Vardiff(REGTEST, 0.0, 2**256 - 1, 0)
+    with pytest.raises(VardiffError):
+        v.update(0.0, 0, 1)
+    assert v.ceiling == 256 and v.update(0.0, target_of_level(REGTEST.k_min), 2) == REGTEST.k_min

@@ -92,8 +92,11 @@ class Vardiff:
         return max(self.config.k_min, min(self._ceiling, k))
 
     def set_max_target(self, max_target: int) -> None:
-        """Honour the miner's max_target (never hand out an easier target than it asked for)."""
-        ceiling = min(self.config.k_max, level_at_or_below(max_target))
+        """Honour the miner's max_target (never hand out an easier target than it asked for).
+
+        Any max_target no offered level meets (0 included) is a VardiffError, the one error callers catch.
+        """
+        ceiling = min(self.config.k_max, level_at_or_below(max_target)) if max_target >= 1 else 0
         if ceiling < self.config.k_min:
             raise VardiffError(
                 f"max_target {max_target:#x} is harder than the hardest level offered ({self.config.k_min})"

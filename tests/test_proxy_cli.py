@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nutx_cli.admin_access import AdminAccess
 from nutx_cli.errors import NutxError
 from nutx_cli.local import PoolInfo, write_pool_json
 from nutx_cli.proxy.run import ProxyOptions, checked_upstream, parse_host_port
@@ -33,8 +34,9 @@ def run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
 
 
 def options(tmp_path: Path, **flags: str) -> ProxyOptions:
-    return ProxyOptions(data_dir=tmp_path / "proxy", host="127.0.0.1", sv1_port=0, admin_port=0,
-                        pool=flags.get("pool"), authority_key=flags.get("authority_key"), mint=flags.get("mint"))
+    return ProxyOptions(data_dir=tmp_path / "proxy", host="127.0.0.1", sv1_port=0,
+                        admin=AdminAccess("127.0.0.1"), admin_port=0, pool=flags.get("pool"),
+                        authority_key=flags.get("authority_key"), mint=flags.get("mint"))
 
 
 @pytest.mark.parametrize(

@@ -169,6 +169,8 @@ def test_sv1_miner_through_proxy_earns_ehash_in_the_proxy_wallet(processes: dict
         assert worker["rejected"] == {"duplicate-share": 1, "stale-share": 1}
         assert stats["upstream"]["channels"] == 1
         assert stats["upstream"]["epoch"] is not None
+        foreign = httpx.get(processes["admin"] + "/v1/proxy/stats", headers={"Host": "evil.example"}, timeout=5)
+        assert foreign.status_code == 403 and "workers" not in foreign.text  # DNS rebinding
         first_epoch = stats["upstream"]["epoch"]
         earned = SHARES * 2 ** (256 - LEVEL)  # every share was on the first job, at level 250
         assert stats["wallet"]["ehash_by_epoch"] == {str(first_epoch): earned}

@@ -15,6 +15,9 @@ from nutx_cli.errors import NutxError
 
 CONFIG_NAME = "config.toml"
 
+ADMIN_HOST_HELP = "Address the admin listener binds to; off loopback it needs --admin-token."
+ADMIN_TOKEN_HELP = "Bearer token every admin request must carry (put it in config.toml to keep it off ps)."
+
 
 class ConfigError(NutxError):
     """A config file that cannot be read, or a key or value the role does not know."""

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from nutx_cli.cli.config import apply_config, default_data_dir
+from nutx_cli.admin_access import TOKEN_ENV, AdminAccess
+from nutx_cli.cli.config import ADMIN_HOST_HELP, ADMIN_TOKEN_HELP, apply_config, default_data_dir
 from nutx_cli.cli.node import NODE_COOKIE_HELP, NODE_RPC_HELP
 from nutx_cli.core.vardiff import DEFAULT_SHARES_PER_MINUTE, DEFAULT_START_LEVEL_REGTEST
 from nutx_cli.errors import NutxError
@@ -37,10 +38,13 @@ def register(app: typer.Typer) -> None:
     def start(
         ctx: typer.Context,
         data_dir: Path = typer.Option(default_data_dir("pool"), "--data-dir", help="Mint database, keys, pool.json."),
-        host: str = typer.Option("127.0.0.1", "--host", help="Address every listener binds to."),
+        host: str = typer.Option("127.0.0.1", "--host", help="Address SV2 and the mint HTTP API bind to."),
         sv2_port: int = typer.Option(DEFAULT_SV2_PORT, "--sv2-port", help="Stratum V2 port for miners."),
         http_port: int = typer.Option(DEFAULT_HTTP_PORT, "--http-port", help="Public Cashu HTTP API of the mint."),
         admin_port: int = typer.Option(DEFAULT_ADMIN_PORT, "--admin-port", help="Admin stats and events (keep private)."),
+        admin_host: str = typer.Option("127.0.0.1", "--admin-host", help=ADMIN_HOST_HELP),
+        admin_token: str | None = typer.Option(None, "--admin-token", envvar=TOKEN_ENV,
+                                               help=ADMIN_TOKEN_HELP),
         node_rpc: str = typer.Option(None, "--node-rpc", help=NODE_RPC_HELP),
         node_cookie: Path = typer.Option(None, "--node-cookie", help=NODE_COOKIE_HELP),
         payout_address: str = typer.Option(None, "--payout-address",
@@ -60,8 +64,8 @@ def register(app: typer.Typer) -> None:
         values = apply_config(ctx, data_dir)
         options = PoolOptions(
             data_dir=data_dir, host=values["host"], sv2_port=values["sv2_port"], http_port=values["http_port"],
-            admin_port=values["admin_port"], node_rpc=values["node_rpc"], node_cookie=values["node_cookie"],
-            payout_address=values["payout_address"],
+            admin=AdminAccess(values["admin_host"], values["admin_token"]), admin_port=values["admin_port"],
+            node_rpc=values["node_rpc"], node_cookie=values["node_cookie"], payout_address=values["payout_address"],
             network_difficulty=parse_difficulty(str(values["network_difficulty"])), maturity=values["maturity"],
             mint_fee=values["mint_fee"], shares_per_minute=values["shares_per_minute"],
             start_level=values["start_level"],

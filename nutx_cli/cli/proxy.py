@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from nutx_cli.cli.config import apply_config, default_data_dir
+from nutx_cli.admin_access import TOKEN_ENV, AdminAccess
+from nutx_cli.cli.config import ADMIN_HOST_HELP, ADMIN_TOKEN_HELP, apply_config, default_data_dir
 from nutx_cli.local import DEFAULT_PROXY_ADMIN_PORT, DEFAULT_SV1_PORT
 from nutx_cli.service import run_until_signalled
 
@@ -20,9 +21,12 @@ def register(app: typer.Typer) -> None:
     def start(
         ctx: typer.Context,
         data_dir: Path = typer.Option(default_data_dir("proxy"), "--data-dir", help="Proxy data; wallet in <dir>/wallet."),
-        host: str = typer.Option("127.0.0.1", "--host", help="Address the SV1 and admin listeners bind to."),
+        host: str = typer.Option("127.0.0.1", "--host", help="Address the SV1 listener binds to."),
         sv1_port: int = typer.Option(DEFAULT_SV1_PORT, "--sv1-port", help="Stratum V1 port for miners."),
         admin_port: int = typer.Option(DEFAULT_PROXY_ADMIN_PORT, "--admin-port", help="Admin stats (keep private)."),
+        admin_host: str = typer.Option("127.0.0.1", "--admin-host", help=ADMIN_HOST_HELP),
+        admin_token: str | None = typer.Option(None, "--admin-token", envvar=TOKEN_ENV,
+                                               help=ADMIN_TOKEN_HELP),
         pool: str = typer.Option(None, "--pool", help="Pool SV2 address HOST:PORT (default: the local pool.json)."),
         authority_key: str = typer.Option(None, "--authority-key", help="The pool's authority key (with --pool)."),
         mint: str = typer.Option(None, "--mint", help="Mint URL for a new wallet (default: the local pool's)."),
@@ -32,7 +36,8 @@ def register(app: typer.Typer) -> None:
 
         values = apply_config(ctx, data_dir)
         options = ProxyOptions(
-            data_dir=data_dir, host=values["host"], sv1_port=values["sv1_port"], admin_port=values["admin_port"],
+            data_dir=data_dir, host=values["host"], sv1_port=values["sv1_port"],
+            admin=AdminAccess(values["admin_host"], values["admin_token"]), admin_port=values["admin_port"],
             pool=values["pool"], authority_key=values["authority_key"], mint=values["mint"],
         )
 

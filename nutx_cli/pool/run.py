@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from nutx_cli.admin_access import AdminAccess, AdminGuard
 from nutx_cli.chain.address import address_to_script, p2wpkh_address
 from nutx_cli.core.vardiff import VardiffConfig
 from nutx_cli.errors import NutxError
@@ -40,8 +41,11 @@ CHAIN_NETWORKS = {"main": "mainnet", "test": "testnet", "testnet4": "testnet", "
 class PoolOptions:
     data_dir: Path
     host: str
+    """Where SV2 and the mint's public HTTP API listen."""
     sv2_port: int
     http_port: int
+    admin: AdminAccess
+    """Where the admin listener binds (loopback unless told otherwise) and its token."""
     admin_port: int
     node_rpc: str | None
     node_cookie: Path | None
@@ -112,12 +116,12 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
             raise NutxError(f"cannot listen for SV2 on {options.host}:{options.sv2_port} ({exc.strerror}): "
                             "pick another --sv2-port") from None
         http_server = await start_http(create_app(mint), options.host, options.http_port)
-        admin_server = await start_http(create_admin_app(pool.stats_json, pool.events), options.host,
-                                        options.admin_port)
+        admin_app = AdminGuard(create_admin_app(pool.stats_json, pool.events), options.admin)
+        admin_server = await start_http(admin_app, options.admin.host, options.admin_port)
         authority_text = authority_key_to_text(pubkey_of_secret(authority))
         pool_info = PoolInfo(sv2=f"{options.host}:{sv2.port}", authority_key=authority_text,
                              http=f"http://{options.host}:{options.http_port}",
-                             admin=f"http://{options.host}:{options.admin_port}", network=network)
+                             admin=f"http://{options.admin.host}:{options.admin_port}", network=network)
         write_pool_json(data_dir, pool_info)
         assert pool.tip is not None
         echo(f"pool on {network}: epoch {pool.epoch}, tip {pool.tip.height} {pool.tip.hash}")

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from nutx_cli.admin_access import AdminAccess, AdminGuard
 from nutx_cli.errors import NutxError
 from nutx_cli.local import read_pool_json
 from nutx_cli.pool.admin import start_http, stop_http
@@ -35,7 +36,10 @@ WALLET_UPKEEP_SECONDS = 30.0
 class ProxyOptions:
     data_dir: Path
     host: str
+    """Where the SV1 listener binds."""
     sv1_port: int
+    admin: AdminAccess
+    """Where the admin listener binds (loopback unless told otherwise) and its token."""
     admin_port: int
     pool: str | None
     authority_key: str | None
@@ -116,13 +120,14 @@ async def _serve(options: ProxyOptions, upstream: Upstream, wallet: Wallet, stop
         raise NutxError(f"cannot listen for SV1 on {options.host}:{options.sv1_port} ({exc.strerror}): "
                         f"pick another --sv1-port") from None
     try:
-        http, http_task = await start_http(create_proxy_admin_app(stats), options.host, options.admin_port)
+        admin_app = AdminGuard(create_proxy_admin_app(stats), options.admin)
+        http, http_task = await start_http(admin_app, options.admin.host, options.admin_port)
     except NutxError:
         server.close()
         raise
     refresher = asyncio.create_task(proxy.refresh_forever())
     upkeep = asyncio.create_task(keep_wallet(wallet))
-    admin = f"http://{options.host}:{options.admin_port}"
+    admin = f"http://{options.admin.host}:{options.admin_port}"
     echo(f"proxy for pool {upstream.host}:{upstream.port}")
     echo(f"  sv1        stratum+tcp://{options.host}:{options.sv1_port}")
     echo(f"  admin      {admin}  (stats: {admin}/v1/proxy/stats)")

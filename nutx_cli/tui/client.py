@@ -70,6 +70,8 @@ def describe_failure(exc: BaseException, url: str) -> str:
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return f"{url} does not answer"
     if isinstance(exc, httpx.HTTPStatusError):
+        if exc.response.status_code == 401:
+            return f"{url} answered HTTP 401: pass the pool's admin token (--admin-token)"
         return f"{url} answered HTTP {exc.response.status_code}"
     if isinstance(exc, StatsError):
         return f"bad stats from the pool: {exc}"
@@ -84,8 +86,10 @@ class PoolAdminClient:
         backoff_first: float = 0.5,
         backoff_ceiling: float = 5.0,
         timeout: float = 3.0,
+        token: str | None = None,
     ) -> None:
         self.url = check_admin_url(admin_url)
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.poll_interval = poll_interval
         self.backoff_first = backoff_first
         self.backoff_ceiling = backoff_ceiling
@@ -120,7 +124,7 @@ class PoolAdminClient:
         return parse_stats(document)
 
     async def _poll(self, sink: FeedSink) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout) as http:
+        async with httpx.AsyncClient(timeout=self.timeout, headers=self.headers) as http:
             delays = backoff_delays(self.backoff_first, self.backoff_ceiling)
             while True:
                 try:
@@ -146,7 +150,8 @@ class PoolAdminClient:
         delays = backoff_delays(self.backoff_first, self.backoff_ceiling)
         while True:
             try:
-                async with websockets.connect(self.events_url, open_timeout=self.timeout) as ws:
+                async with websockets.connect(self.events_url, open_timeout=self.timeout,
+                                              additional_headers=self.headers) as ws:
                     sink.events_changed(True)
                     delays = backoff_delays(self.backoff_first, self.backoff_ceiling)
                     async for message in ws:

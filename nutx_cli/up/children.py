@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from nutx_cli.admin_access import TOKEN_ENV
 from nutx_cli.errors import NutxError
 from nutx_cli.private_files import private_dir
 
@@ -37,6 +38,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _inherited_env() -> dict[str, str]:
+    """The caller's environment minus an admin token: children listen on loopback, and `nutx up`'s own
+    poller and dashboard do not send one (a token meant for another pool would lock them out)."""
+    return {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+
+
 class ChildProcess:
     """A running `python -m nutx_cli ARGS`, in its own session, writing to `log`."""
 
@@ -50,7 +57,7 @@ class ChildProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            env={**_inherited_env(), **(env or {})},
             start_new_session=True,
         )
 

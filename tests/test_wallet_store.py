@@ -12,9 +12,9 @@ from nutx_cli.core import bdhke, nut13
 from nutx_cli.core.keysets import derive_keyset
 from nutx_cli.errors import NutxError
 from nutx_cli.wallet import DleqFailure, Wallet, WalletError
+from nutx_cli.wallet.inputs import select_proofs
 from nutx_cli.wallet.store import DB_NAME, PENDING, UNSPENT, StoredProof, WalletStore
 from nutx_cli.wallet.view import open_wallet_view
-from nutx_cli.wallet.wallet import select_proofs
 
 MINT_SEED = b"\x07" * 32
 URL = "http://127.0.0.1:9"

@@ -45,7 +45,7 @@ from nutx_cli.sv1.translator import REFRESH_SECONDS, JobTranslator, TranslatorEr
 from nutx_cli.sv2.ecash import EcashKeyset, SubmitSharesEcashExtendedSuccess
 from nutx_cli.sv2.errors import Sv2Error
 from nutx_cli.sv2.messages import UpdateChannel
-from nutx_cli.wallet.wallet import DleqFailure
+from nutx_cli.wallet import DleqFailure
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nutx_cli.errors import NutxError
+from nutx_cli.wallet.balance import balance_of
 from nutx_cli.wallet.store import DB_NAME, WalletStore
-from nutx_cli.wallet.wallet import balance_of
 
 if TYPE_CHECKING:  # the shape the dashboard reads; the wallet does not depend on the TUI at run time
     from nutx_cli.tui.wallet_view import WalletSummary

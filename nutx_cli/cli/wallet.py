@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from nutx_cli.cli.config import default_data_dir
 from nutx_cli.errors import NutxError
 
-if TYPE_CHECKING:  # the wallet library pulls in the mint's modules: import it only when a command runs
+if TYPE_CHECKING:  # the wallet library loads httpx and the crypto cores: import it only when a command runs
     from nutx_cli.wallet import Wallet, WalletBalance
 
 T = TypeVar("T")
@@ -111,22 +110,20 @@ def register(app: typer.Typer) -> None:
               limit: int = typer.Option(20, "--limit", min=0, help="How many history entries to show.")) -> None:
         """Proofs held (by unit, epoch and amount), pending shares and recent history."""
         with _opened(wallet_dir, mint) as wallet:
+            listing = wallet.listing(limit)
             typer.echo(f"mint {wallet.mint_url}")
             typer.echo("proofs:")
-            rows = wallet.store.proof_counts()
-            if not rows:
+            if not listing.proofs:
                 typer.echo("  none")
-            for r in rows:
-                where = "sat" if r["unit"] == "sat" else f"ehash epoch {r['epoch']}"
-                typer.echo(f"  {where:<18} {r['state']:<9} {r['count']:>6} × {r['amount']}")
-            shares = wallet.store.pending_shares()
-            if shares:
-                typer.echo(f"pending shares: {len(shares)}")
+            for p in listing.proofs:
+                where = "sat" if p.unit == "sat" else f"ehash epoch {p.epoch}"
+                typer.echo(f"  {where:<18} {p.state:<9} {p.count:>6} × {p.amount}")
+            if listing.pending_shares:
+                typer.echo(f"pending shares: {listing.pending_shares}")
             typer.echo("history:")
-            for h in wallet.store.history(limit):
-                at = datetime.datetime.fromtimestamp(h["at"], datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-                epoch = "" if h["epoch"] is None else f" epoch {h['epoch']}"
-                typer.echo(f"  {at}  {h['kind']:<9} {h['amount']:>12} {h['unit']}{epoch}")
+            for h in listing.history:
+                epoch = "" if h.epoch is None else f" epoch {h.epoch}"
+                typer.echo(f"  {h.at:%Y-%m-%d %H:%M:%S}  {h.kind:<9} {h.amount:>12} {h.unit}{epoch}")
 
     @wallet_app.command()
     def redeem(wallet_dir: Path = _wallet_dir_option(), mint: str | None = _mint_option(),
@@ -210,12 +207,7 @@ def register(app: typer.Typer) -> None:
              force: bool = typer.Option(False, "--force", help="Show the phrase again.")) -> None:
         """Show the seed phrase once: write it down, it is the only way to restore this wallet."""
         with _opened(wallet_dir, None) as wallet:
-            shown = wallet.store.meta("seed_shown_at")
-            if shown and not force:
-                raise NutxError(f"the seed phrase was already shown ({shown} UTC); pass --force to show it again")
+            words = wallet.show_seed(again=force)
             typer.echo("WARNING: anyone who sees these words can take this wallet's ecash. Write them down on "
                        "paper, keep them safe, never share them.", err=True)
-            typer.echo(wallet.mnemonic)
-            with wallet.store.transaction():
-                wallet.store.set_meta("seed_shown_at",
-                                      datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S"))
+            typer.echo(words)

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
+from nutx_cli.cli.tui import open_wallet_view
 from nutx_cli.tui.app import DashboardApp
 from nutx_cli.tui.client import PoolAdminClient
 from nutx_cli.tui.model import DashboardModel
 from nutx_cli.tui.panes import ChannelsPane, EpochsPane
-from nutx_cli.tui.wallet_view import open_wallet_view
 from tests.procs import free_port, nutx_process, port_open
 from tests.stack import node_and_pool
 from tests.tui_recorded import screen_text

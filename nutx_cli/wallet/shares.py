@@ -24,24 +24,16 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class PreparedShare:
-    """A share's blinded message, already stored; hand `B_` to the pool, then complete or fail it."""
+class PreparedShare(Output):
+    """A share's output, already stored as pending share `id` of `epoch`; hand `B_` to the pool,
+    then complete or fail it."""
 
     id: int
-    keyset_id: str
     epoch: int
-    amount: int
-    counter: int
-    secret: str
-    r: bytes
-    B_: bytes
 
     @classmethod
     def of_row(cls, row: PendingShareRow) -> PreparedShare:
-        return cls(row.id, row.keyset_id, row.epoch, row.amount, row.counter, row.secret, row.r, row.B_)
-
-    def output(self) -> Output:
-        return Output(self.keyset_id, self.amount, self.counter, self.secret, self.r, self.B_)
+        return cls(row.keyset_id, row.amount, row.counter, row.secret, row.r, row.B_, row.id, row.epoch)
 
 
 class Shares:
@@ -64,7 +56,7 @@ class Shares:
             share_id = self.store.add_pending_share(
                 keyset_id, epoch, counter, amount, out.secret, out.r, out.B_
             )
-        return PreparedShare(share_id, keyset_id, epoch, amount, counter, out.secret, out.r, out.B_)
+        return PreparedShare(keyset_id, amount, counter, out.secret, out.r, out.B_, share_id, epoch)
 
     def complete(self, prepared: PreparedShare, C_: bytes, e: bytes, s: bytes, K: bytes) -> Proof:
         """Check the pool's signature (DLEQ against K), unblind it and keep the ehash proof.
@@ -79,7 +71,7 @@ class Shares:
             ok = False
         if not ok:
             context = "share" if published in (None, K) else "share signed with an unpublished key"
-            self.outputs.record_dleq_failure(context, prepared.output(), prepared.amount, C_, e, s, K)
+            self.outputs.record_dleq_failure(context, prepared, prepared.amount, C_, e, s, K)
             with self.store.transaction():
                 self.store.delete_pending_shares([prepared.id])
             raise DleqFailure(

@@ -11,6 +11,9 @@ an operation, and hands the call on:
 - `epochs`: epoch statuses and prices, dropping lost and orphaned epochs;
 - `redeem`, `lightning`, `tokens`, `restore`: the operations of the same names;
 - `balance`: balance and listing from the store alone.
+
+Nothing is lost to a crash: counters advance on disk before outputs are sent (`outputs`), a share's
+secret is stored before it is submitted (`shares`), inputs are pending before a request (`inputs`).
 """
 
 from __future__ import annotations

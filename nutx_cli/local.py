@@ -20,6 +20,7 @@ DEFAULT_ADMIN_PORT = 3340
 DEFAULT_SV1_PORT = 3333
 DEFAULT_PROXY_ADMIN_PORT = 3341
 COOKIE_NAME = ".cookie"
+COOKIE_USER = "__cookie__"
 POOL_JSON = "pool.json"
 
 
@@ -27,16 +28,24 @@ def nutx_home() -> Path:
     return Path.home() / ".nutx"
 
 
-def node_rpc_url(node_data_dir: Path | None = None, host: str = "127.0.0.1", port: int = DEFAULT_RPC_PORT) -> str:
-    """`http://__cookie__:pw@host:port` from the local node's cookie file."""
-    cookie = (node_data_dir or nutx_home() / "node") / COOKIE_NAME
+def cookie_path(node_data_dir: Path | None = None) -> Path:
+    """The local node's cookie file (`~/.nutx/node/.cookie` by default)."""
+    return (node_data_dir or nutx_home() / "node") / COOKIE_NAME
+
+
+def read_cookie(cookie: Path) -> str:
+    """`__cookie__:password` from a node's cookie file (the node writes a new one at each start)."""
     try:
         user_pass = cookie.read_text().strip()
     except FileNotFoundError:
         raise NutxError(
             f"no node cookie at {cookie}: start the node with `nutx node start` or pass --node-rpc URL"
         ) from None
-    return f"http://{user_pass}@{host}:{port}"
+    except OSError as exc:
+        raise NutxError(f"cannot read the node cookie {cookie} ({exc.strerror}); check --node-cookie") from None
+    if ":" not in user_pass:
+        raise NutxError(f"{cookie} is not a node cookie (user:password); check --node-cookie")
+    return user_pass
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The SQLite ground under every role's store (DESIGN.md §2, layer 2).
 
+The file (with its -wal/-shm) is owner-only (`private_files`): it holds seeds and keys.
 WAL mode with `synchronous=FULL`, so a COMMIT is on disk when it returns: the mint's group commit
 and the wallet's "store the secret before the share is sent" rely on that. Writes go through
 `transaction()` (BEGIN IMMEDIATE … COMMIT, re-entrant, behind a lock, because event-loop code and
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 import sqlite_utils
 
 from nutx_cli.errors import NutxError
+from nutx_cli.private_files import private_database
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -44,6 +46,7 @@ class SqliteStore:
         `migrations[v]` holds the statements that turn version v into v + 1; they run in one
         transaction with the rest of the opening, so a crash mid-way leaves the old version intact.
         """
+        private_database(path)
         try:
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")

@@ -38,7 +38,8 @@ class Stack:
         return f"http://127.0.0.1:{self.admin}"
 
     def pool_args(self, *flags: str) -> list[str]:
-        return ["pool", "start", "--data-dir", str(self.pool_dir), "--node-rpc", self.node_rpc,
+        return ["pool", "start", "--data-dir", str(self.pool_dir), "--node-rpc", f"http://127.0.0.1:{self.rpc}",
+                "--node-cookie", str(self.node_dir / ".cookie"),
                 "--sv2-port", str(self.sv2), "--http-port", str(self.http), "--admin-port", str(self.admin), *flags]
 
     @contextmanager

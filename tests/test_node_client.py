@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
+from nutx_cli.errors import NutxError
 from nutx_cli.node.client import NodeUnreachable, connect
 from tests.procs import free_port, nutx_process, port_open
 
@@ -29,3 +31,21 @@ def test_client_rereads_the_cookie_after_a_node_restart(tmp_path: Path) -> None:
     with nutx_process(args, tmp_path / "node2.log", ready=ready):
         assert (node_dir / ".cookie").read_text() != first_cookie
         assert client.getblockcount() == 2  # same client, new cookie, chain kept
+
+
+def test_node_cookie_flag_rules(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cookie = tmp_path / ".cookie"
+    with pytest.raises(NutxError, match=f"no node cookie at {cookie}"):
+        connect("http://127.0.0.1:1", node_cookie=cookie)
+    cookie.write_text("no-colon")
+    with pytest.raises(NutxError, match="is not a node cookie"):
+        connect("http://127.0.0.1:1", node_cookie=cookie)
+    cookie.write_text("__cookie__:abc\n")
+    assert connect("http://127.0.0.1:1", node_cookie=cookie).url == "http://__cookie__:abc@127.0.0.1:1"
+    assert connect(node_cookie=cookie, port=2).url == "http://__cookie__:abc@127.0.0.1:2"
+    with pytest.raises(NutxError, match=r"has credentials and --node-cookie others") as refused:
+        connect("http://u:secret@127.0.0.1:1", node_cookie=cookie)
+    assert "secret" not in str(refused.value)
+    with caplog.at_level(logging.WARNING):
+        connect("http://__cookie__:abc@127.0.0.1:1")
+    assert "pass --node-rpc http://HOST:PORT --node-cookie PATH" in caplog.text

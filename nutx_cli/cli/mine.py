@@ -63,7 +63,6 @@ def register(app: typer.Typer) -> None:
 
         if not cpu:
             raise NutxError("say which miner to run: `nutx mine --cpu` (real miners connect to `nutx proxy start`)")
-        wallet_dir.mkdir(parents=True, exist_ok=True)
         values = apply_config(ctx, wallet_dir)
         if values["pool"]:
             if not values["authority_key"]:

@@ -12,7 +12,8 @@ from nutx_cli.local import DEFAULT_RPC_PORT
 from nutx_cli.node.client import connect
 from nutx_cli.service import run_until_signalled
 
-NODE_RPC_HELP = "Node RPC URL http://user:pass@host:port (default: the local node's cookie)."
+NODE_RPC_HELP = "Node RPC URL http://user:pass@host:port, or http://host:port with --node-cookie."
+NODE_COOKIE_HELP = "The node's cookie file (default: ~/.nutx/node/.cookie when no --node-rpc has credentials)."
 
 
 def register(app: typer.Typer) -> None:
@@ -45,11 +46,12 @@ def register(app: typer.Typer) -> None:
         count: int = typer.Argument(..., min=1, help="Number of blocks to mine."),
         address: str = typer.Option(None, "--address", help="Pay the coinbases here (default: another miner)."),
         node_rpc: str = typer.Option(None, "--node-rpc", help=NODE_RPC_HELP),
+        node_cookie: Path = typer.Option(None, "--node-cookie", help=NODE_COOKIE_HELP),
     ) -> None:
         """Mine N blocks as "another miner" (through the node's validation)."""
         from nutx_cli.node.rpc import ANOTHER_MINER_ADDRESS
 
-        client = connect(node_rpc)
+        client = connect(node_rpc, node_cookie=node_cookie)
         hashes = client.generatetoaddress(count, address or ANOTHER_MINER_ADDRESS)
         for block_hash in hashes:
             typer.echo(block_hash)
@@ -60,9 +62,10 @@ def register(app: typer.Typer) -> None:
         depth: int = typer.Option(1, "--depth", min=1, help="How many blocks at the tip to replace."),
         address: str = typer.Option(None, "--address", help="Pay the new branch's coinbases here."),
         node_rpc: str = typer.Option(None, "--node-rpc", help=NODE_RPC_HELP),
+        node_cookie: Path = typer.Option(None, "--node-cookie", help=NODE_COOKIE_HELP),
     ) -> None:
         """Replace the last N blocks with a longer competing branch (a real reorg)."""
-        result = connect(node_rpc).reorg(depth, address)
+        result = connect(node_rpc, node_cookie=node_cookie).reorg(depth, address)
         typer.echo(f"reorg at height {result['fork_height']}: {len(result['disconnected'])} blocks out, "
                    f"{len(result['connected'])} in; tip {result['new_tip']} (was {result['old_tip']})")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from nutx_cli.cli.config import apply_config, default_data_dir
+from nutx_cli.cli.node import NODE_COOKIE_HELP, NODE_RPC_HELP
 from nutx_cli.core.vardiff import DEFAULT_SHARES_PER_MINUTE, DEFAULT_START_LEVEL_REGTEST
 from nutx_cli.errors import NutxError
 from nutx_cli.local import DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_SV2_PORT
@@ -40,7 +41,8 @@ def register(app: typer.Typer) -> None:
         sv2_port: int = typer.Option(DEFAULT_SV2_PORT, "--sv2-port", help="Stratum V2 port for miners."),
         http_port: int = typer.Option(DEFAULT_HTTP_PORT, "--http-port", help="Public Cashu HTTP API of the mint."),
         admin_port: int = typer.Option(DEFAULT_ADMIN_PORT, "--admin-port", help="Admin stats and events (keep private)."),
-        node_rpc: str = typer.Option(None, "--node-rpc", help="Node RPC URL (default: the local node's cookie)."),
+        node_rpc: str = typer.Option(None, "--node-rpc", help=NODE_RPC_HELP),
+        node_cookie: Path = typer.Option(None, "--node-cookie", help=NODE_COOKIE_HELP),
         payout_address: str = typer.Option(None, "--payout-address",
                                            help="Where block rewards go (default: an address of the pool's own key)."),
         network_difficulty: str = typer.Option(DEFAULT_NETWORK_DIFFICULTY, "--network-difficulty",
@@ -58,7 +60,8 @@ def register(app: typer.Typer) -> None:
         values = apply_config(ctx, data_dir)
         options = PoolOptions(
             data_dir=data_dir, host=values["host"], sv2_port=values["sv2_port"], http_port=values["http_port"],
-            admin_port=values["admin_port"], node_rpc=values["node_rpc"], payout_address=values["payout_address"],
+            admin_port=values["admin_port"], node_rpc=values["node_rpc"], node_cookie=values["node_cookie"],
+            payout_address=values["payout_address"],
             network_difficulty=parse_difficulty(str(values["network_difficulty"])), maturity=values["maturity"],
             mint_fee=values["mint_fee"], shares_per_minute=values["shares_per_minute"],
             start_level=values["start_level"],

@@ -12,6 +12,7 @@ import typer
 from nutx_cli.cli.config import apply_config, default_data_dir
 from nutx_cli.cli.tui import open_wallet_view
 from nutx_cli.local import DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_RPC_PORT, DEFAULT_SV2_PORT
+from nutx_cli.private_files import private_dir
 from nutx_cli.service import run_until_signalled
 
 DEMO_NETWORK_DIFFICULTY = "1/200"
@@ -45,7 +46,7 @@ def register(app: typer.Typer) -> None:
         from nutx_cli.up.run import OtherMiner, Roles, UpOptions
         from nutx_cli.up.run import headless as run_headless
 
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         v = apply_config(ctx, data_dir)
         options = UpOptions(
             data_dir=data_dir, threads=v["threads"], other_miner_every=v["other_miner_every"],
@@ -62,7 +63,7 @@ def register(app: typer.Typer) -> None:
         try:
             roles.start(typer.echo)
             if v["headless"]:
-                other = OtherMiner(roles.node_rpc, options.other_miner_every, typer.echo)
+                other = OtherMiner(options, typer.echo)
                 other.start()
 
                 async def serve(stop: asyncio.Event) -> None:
@@ -76,7 +77,7 @@ def register(app: typer.Typer) -> None:
                 from nutx_cli.tui.client import PoolAdminClient
                 from nutx_cli.tui.model import DashboardModel
 
-                other = OtherMiner(roles.node_rpc, options.other_miner_every, lambda line: None)
+                other = OtherMiner(options, lambda line: None)
                 other.start()
                 client = PoolAdminClient(options.admin_url)
                 DashboardApp(DashboardModel(client.url), client, open_wallet_view(options.wallet_dir)).run()

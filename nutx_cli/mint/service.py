@@ -41,6 +41,7 @@ from nutx_cli.mint.errors import MintError
 from nutx_cli.mint.lightning import FakeBackend, Invoice, LightningBackend, LightningError
 from nutx_cli.mint.signer import BatchResult, GroupCommitSigner, ShareRequest, SignedShare
 from nutx_cli.mint.store import MintStore, SignatureRow, SpendRow
+from nutx_cli.private_files import private_dir
 
 MAX_INPUTS = 1000
 MAX_OUTPUTS = 1000
@@ -173,7 +174,7 @@ class Mint:
             lightning = FakeBackend(network)
         if lightning.network != network or (isinstance(lightning, FakeBackend) and network != "regtest"):
             raise NutxError(f"the Lightning backend is for {lightning.network}, the mint runs on {network}")
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         store = MintStore.in_dir(data_dir)
         try:
             with store.transaction():

@@ -8,6 +8,7 @@ bitcoind's JSON-RPC errors into `NodeRpcError` with the code. One AuthServicePro
 from __future__ import annotations
 
 import http.client
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,9 @@ from urllib.parse import urlsplit
 from bitcoinrpc.authproxy import AuthServiceProxy, JSONRPCException
 
 from nutx_cli.errors import NutxError
-from nutx_cli.local import DEFAULT_RPC_PORT, node_rpc_url
+from nutx_cli.local import COOKIE_USER, DEFAULT_RPC_PORT, cookie_path, read_cookie
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds an RPC may take; long enough for a getblocktemplate long-poll (20 s on the embedded node)."""
@@ -83,7 +86,7 @@ class NodeClient:
                     if attempt == 1 and self._reread_cookie():
                         continue
                     raise NodeUnreachable(f"the node at {self.display_url} refused our credentials: check "
-                                          "--node-rpc user:password or the node's .cookie") from None
+                                          "--node-rpc user:password or --node-cookie PATH") from None
                 if exc.code in (-342, -343):
                     self._local.proxy = None
                     raise NodeUnreachable(f"the node at {self.display_url} gave a bad reply: {exc.message}") from None
@@ -143,10 +146,28 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def connect(node_rpc: str | None = None, *, node_data_dir: Path | None = None, host: str = "127.0.0.1",
-            port: int = DEFAULT_RPC_PORT, timeout: float = DEFAULT_TIMEOUT) -> NodeClient:
-    """A client for `--node-rpc URL`, or for the local node via its cookie (`<node data-dir>/.cookie`)."""
-    if node_rpc:
+def connect(node_rpc: str | None = None, *, node_cookie: Path | None = None, node_data_dir: Path | None = None,
+            host: str = "127.0.0.1", port: int = DEFAULT_RPC_PORT, timeout: float = DEFAULT_TIMEOUT) -> NodeClient:
+    """A client for the node, from the flags every role that talks to it takes.
+
+    `--node-rpc http://user:pass@host:port` carries fixed credentials (`--rpc-user`, rpcauth).
+    `--node-cookie PATH` takes them from a cookie file instead, with `--node-rpc http://host:port`
+    or the default host and port; with neither flag, the local node's `<data-dir>/.cookie`. A
+    cookie file is re-read when the node refuses it, since a restarted node writes a new one, and
+    it keeps the secret off command lines (which every local user can read in /proc).
+    """
+    if node_rpc and node_cookie is None:
+        if urlsplit(node_rpc).username == COOKIE_USER:
+            log.warning("--node-rpc carries the node's cookie, which a restarted node replaces and every local "
+                        "user can read on the command line: pass --node-rpc http://HOST:PORT --node-cookie PATH")
         return NodeClient(node_rpc, timeout)
-    return NodeClient(node_rpc_url(node_data_dir, host, port), timeout,
-                      cookie_url=lambda: node_rpc_url(node_data_dir, host, port))
+    cookie = node_cookie or cookie_path(node_data_dir)
+    base = urlsplit(node_rpc or f"http://{host}:{port}")
+    if base.username is not None or base.password is not None:
+        raise NutxError(f"--node-rpc {redact(base.geturl())!r} has credentials and --node-cookie others: "
+                        "give the URL as http://host:port")
+
+    def url() -> str:
+        return base._replace(netloc=f"{read_cookie(cookie)}@{base.netloc}").geturl()
+
+    return NodeClient(url(), timeout, cookie_url=url)

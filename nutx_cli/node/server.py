@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from nutx_cli.errors import NutxError
-from nutx_cli.local import COOKIE_NAME
+from nutx_cli.local import COOKIE_NAME, COOKIE_USER
 from nutx_cli.node.chainstate import ChainService
 from nutx_cli.node.http import RpcHttpServer
 from nutx_cli.node.rpc import NodeRpc
+from nutx_cli.private_files import private_dir, write_private
 
 log = logging.getLogger("nutx.node")
-
-COOKIE_USER = "__cookie__"
-
 
 @dataclass(frozen=True)
 class NodeConfig:
@@ -32,12 +29,8 @@ class NodeConfig:
 def write_cookie(data_dir: Path) -> tuple[Path, str]:
     """bitcoind's `.cookie`: `__cookie__:<random hex>`, readable by the owner only."""
     path = data_dir / COOKIE_NAME
-    tmp = path.with_name(COOKIE_NAME + ".tmp")
     secret = f"{COOKIE_USER}:{secrets.token_hex(32)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secret)
-    tmp.replace(path)
+    write_private(path, secret)
     return path, secret
 
 
@@ -45,7 +38,7 @@ async def serve_node(config: NodeConfig, stop: asyncio.Event) -> None:
     """Run the node until `stop` is set (by a signal or the `stop` RPC)."""
     if (config.rpc_user is None) != (config.rpc_password is None):
         raise NutxError("give both --rpc-user and --rpc-password, or neither to use the cookie file")
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_dir)
     chain = ChainService(config.data_dir)
     tip = await chain.open()
     cookie: Path | None = None

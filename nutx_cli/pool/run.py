@@ -22,6 +22,7 @@ from nutx_cli.local import PoolInfo, write_pool_json
 from nutx_cli.node.client import connect
 from nutx_cli.pool.admin import create_admin_app, start_http, stop_http
 from nutx_cli.pool.service import Pool, PoolSettings
+from nutx_cli.private_files import private_dir, read_private, write_private
 from nutx_cli.sv2.certificate import (
     authority_key_to_text,
     pubkey_of_secret,
@@ -43,6 +44,7 @@ class PoolOptions:
     http_port: int
     admin_port: int
     node_rpc: str | None
+    node_cookie: Path | None
     payout_address: str | None
     network_difficulty: Fraction
     maturity: int
@@ -55,7 +57,7 @@ def _secret_file(path: Path, make: Callable[[bytes], str], read: Callable[[str],
     """A 32-byte secret kept in `path` (created with mode 0600 on first start)."""
     if path.exists():
         try:
-            return read(path.read_text().strip())
+            return read(read_private(path).strip())
         except (ValueError, NutxError) as exc:
             raise NutxError(f"{path} is damaged ({exc}); restore it from a backup or remove it") from None
     while True:
@@ -65,9 +67,7 @@ def _secret_file(path: Path, make: Callable[[bytes], str], read: Callable[[str],
             break
         except (ValueError, NutxError):
             continue
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(make(secret) + "\n")
+    write_private(path, make(secret) + "\n")
     return secret
 
 
@@ -86,8 +86,8 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
     from nutx_cli.mint import Mint, create_app
 
     data_dir = options.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
-    node = connect(options.node_rpc)
+    private_dir(data_dir)
+    node = connect(options.node_rpc, node_cookie=options.node_cookie)
     info = await asyncio.to_thread(node.call, "getblockchaininfo")
     network = CHAIN_NETWORKS.get(str(info.get("chain")), "regtest")
     authority = _noise_secret(data_dir / "authority.key")

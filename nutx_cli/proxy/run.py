@@ -20,6 +20,7 @@ import httpx
 from nutx_cli.errors import NutxError
 from nutx_cli.local import read_pool_json
 from nutx_cli.pool.admin import start_http, stop_http
+from nutx_cli.private_files import private_dir
 from nutx_cli.proxy.admin import create_proxy_admin_app
 from nutx_cli.proxy.service import Proxy, Upstream
 from nutx_cli.sv2.certificate import KeyFormatError, authority_key_from_text
@@ -94,6 +95,7 @@ async def keep_wallet(wallet: Wallet) -> None:
 
 async def serve_proxy(options: ProxyOptions, stop: asyncio.Event, echo: Callable[[str], None]) -> None:
     upstream, mint_url = checked_upstream(options)
+    private_dir(options.data_dir)
     wallet = Wallet.open(options.data_dir / "wallet", mint_url=mint_url)
     try:
         await _serve(options, upstream, wallet, stop, echo)

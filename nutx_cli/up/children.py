@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from nutx_cli.errors import NutxError
+from nutx_cli.private_files import private_dir
 
 
 class ChildFailed(NutxError):
@@ -42,7 +43,7 @@ class ChildProcess:
     def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.args = args
         self.log_path = log
-        log.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(log.parent)
         self._log: IO[bytes] = open(log, "ab")  # noqa: SIM115 - closed in stop(), outlives this call
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nutx_cli", *args],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -17,8 +18,8 @@ from typing import Any
 import httpx
 
 from nutx_cli.errors import NutxError
-from nutx_cli.local import read_pool_json
-from nutx_cli.node.client import NodeClient
+from nutx_cli.local import COOKIE_NAME, read_pool_json
+from nutx_cli.node.client import connect
 from nutx_cli.node.rpc import ANOTHER_MINER_ADDRESS
 from nutx_cli.up.children import ChildProcess, port_open
 from nutx_cli.up.progress import Progress
@@ -64,6 +65,19 @@ class UpOptions:
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.admin_port}"
 
+    @property
+    def node_url(self) -> str:
+        return f"http://127.0.0.1:{self.rpc_port}"
+
+    @property
+    def node_cookie(self) -> Path:
+        return (self.node_dir / COOKIE_NAME).absolute()
+
+    @property
+    def node_flags(self) -> list[str]:
+        """How the pool and the levers reach the node: the cookie's path, never the secret on a command line."""
+        return ["--node-rpc", self.node_url, "--node-cookie", str(self.node_cookie)]
+
 
 class Roles:
     """The three child processes, started in order and stopped in reverse."""
@@ -71,22 +85,19 @@ class Roles:
     def __init__(self, options: UpOptions) -> None:
         self.options = options
         self.children: list[ChildProcess] = []
-        self.node_rpc = ""
 
     def start(self, echo: Callable[[str], None]) -> None:
         o = self.options
         for port in (o.rpc_port, o.sv2_port, o.http_port, o.admin_port):
             if port_open(port):
                 raise NutxError(f"port {port} is in use (another `nutx up`?); stop it or pick other ports")
-        cookie = o.node_dir / ".cookie"
         node = self._spawn(["node", "start", "--data-dir", str(o.node_dir), "--rpc-port", str(o.rpc_port)], "node")
-        node.wait_until(lambda: cookie.exists() and port_open(o.rpc_port), READY_TIMEOUT, "listening")
-        self.node_rpc = f"http://{cookie.read_text().strip()}@127.0.0.1:{o.rpc_port}"
+        node.wait_until(lambda: o.node_cookie.exists() and port_open(o.rpc_port), READY_TIMEOUT, "listening")
         echo(f"node   ready  rpc 127.0.0.1:{o.rpc_port}  (data {o.node_dir})")
         pool_json = o.pool_dir / "pool.json"
         pool_json.unlink(missing_ok=True)
         pool = self._spawn(
-            ["pool", "start", "--data-dir", str(o.pool_dir), "--node-rpc", self.node_rpc,
+            ["pool", "start", "--data-dir", str(o.pool_dir), *o.node_flags,
              "--sv2-port", str(o.sv2_port), "--http-port", str(o.http_port), "--admin-port", str(o.admin_port),
              "--network-difficulty", o.network_difficulty, "--maturity", str(o.maturity),
              "--start-level", str(o.start_level)],
@@ -104,7 +115,7 @@ class Roles:
         echo(f"logs in {o.logs_dir}; reach these processes with:")
         echo(f"  nutx wallet balance --wallet-dir {o.wallet_dir}")
         echo(f"  nutx tui --pool-admin {o.admin_url} --wallet-dir {o.wallet_dir}")
-        echo(f"  nutx regtest generate 1 --node-rpc {self.node_rpc}")
+        echo(f"  nutx regtest generate 1 {shlex.join(o.node_flags)}")
 
     def _spawn(self, args: list[str], name: str) -> ChildProcess:
         child = ChildProcess(args, self.options.logs_dir / f"{name}.log")
@@ -127,9 +138,9 @@ class OtherMiner:
     """Every `every` seconds, a block by "someone else" (the regtest generate lever), from a thread so
     that it runs the same under the dashboard's event loop and the headless one."""
 
-    def __init__(self, node_rpc: str, every: float, echo: Callable[[str], None]) -> None:
-        self._client = NodeClient(node_rpc)
-        self._every = every
+    def __init__(self, options: UpOptions, echo: Callable[[str], None]) -> None:
+        self._client = connect(options.node_url, node_cookie=options.node_cookie)
+        self._every = options.other_miner_every
         self._echo = echo
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="other-miner", daemon=True)

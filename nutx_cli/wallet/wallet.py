@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from fractions import Fraction
@@ -30,6 +29,7 @@ from nutx_cli.core import nut13
 from nutx_cli.core.models import Proof
 from nutx_cli.errors import NutxError
 from nutx_cli.local import DEFAULT_HTTP_PORT, read_pool_json
+from nutx_cli.private_files import private_dir
 from nutx_cli.wallet.balance import WalletBalance, WalletListing, balance_of, listing_of
 from nutx_cli.wallet.client import MintClient
 from nutx_cli.wallet.epochs import Epochs
@@ -94,13 +94,7 @@ class Wallet:
         A new wallet remembers `mint_url` (default: `default_mint_url()`). An existing one keeps
         its own unless `mint_url` names another, which it then remembers (the mint moved).
         """
-        try:
-            wallet_dir.mkdir(parents=True, exist_ok=True)
-            os.chmod(wallet_dir, 0o700)
-        except OSError as exc:
-            raise WalletError(
-                f"cannot use wallet dir {wallet_dir} ({exc}); pass another --wallet-dir"
-            ) from None
+        private_dir(wallet_dir)
         store = WalletStore.in_dir(wallet_dir)
         try:
             with store.transaction():

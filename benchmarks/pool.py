@@ -1,0 +1,209 @@
+"""Pool throughput: N concurrent SV2 ecash channels (N = 1, 10, 100) on loopback submit valid precomputed
+shares as fast as the pool acknowledges (a load generator in its own process; blinded messages made
+before the timed window). Prints accepted shares/s, p50/p99 ack latency, the pool's RSS, and the
+crypto limit (bare coincurve work of one share's signature + DLEQ proof on one core, measured before and after
+the runs, mean) with the ratio, and the pool's CPU time per share (steadier than the rate on shared cores).
+Last line: "pool: channels=N shares_per_s=X p99_ms=L rss_mb=M crypto_limit_per_s=Z ratio=R" (largest N).
+Options: --channels 1,10,100  --shares 12000 (per run, split over the channels)
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from coincurve import PrivateKey, PublicKey
+
+from nutx_cli.core import bdhke
+
+
+def crypto_limit(seconds: float = 2.0) -> float:
+    """Shares/s one core can sign at best: the coincurve calls of one signature and its DLEQ proof."""
+    k = PrivateKey().secret
+    A = PublicKey.from_valid_secret(k)
+    blinded = [bdhke.blind(secrets.token_hex(32), PrivateKey().secret) for _ in range(256)]
+    nonces = [PrivateKey().secret for _ in range(256)]
+    n, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for B_, p in zip(blinded, nonces):
+            B = PublicKey(B_)
+            C = B.multiply(k)                    # C_ = k·B_
+            R1 = PublicKey.from_valid_secret(p)  # DLEQ: R1 = p·G
+            R2 = B.multiply(p)                   #       R2 = p·B_
+            for point in (R1, R2, A, C):         #       e = hash(R1, R2, A, C_) needs the points serialised
+                point.format(compressed=False)
+            C.format()
+        n += len(blinded)
+    return n / elapsed
+
+
+# -- the load generator (its own process) -----------------------------------------------------------------
+
+async def load(port: int, authority: str, channels: int, shares: int, window: int) -> dict:
+    from nutx_cli.sv2.connection import Connection
+    from nutx_cli.sv2.ecash import (
+        ECASH_EXTENSION,
+        BlindedMessage,
+        OpenExtendedEcashMiningChannel,
+        OpenExtendedEcashMiningChannelSuccess,
+        SubmitSharesEcashExtended,
+        SubmitSharesEcashExtendedError,
+        SubmitSharesEcashExtendedSuccess,
+    )
+    from nutx_cli.sv2.extensions import RequestExtensions
+    from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash, SetupConnection
+
+    async def open_channel(i: int):
+        conn = await Connection.connect("127.0.0.1", port, authority)
+        await conn.send(SetupConnection(protocol=0, min_version=2, max_version=2, flags=0, endpoint_host="127.0.0.1",
+                                        endpoint_port=port, vendor="bench", hardware_version="", firmware="",
+                                        device_id=""))
+        await conn.recv()
+        await conn.send(RequestExtensions(request_id=1, requested_extensions=[ECASH_EXTENSION]))
+        await conn.recv()
+        await conn.send(OpenExtendedEcashMiningChannel(request_id=2, user_identity=f"bench{i}", nominal_hash_rate=0.0,
+                                                       max_target=2**256 - 1, min_extranonce_size=8, unit="ehash"))
+        ok = await conn.recv()
+        assert isinstance(ok, OpenExtendedEcashMiningChannelSuccess), ok
+        job = prev = None
+        while prev is None:
+            msg = await conn.recv()
+            if isinstance(msg, NewExtendedMiningJob):
+                job = msg
+            elif isinstance(msg, SetNewPrevHash):
+                prev = msg
+        level = (ok.target + 1).bit_length() - 1
+        assert level == 256, f"the bench needs level 256 (every hash a share), got {level}"
+        prepared = []
+        for seq in range(shares):  # the crypto (blinding) happens here, before the timed window
+            B_ = bdhke.blind(secrets.token_hex(32), PrivateKey().secret)
+            prepared.append(SubmitSharesEcashExtended(
+                channel_id=ok.channel_id, sequence_number=seq, job_id=job.job_id, nonce=seq, ntime=prev.min_ntime,
+                version=job.version, extranonce=i.to_bytes(8, "big"),
+                blinded_message=BlindedMessage(amount=1, keyset_id=ok.keyset.keyset_id, blinded_secret=B_)))
+        return conn, prepared
+
+    opened = await asyncio.gather(*(open_channel(i) for i in range(channels)))
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+
+    async def run(conn, prepared) -> None:
+        sent: dict[int, float] = {}
+        next_i = 0
+
+        async def send_more() -> None:
+            nonlocal next_i
+            batch = []
+            while next_i < len(prepared) and len(sent) < window:
+                msg = prepared[next_i]
+                sent[msg.sequence_number] = time.perf_counter()
+                batch.append(msg)
+                next_i += 1
+            if batch:
+                await conn.send_many(batch)
+
+        await send_more()
+        while sent:
+            msg = await conn.recv()
+            if isinstance(msg, (SubmitSharesEcashExtendedSuccess, SubmitSharesEcashExtendedError)):
+                latencies.append(time.perf_counter() - sent.pop(msg.sequence_number))
+                if isinstance(msg, SubmitSharesEcashExtendedError):
+                    errors[msg.error_code] = errors.get(msg.error_code, 0) + 1
+                await send_more()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(run(conn, prepared) for conn, prepared in opened))
+    elapsed = time.perf_counter() - start
+    for conn, _ in opened:
+        await conn.close()
+    latencies.sort()
+    accepted = len(latencies) - sum(errors.values())
+    return {"accepted": accepted, "errors": errors, "seconds": elapsed,
+            "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)]}
+
+
+# -- the driver -------------------------------------------------------------------------------------------
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (and its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--channels", default="1,10,100")
+    parser.add_argument("--shares", type=int, default=12000)
+    parser.add_argument("--load", nargs=5, metavar=("PORT", "AUTHORITY", "CHANNELS", "SHARES", "WINDOW"))
+    args = parser.parse_args()
+    if args.load:
+        port, authority, channels, shares, window = args.load
+        print(json.dumps(asyncio.run(load(int(port), authority, int(channels), int(shares), int(window)))))
+        return
+
+    from nutx_cli.up.children import ChildProcess, free_port, port_open
+
+    limit_before = crypto_limit()
+    print(f"crypto limit (one sign + DLEQ proof, bare coincurve, one core): {limit_before:,.0f} shares/s "
+          f"= {1e6 / limit_before:.0f} µs/share")
+    with tempfile.TemporaryDirectory(prefix="bench_pool.") as tmp_dir:
+        tmp = Path(tmp_dir)
+        rpc_port, sv2_port, admin_port = free_port(), free_port(), free_port()
+        node = ChildProcess(["node", "start", "--data-dir", str(tmp / "node"), "--rpc-port", str(rpc_port)],
+                            tmp / "node.log")
+        pool = None
+        try:
+            node.wait_until(lambda: port_open(rpc_port) and (tmp / "node" / ".cookie").exists(), 60)
+            pool = ChildProcess(["--log-level", "warning", "pool", "start", "--data-dir", str(tmp / "pool"),
+                                 "--node-rpc", f"http://127.0.0.1:{rpc_port}",
+                                 "--node-cookie", str(tmp / "node" / ".cookie"), "--sv2-port", str(sv2_port),
+                                 "--http-port", str(free_port()), "--admin-port", str(admin_port), "--start-level", "256",
+                                 "--shares-per-minute", "1000000000", "--network-difficulty", "1000000"],
+                                tmp / "pool.log")
+            pool.wait_until(lambda: port_open(admin_port) and (tmp / "pool" / "pool.json").exists(), 60)
+            authority = json.loads((tmp / "pool" / "pool.json").read_text())["authority_key"]
+            last: tuple[int, float, dict, float] | None = None
+            for n in [int(x) for x in args.channels.split(",")]:
+                per_channel = max(50, args.shares // n)
+                window = max(8, 256 // n)
+                cpu_before = cpu_seconds(pool.pid)
+                out = subprocess.run([sys.executable, "-m", "benchmarks.pool", "--load", str(sv2_port), authority, str(n),
+                                      str(per_channel), str(window)], check=True, capture_output=True, text=True)
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                rate = r["accepted"] / r["seconds"]
+                cpu_us = 1e6 * (cpu_seconds(pool.pid) - cpu_before) / max(1, r["accepted"])
+                rss = rss_mb(pool.pid)
+                print(f"channels={n:<4} accepted={r['accepted']:<6} in {r['seconds']:.2f}s: {rate:,.0f} shares/s, "
+                      f"ack p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, pool CPU {cpu_us:.0f} µs/share, "
+                      f"pool RSS {rss:.0f} MB"
+                      + (f", errors {r['errors']}" if r["errors"] else ""))
+                last = (n, rate, r, rss)
+            # The machine's speed drifts (shared cores): the limit is the mean of a measure before and after.
+            limit_after = crypto_limit()
+            limit = (limit_before + limit_after) / 2
+            print(f"crypto limit again after the runs: {limit_after:,.0f} shares/s; mean {limit:,.0f}")
+            if last is not None:
+                n, rate, r, rss = last
+                print(f"pool: channels={n} shares_per_s={rate:.0f} p99_ms={r['p99_ms']:.1f} rss_mb={rss:.0f} "
+                      f"crypto_limit_per_s={limit:.0f} ratio={rate / limit:.2f}")
+        finally:
+            if pool is not None:
+                pool.stop()
+            node.stop()
+
+
+if __name__ == "__main__":
+    main()

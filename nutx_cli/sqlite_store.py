@@ -5,6 +5,10 @@ WAL mode with `synchronous=FULL`, so a COMMIT is on disk when it returns: the mi
 and the wallet's "store the secret before the share is sent" rely on that. Writes go through
 `transaction()` (BEGIN IMMEDIATE … COMMIT, re-entrant, behind a lock, because event-loop code and
 worker threads share one connection).
+
+A store that names its own `error` (a `StoreError`) gets every `sqlite3.Error` of its opening, its
+reads (`_rows`) and its transactions raised as that error, which says which file failed; the layers
+above then catch one `NutxError`, never sqlite3's types.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlite_utils
 
@@ -24,11 +28,19 @@ from nutx_cli.private_files import private_database
 BUSY_TIMEOUT_MS = 10_000
 
 
+class StoreError(NutxError):
+    """The database failed (locked past the busy timeout, disk full, file damaged, a constraint broken)."""
+
+
 class SqliteStore:
     """One database file with a schema (statements separated by `;`) and a `meta` key/value table."""
 
-    def __init__(self, path: Path, schema: str, schema_version: int,
-                 migrations: Mapping[int, str] | None = None) -> None:
+    error: ClassVar[type[StoreError] | None] = None
+    """The store's own error for sqlite3 failures; None lets `sqlite3.Error` through (the mint store)."""
+
+    def __init__(
+        self, path: Path, schema: str, schema_version: int, migrations: Mapping[int, str] | None = None
+    ) -> None:
         """Open `path`, create what `schema` lacks, and bring an older file up to `schema_version`.
 
         `migrations[v]` holds the statements that turn version v into v + 1; they run in one
@@ -40,23 +52,24 @@ class SqliteStore:
             conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.Error as exc:
             raise NutxError(f"cannot open the database {path} ({exc}); check the data dir") from None
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self.path = path
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._depth = 0
         try:
-            with self.transaction():
-                self._run_script(schema)
-                stored = self.meta("schema")
-                version = schema_version if stored is None else int(stored)
-                if version > schema_version:
-                    raise NutxError(f"{path} was written by a newer nutx (schema {version}); upgrade nutx")
-                while version < schema_version:
-                    self._run_script((migrations or {})[version])
-                    version += 1
-                self.set_meta("schema", str(version))
+            with self._sqlite_errors():
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                with self.transaction():
+                    self._run_script(schema)
+                    stored = self.meta("schema")
+                    version = schema_version if stored is None else int(stored)
+                    if version > schema_version:
+                        raise NutxError(f"{path} was written by a newer nutx (schema {version}); upgrade nutx")
+                    while version < schema_version:
+                        self._run_script((migrations or {})[version])
+                        version += 1
+                    self.set_meta("schema", str(version))
         except sqlite3.Error as exc:
             conn.close()
             raise NutxError(
@@ -65,6 +78,20 @@ class SqliteStore:
         except BaseException:
             conn.close()
             raise
+
+    @contextmanager
+    def _sqlite_errors(self) -> Iterator[None]:
+        """sqlite3.Error raised inside as the store's own `error`, when it has one."""
+        if self.error is None:
+            yield
+            return
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self.error(
+                f"the database {self.path} failed ({type(exc).__name__}: {exc}); check the disk and that "
+                f"no other program holds the file"
+            ) from exc
 
     def _run_script(self, sql: str) -> None:
         """Statements separated by `;`, inside the caller's transaction (unlike sqlite3's executescript)."""
@@ -79,7 +106,7 @@ class SqliteStore:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error); nested calls join the outer transaction."""
-        with self._lock:
+        with self._sqlite_errors(), self._lock:
             if self._depth:
                 self._depth += 1
                 try:
@@ -99,7 +126,7 @@ class SqliteStore:
             self.db.execute("COMMIT")
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._sqlite_errors(), self._lock:
             return list(self.db.query(sql, params))
 
     def meta(self, key: str) -> str | None:

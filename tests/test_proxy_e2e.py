@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from nutx_cli.wallet.wallet import Wallet, balance_of
+from nutx_cli.wallet.balance import balance_of
+from nutx_cli.wallet.wallet import Wallet
 from tests.procs import NutxProcess, free_port, port_open
 from tests.stack import node_and_pool
 

@@ -39,7 +39,8 @@ from nutx_cli.sv2.messages import (
     SetupConnectionSuccess,
 )
 from nutx_cli.sv2.noise import new_secret
-from nutx_cli.wallet.wallet import Wallet, balance_of
+from nutx_cli.wallet.balance import balance_of
+from nutx_cli.wallet.wallet import Wallet
 from tests.procs import free_port
 
 

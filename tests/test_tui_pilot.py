@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, TabbedContent
 
+from nutx_cli.cli.tui import open_wallet_view
 from nutx_cli.errors import NutxError
 from nutx_cli.local import PoolInfo, write_pool_json
 from nutx_cli.tui.app import DashboardApp
 from nutx_cli.tui.client import backoff_delays, check_admin_url, default_admin_url
 from nutx_cli.tui.panes import ChannelsPane, EpochsPane, LevelsPane, SharesPane, WalletPane
-from nutx_cli.tui.wallet_view import NoWallet, WalletSummary, open_wallet_view
+from nutx_cli.tui.wallet_view import NoWallet
+from nutx_cli.wallet.view import WalletSummary
 from tests.tui_recorded import RECORDED_NOW, recorded_model, screen_text
 
 

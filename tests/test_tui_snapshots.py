@@ -12,7 +12,8 @@ from textual.pilot import Pilot
 
 from nutx_cli.tui.app import DashboardApp
 from nutx_cli.tui.model import DashboardModel
-from nutx_cli.tui.wallet_view import NoWallet, WalletSummary, WalletView
+from nutx_cli.tui.wallet_view import NoWallet, WalletView
+from nutx_cli.wallet.view import WalletSummary
 from tests.tui_recorded import RECORDED_NOW, RECORDED_URL, recorded_model
 
 SnapCompare = Callable[..., bool]

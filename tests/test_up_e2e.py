@@ -14,6 +14,7 @@ import httpx
 import pytest
 from textual.widgets import DataTable
 
+from nutx_cli.cli.tui import open_wallet_view
 from nutx_cli.mint.store import DB_NAME as MINT_DB
 from nutx_cli.node.client import connect
 from nutx_cli.node.rpc import ANOTHER_MINER_ADDRESS
@@ -21,7 +22,6 @@ from nutx_cli.tui.app import DashboardApp
 from nutx_cli.tui.client import PoolAdminClient
 from nutx_cli.tui.model import DashboardModel
 from nutx_cli.tui.panes import ChannelsPane, EpochsPane
-from nutx_cli.tui.wallet_view import open_wallet_view
 from nutx_cli.up.children import ChildProcess
 from nutx_cli.up.run import Roles, UpOptions
 from nutx_cli.wallet.store import DB_NAME as WALLET_DB

@@ -12,9 +12,9 @@ from nutx_cli.core import bdhke, nut13
 from nutx_cli.core.keysets import derive_keyset
 from nutx_cli.errors import NutxError
 from nutx_cli.wallet import DleqFailure, Wallet, WalletError
-from nutx_cli.wallet.store import DB_NAME, PENDING, UNSPENT, StoredProof, WalletStore
+from nutx_cli.wallet.inputs import select_proofs
+from nutx_cli.wallet.store import DB_NAME, PENDING, UNSPENT, StoredProof, WalletStore, WalletStoreError
 from nutx_cli.wallet.view import open_wallet_view
-from nutx_cli.wallet.wallet import select_proofs
 
 MINT_SEED = b"\x07" * 32
 URL = "http://127.0.0.1:9"
@@ -164,6 +164,20 @@ def test_store_keeps_amounts_up_to_2_63_and_states(tmp_path: Path) -> None:
         store.add_proofs([StoredProof(Proof(3, keyset.id, "c" * 64, big.C), "ehash", 1, UNSPENT)])
     assert len(store.proofs(state=None)) == 2
     store.close()
+
+
+def test_a_failing_database_raises_the_stores_own_error(tmp_path: Path) -> None:
+    store = WalletStore(tmp_path / "s.sqlite3")
+    keyset_id = derive_keyset(MINT_SEED, "ehash", 1).id
+    refused = r"s\.sqlite3 failed \(IntegrityError: UNIQUE constraint failed: pending_shares\.B_\)"
+    with pytest.raises(WalletStoreError, match=refused), store.transaction():  # one B_ twice: rolled back
+        store.add_pending_share(keyset_id, 1, 0, 1, "d" * 64, b"r" * 32, b"B" * 33)
+        store.add_pending_share(keyset_id, 1, 1, 1, "e" * 64, b"r" * 32, b"B" * 33)
+    assert store.pending_shares() == []
+    store.close()
+    store.path.write_bytes(b"not a database" * 100)
+    with pytest.raises(NutxError, match="s.sqlite3"):
+        WalletStore(store.path)
 
 
 def test_select_proofs_prefers_an_exact_subset() -> None:

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from nutx_cli.admin_access import TOKEN_ENV
+
+if TYPE_CHECKING:  # Textual and the wallet are loaded only when the dashboard starts
+    from nutx_cli.tui.wallet_view import NoWallet, WalletView
+
+
+def open_wallet_view(wallet_dir: Path | None) -> WalletView | NoWallet:
+    """The wallet pane's source: the wallet in `wallet_dir`, or why there is none."""
+    from nutx_cli.tui.wallet_view import NoWallet
+    from nutx_cli.wallet import view
+
+    if wallet_dir is None:
+        return NoWallet("no wallet: run `nutx tui --wallet-dir DIR` to see one")
+    return view.open_wallet_view(wallet_dir)
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +43,6 @@ def register(app: typer.Typer) -> None:
         from nutx_cli.tui.app import DashboardApp
         from nutx_cli.tui.client import PoolAdminClient, default_admin_url
         from nutx_cli.tui.model import DashboardModel
-        from nutx_cli.tui.wallet_view import open_wallet_view
 
         client = PoolAdminClient(pool_admin or default_admin_url(), token=admin_token)
         DashboardApp(DashboardModel(client.url), client, open_wallet_view(wallet_dir)).run()

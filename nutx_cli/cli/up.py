@@ -10,6 +10,7 @@ from types import FrameType
 import typer
 
 from nutx_cli.cli.config import apply_config, default_data_dir
+from nutx_cli.cli.tui import open_wallet_view
 from nutx_cli.local import DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_RPC_PORT, DEFAULT_SV2_PORT
 from nutx_cli.private_files import private_dir
 from nutx_cli.service import run_until_signalled
@@ -75,7 +76,6 @@ def register(app: typer.Typer) -> None:
                 from nutx_cli.tui.app import DashboardApp
                 from nutx_cli.tui.client import PoolAdminClient
                 from nutx_cli.tui.model import DashboardModel
-                from nutx_cli.tui.wallet_view import open_wallet_view
 
                 other = OtherMiner(options, lambda line: None)
                 other.start()

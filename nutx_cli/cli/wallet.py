@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from nutx_cli.cli.config import default_data_dir
 from nutx_cli.errors import NutxError
 
-if TYPE_CHECKING:  # the wallet library pulls in the mint's modules: import it only when a command runs
+if TYPE_CHECKING:  # the wallet library loads httpx and the crypto cores: import it only when a command runs
     from nutx_cli.wallet import Wallet, WalletBalance
 
 T = TypeVar("T")
@@ -68,18 +67,23 @@ def _print_balance(wallet: Wallet, balance: WalletBalance) -> None:
         typer.echo("ehash    none")
     for e in balance.epochs:
         estimate = "" if e.estimated_sats is None else f"  ≈ {e.estimated_sats} sats"
-        typer.echo(f"ehash    epoch {e.epoch:<5} {e.status or 'unknown':<9} {e.amount:>14} ehash{estimate}  "
-                   f"({_price(e.price)})")
+        typer.echo(
+            f"ehash    epoch {e.epoch:<5} {e.status or 'unknown':<9} {e.amount:>14} ehash{estimate}  "
+            f"({_price(e.price)})"
+        )
     if balance.pending_shares:
         typer.echo(f"pending  {balance.pending_shares} shares waiting for the pool's answer")
     if balance.pending_sats or balance.pending_ehash:
-        typer.echo(f"pending  {balance.pending_sats} sats, {balance.pending_ehash} ehash in unfinished requests "
-                   f"(`nutx wallet restore` settles them)")
+        typer.echo(
+            f"pending  {balance.pending_sats} sats, {balance.pending_ehash} ehash in unfinished requests "
+            f"(`nutx wallet restore` settles them)"
+        )
 
 
 def register(app: typer.Typer) -> None:
-    wallet_app = typer.Typer(help="The miner's wallet: ehash, sats, tokens, Lightning, restore.",
-                             no_args_is_help=True)
+    wallet_app = typer.Typer(
+        help="The miner's wallet: ehash, sats, tokens, Lightning, restore.", no_args_is_help=True
+    )
     app.add_typer(wallet_app, name="wallet")
 
     @wallet_app.callback()
@@ -101,63 +105,85 @@ def register(app: typer.Typer) -> None:
             try:
                 _run(sync)
             except MintUnreachable:
-                typer.echo(f"(the mint at {wallet.mint_url} is not reachable: showing the stored balance)", err=True)
+                typer.echo(
+                    f"(the mint at {wallet.mint_url} is not reachable: showing the stored balance)", err=True
+                )
             except NutxError as exc:
                 typer.echo(f"(could not sync with the mint: {exc}; showing the stored balance)", err=True)
             _print_balance(wallet, wallet.balance())
 
     @wallet_app.command("list")
-    def list_(wallet_dir: Path = _wallet_dir_option(), mint: str | None = _mint_option(),
-              limit: int = typer.Option(20, "--limit", min=0, help="How many history entries to show.")) -> None:
+    def list_(
+        wallet_dir: Path = _wallet_dir_option(),
+        mint: str | None = _mint_option(),
+        limit: int = typer.Option(20, "--limit", min=0, help="How many history entries to show."),
+    ) -> None:
         """Proofs held (by unit, epoch and amount), pending shares and recent history."""
         with _opened(wallet_dir, mint) as wallet:
+            listing = wallet.listing(limit)
             typer.echo(f"mint {wallet.mint_url}")
             typer.echo("proofs:")
-            rows = wallet.store.proof_counts()
-            if not rows:
+            if not listing.proofs:
                 typer.echo("  none")
-            for r in rows:
-                where = "sat" if r["unit"] == "sat" else f"ehash epoch {r['epoch']}"
-                typer.echo(f"  {where:<18} {r['state']:<9} {r['count']:>6} × {r['amount']}")
-            shares = wallet.store.pending_shares()
-            if shares:
-                typer.echo(f"pending shares: {len(shares)}")
+            for p in listing.proofs:
+                where = "sat" if p.unit == "sat" else f"ehash epoch {p.epoch}"
+                typer.echo(f"  {where:<18} {p.state:<9} {p.count:>6} × {p.amount}")
+            if listing.pending_shares:
+                typer.echo(f"pending shares: {listing.pending_shares}")
             typer.echo("history:")
-            for h in wallet.store.history(limit):
-                at = datetime.datetime.fromtimestamp(h["at"], datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-                epoch = "" if h["epoch"] is None else f" epoch {h['epoch']}"
-                typer.echo(f"  {at}  {h['kind']:<9} {h['amount']:>12} {h['unit']}{epoch}")
+            for h in listing.history:
+                epoch = "" if h.epoch is None else f" epoch {h.epoch}"
+                typer.echo(f"  {h.at:%Y-%m-%d %H:%M:%S}  {h.kind:<9} {h.amount:>12} {h.unit}{epoch}")
 
     @wallet_app.command()
-    def redeem(wallet_dir: Path = _wallet_dir_option(), mint: str | None = _mint_option(),
-               epoch: int | None = typer.Option(None, "--epoch", help="Only this epoch (default: every mature one).")
-               ) -> None:
+    def redeem(
+        wallet_dir: Path = _wallet_dir_option(),
+        mint: str | None = _mint_option(),
+        epoch: int | None = typer.Option(
+            None, "--epoch", help="Only this epoch (default: every mature one)."
+        ),
+    ) -> None:
         """Turn mature ehash into sats (floor(ehash × price)), in requests of at most 1,000 proofs."""
         with _opened(wallet_dir, mint) as wallet:
-            progress = Progress(TextColumn("redeeming"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                console=Console(stderr=True), transient=True)
+            progress = Progress(
+                TextColumn("redeeming"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             task = progress.add_task("redeem", total=None)
             with progress:
-                gained = _run(lambda: wallet.redeem(
-                    epoch, progress=lambda done, total: progress.update(task, completed=done, total=total)))
+                gained = _run(
+                    lambda: wallet.redeem(
+                        epoch, progress=lambda done, total: progress.update(task, completed=done, total=total)
+                    )
+                )
             if gained:
                 typer.echo(f"redeemed: +{gained} sats; balance {wallet.balance().sats} sats")
             else:
                 typer.echo("nothing to redeem: no mature ehash (see `nutx wallet balance`)")
 
     @wallet_app.command()
-    def send(amount: int = typer.Argument(..., min=1, help="How much to send."),
-             unit: str = typer.Option("sat", "--unit", help="sat or ehash."),
-             epoch: int | None = typer.Option(None, "--epoch", help="The epoch of the ehash to send."),
-             memo: str | None = typer.Option(None, "--memo", help="A note for the receiver."),
-             wallet_dir: Path = _wallet_dir_option(), mint: str | None = _mint_option()) -> None:
+    def send(
+        amount: int = typer.Argument(..., min=1, help="How much to send."),
+        unit: str = typer.Option("sat", "--unit", help="sat or ehash."),
+        epoch: int | None = typer.Option(None, "--epoch", help="The epoch of the ehash to send."),
+        memo: str | None = typer.Option(None, "--memo", help="A note for the receiver."),
+        wallet_dir: Path = _wallet_dir_option(),
+        mint: str | None = _mint_option(),
+    ) -> None:
         """Print a cashuB token worth AMOUNT (the receiver runs `nutx wallet receive TOKEN`)."""
         with _opened(wallet_dir, mint) as wallet:
             typer.echo(_run(lambda: wallet.send(amount, unit, epoch, memo)))
 
     @wallet_app.command()
-    def receive(token: str = typer.Argument(..., help="A cashuA/cashuB token."),
-                wallet_dir: Path = _wallet_dir_option(), mint: str | None = _mint_option()) -> None:
+    def receive(
+        token: str = typer.Argument(..., help="A cashuA/cashuB token."),
+        wallet_dir: Path = _wallet_dir_option(),
+        mint: str | None = _mint_option(),
+    ) -> None:
         """Claim a token: its proofs are swapped at the mint for fresh ones of this wallet."""
         with _opened(wallet_dir, mint) as wallet:
             unit, amount, epoch = _run(lambda: wallet.receive(token))
@@ -165,9 +191,12 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"received {amount} {unit}{where}")
 
     @wallet_app.command()
-    def invoice(amount: int = typer.Argument(..., min=1, help="Sats to mint."),
-                wait: float = typer.Option(30.0, "--wait", min=0, help="Seconds to wait for the payment."),
-                wallet_dir: Path = _wallet_dir_option(), mint: str | None = _mint_option()) -> None:
+    def invoice(
+        amount: int = typer.Argument(..., min=1, help="Sats to mint."),
+        wait: float = typer.Option(30.0, "--wait", min=0, help="Seconds to wait for the payment."),
+        wallet_dir: Path = _wallet_dir_option(),
+        mint: str | None = _mint_option(),
+    ) -> None:
         """Get sats over Lightning: prints the invoice to pay (on regtest it is paid at once)."""
         with _opened(wallet_dir, mint) as wallet:
             request, minted = _run(lambda: wallet.invoice(amount, wait))
@@ -178,8 +207,11 @@ def register(app: typer.Typer) -> None:
                 typer.echo("not paid yet: pay it, then `nutx wallet balance` collects the sats")
 
     @wallet_app.command()
-    def withdraw(bolt11: str = typer.Argument(..., help="A BOLT11 invoice to pay."),
-                 wallet_dir: Path = _wallet_dir_option(), mint: str | None = _mint_option()) -> None:
+    def withdraw(
+        bolt11: str = typer.Argument(..., help="A BOLT11 invoice to pay."),
+        wallet_dir: Path = _wallet_dir_option(),
+        mint: str | None = _mint_option(),
+    ) -> None:
         """Pay a Lightning invoice with sats (melt); unused fee reserve comes back as change."""
         with _opened(wallet_dir, mint) as wallet:
             result = _run(lambda: wallet.withdraw(bolt11))
@@ -197,7 +229,9 @@ def register(app: typer.Typer) -> None:
             words = typer.prompt("seed phrase (12 words)")
         wallet = Wallet.open(wallet_dir, mint_url=mint, mnemonic=words)
         try:
-            report = _run(lambda: wallet.restore(progress=lambda what: typer.echo(f"scanning {what}", err=True)))
+            report = _run(
+                lambda: wallet.restore(progress=lambda what: typer.echo(f"scanning {what}", err=True))
+            )
             if report.settled_pending:
                 typer.echo(f"settled {report.settled_pending} proofs of unfinished requests")
             typer.echo("restored:")
@@ -206,16 +240,16 @@ def register(app: typer.Typer) -> None:
             wallet.close()
 
     @wallet_app.command()
-    def seed(wallet_dir: Path = _wallet_dir_option(),
-             force: bool = typer.Option(False, "--force", help="Show the phrase again.")) -> None:
+    def seed(
+        wallet_dir: Path = _wallet_dir_option(),
+        force: bool = typer.Option(False, "--force", help="Show the phrase again."),
+    ) -> None:
         """Show the seed phrase once: write it down, it is the only way to restore this wallet."""
         with _opened(wallet_dir, None) as wallet:
-            shown = wallet.store.meta("seed_shown_at")
-            if shown and not force:
-                raise NutxError(f"the seed phrase was already shown ({shown} UTC); pass --force to show it again")
-            typer.echo("WARNING: anyone who sees these words can take this wallet's ecash. Write them down on "
-                       "paper, keep them safe, never share them.", err=True)
-            typer.echo(wallet.mnemonic)
-            with wallet.store.transaction():
-                wallet.store.set_meta("seed_shown_at",
-                                      datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S"))
+            words = wallet.show_seed(again=force)
+            typer.echo(
+                "WARNING: anyone who sees these words can take this wallet's ecash. Write them down on "
+                "paper, keep them safe, never share them.",
+                err=True,
+            )
+            typer.echo(words)

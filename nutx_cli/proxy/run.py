@@ -25,7 +25,7 @@ from nutx_cli.private_files import private_dir
 from nutx_cli.proxy.admin import create_proxy_admin_app
 from nutx_cli.proxy.service import Proxy, Upstream
 from nutx_cli.sv2.certificate import KeyFormatError, authority_key_from_text
-from nutx_cli.wallet.wallet import Wallet, balance_of
+from nutx_cli.wallet import Wallet
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def checked_upstream(options: ProxyOptions) -> tuple[Upstream, str | None]:
 
 def wallet_summary(wallet: Wallet) -> dict[str, Any]:
     """The wallet part of the stats: ehash per epoch (with its status), sats, shares awaiting an answer."""
-    balance = balance_of(wallet.store)
+    balance = wallet.balance()
     return {
         "ehash_by_epoch": {str(e.epoch): e.amount for e in balance.epochs},
         "epochs": [{"epoch": e.epoch, "ehash": e.amount, "status": e.status, "estimated_sats": e.estimated_sats}

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -45,7 +44,7 @@ from nutx_cli.sv1.translator import REFRESH_SECONDS, JobTranslator, TranslatorEr
 from nutx_cli.sv2.ecash import EcashKeyset, SubmitSharesEcashExtendedSuccess
 from nutx_cli.sv2.errors import Sv2Error
 from nutx_cli.sv2.messages import UpdateChannel
-from nutx_cli.wallet.wallet import DleqFailure
+from nutx_cli.wallet import DleqFailure
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +313,7 @@ class Downstream:
         wallet = self.proxy.wallet
         try:
             prepared = wallet.prepare_share(job.keyset.keyset_id.hex(), job.amount, job.keyset.epoch)
-        except (NutxError, OSError, sqlite3.Error) as exc:  # not stored, so not sent: nothing can be lost
+        except (NutxError, OSError) as exc:  # not stored, so not sent: nothing can be lost
             log.error("wallet cannot store a share's secret, share of %s not forwarded: %s", share.worker, exc)
             stats.record_rejected("wallet-error")
             return
@@ -336,7 +335,7 @@ class Downstream:
         try:
             wallet.complete_share(prepared, sig.blinded_signature, sig.dleq_e, sig.dleq_s,
                                   job.keyset.key_for(job.amount))
-        except (NutxError, OSError, sqlite3.Error) as exc:
+        except (NutxError, OSError) as exc:
             log.error("worker %s: the pool's signature was not stored: %s", share.worker, exc)
             stats.record_rejected("dleq-failure" if isinstance(exc, DleqFailure) else "wallet-error")
             return

@@ -29,7 +29,8 @@ from nutx_cli.tui.panes import (
     WalletPane,
 )
 from nutx_cli.tui.stats import PoolEvent, PoolStats
-from nutx_cli.tui.wallet_view import NoWallet, WalletSummary, WalletView
+from nutx_cli.tui.wallet_view import NoWallet, WalletView
+from nutx_cli.wallet.view import WalletSummary
 
 WALLET_INTERVAL = 5.0
 PANES: dict[str, type[OverviewPane | ChannelsPane | SharesPane | EpochsPane | LevelsPane]] = {

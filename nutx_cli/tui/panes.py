@@ -17,7 +17,8 @@ from nutx_cli.core.targets import TargetError, amount_of_level, difficulty_of_le
 from nutx_cli.tui import format as fmt
 from nutx_cli.tui.model import DashboardModel
 from nutx_cli.tui.stats import Channel, Epoch, ShareEvent
-from nutx_cli.tui.wallet_view import NoWallet, WalletSummary
+from nutx_cli.tui.wallet_view import NoWallet
+from nutx_cli.wallet.view import WalletSummary
 
 Row = Sequence[RenderableType | str]
 Item = TypeVar("Item")

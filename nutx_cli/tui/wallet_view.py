@@ -1,20 +1,16 @@
-"""The dashboard's read-only window on a wallet: ehash held per epoch and sats.
+"""What the dashboard needs of a wallet: a view it reads every few seconds, or why there is none.
 
-The wallet library provides the view (`nutx_cli.wallet.view`); without `--wallet-dir` the wallet pane
-says why it shows nothing. The summary has the shape of the proxy's `"wallet"` stats (DESIGN §5):
-`{"ehash_by_epoch": {epoch: units}, "sats": n}`.
+The wallet library provides the view (`nutx_cli.wallet.view`, which also defines the summary's
+shape); `nutx tui` opens it (`nutx_cli.cli.tui.open_wallet_view`). Without `--wallet-dir` the
+wallet pane says why it shows nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol, TypedDict
+from typing import Protocol
 
-
-class WalletSummary(TypedDict):
-    ehash_by_epoch: dict[int, int]
-    sats: int
+from nutx_cli.wallet.view import WalletSummary
 
 
 class WalletView(Protocol):
@@ -28,11 +24,3 @@ class NoWallet:
     """Why there is no wallet to show."""
 
     reason: str
-
-
-def open_wallet_view(wallet_dir: Path | None) -> WalletView | NoWallet:
-    if wallet_dir is None:
-        return NoWallet("no wallet: run `nutx tui --wallet-dir DIR` to see one")
-    from nutx_cli.wallet import view  # the wallet library imports this module's types
-
-    return view.open_wallet_view(wallet_dir)

@@ -1,20 +1,26 @@
 """An async client of the mint's HTTP API (DESIGN §5): standard Cashu endpoints plus /v1/mining/*.
 
-Every refusal of the mint (HTTP 400 `{"detail", "code"}`) becomes a `MintRefused` carrying the
-code and its DESIGN §5 name; a mint that cannot be reached is `MintUnreachable`, whose message says
-what to start or which flag to pass. Responses are parsed with the core models, so a malformed
-answer is an error here, not a crash further up.
+Every answer is parsed into a typed value here (the core models for outputs, signatures and proofs,
+the small frozen dataclasses below for keysets, epochs and quotes), so a malformed answer is a
+`BadMintAnswer` naming the field, not a crash further up. Every refusal of the mint (HTTP 400
+`{"detail", "code"}`) becomes a `MintRefused` carrying the Cashu code and its DESIGN §5 name; a
+mint that cannot be reached is `MintUnreachable`, whose message says what to start or which flag to
+pass. The JSON on the wire is the protocol's, unchanged.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, Self
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Literal, Self
 
 import httpx
 
+from nutx_cli.core.accounting import parse_price
 from nutx_cli.core.bdhke import CryptoError
+from nutx_cli.core.keysets import keyset_from_public_json
 from nutx_cli.core.models import BlindedMessage, BlindSignature, ModelError, Proof
 from nutx_cli.errors import NutxError
 
@@ -22,8 +28,11 @@ TIMEOUT_S = 30.0
 MELT_TIMEOUT_S = 300.0
 """A melt blocks until the Lightning payment settles (NUT-05): allow it much longer."""
 
-_PRICE = re.compile(r"[0-9]+/[1-9][0-9]*")
 _OPTIONAL_INT = (int, type(None))
+_OPTIONAL_STR = (str, type(None))
+
+ProofState = Literal["UNSPENT", "PENDING", "SPENT"]
+PROOF_STATES: tuple[ProofState, ...] = ("UNSPENT", "PENDING", "SPENT")
 
 
 class MintUnreachable(NutxError):
@@ -50,6 +59,69 @@ class BadMintAnswer(NutxError):
     """The mint's answer is not the JSON the protocol says."""
 
 
+# -- what the mint answers ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeysetInfo:
+    """One entry of GET /v1/keysets (NUT-02): a keyset without its keys."""
+
+    id: str
+    unit: str
+    active: bool
+    input_fee_ppk: int
+
+
+@dataclass(frozen=True)
+class KeysetKeys:
+    """GET /v1/keys/{id} (NUT-01): a keyset with its public keys, {amount: 33-byte point}."""
+
+    id: str
+    unit: str
+    active: bool
+    input_fee_ppk: int
+    final_expiry: int | None
+    keys: dict[int, bytes]
+
+
+@dataclass(frozen=True)
+class EpochKeyset:
+    """One entry of GET /v1/mining/keysets: an epoch's ehash keyset with the epoch's status."""
+
+    id: str
+    epoch: int
+    status: str
+    active: bool
+    input_fee_ppk: int
+
+
+@dataclass(frozen=True)
+class MintQuote:
+    """A NUT-04 bolt11 mint quote (POST and GET /v1/mint/quote/bolt11)."""
+
+    quote: str
+    request: str
+    state: str
+
+
+@dataclass(frozen=True)
+class MeltQuote:
+    """A NUT-05 bolt11 melt quote: the invoice's amount and the fee reserve on top."""
+
+    quote: str
+    amount: int
+    fee_reserve: int
+
+
+@dataclass(frozen=True)
+class MeltAnswer:
+    """POST /v1/melt/bolt11: the payment's state, its preimage and the NUT-08 change signatures."""
+
+    state: str
+    payment_preimage: str | None
+    change: list[BlindSignature]
+
+
 def _shaped(obj: Any, what: str, **fields: type | tuple[type, ...]) -> dict[str, Any]:
     """`obj` as a dict whose `fields` have the given types, else BadMintAnswer naming what is wrong."""
     if not isinstance(obj, dict):
@@ -61,7 +133,9 @@ def _shaped(obj: Any, what: str, **fields: type | tuple[type, ...]) -> dict[str,
     return obj
 
 
-def _listed(answer: dict[str, Any], key: str, what: str, **fields: type | tuple[type, ...]) -> list[dict[str, Any]]:
+def _listed(
+    answer: dict[str, Any], key: str, what: str, **fields: type | tuple[type, ...]
+) -> list[dict[str, Any]]:
     items = answer.get(key)
     if not isinstance(items, list):
         raise BadMintAnswer(f"the mint's answer has no list of {what}s")
@@ -80,6 +154,38 @@ def _signatures(items: Any, expected: int | None = None) -> list[BlindSignature]
     return sigs
 
 
+def _mint_quote(answer: Any) -> MintQuote:
+    d = _shaped(answer, "mint quote", quote=str, request=str, state=str)
+    return MintQuote(d["quote"], d["request"], d["state"])
+
+
+# -- the EPOCH JSON (GET /v1/mining/epochs/{n}) --------------------------------------------------
+# Kept to itself: the one EPOCH schema shared by mint, pool, TUI and this client replaces it.
+
+_PRICE = re.compile(r"[0-9]+/[1-9][0-9]*")
+
+
+@dataclass(frozen=True)
+class MintEpoch:
+    """What the wallet reads of an epoch: its status and, once won, its price in sat per ehash."""
+
+    epoch: int
+    status: str
+    price: Fraction | None
+
+
+def parse_epoch(answer: Any, epoch: int) -> MintEpoch:
+    """The epoch JSON of epoch `epoch`; `price` must be "num/den" or null."""
+    d = _shaped(answer, "epoch", epoch=int, status=str)
+    price = d.get("price")
+    if price is not None and not (isinstance(price, str) and _PRICE.fullmatch(price)):
+        raise BadMintAnswer(f"the mint's epoch {epoch} has a bad price {price!r}")
+    return MintEpoch(d["epoch"], d["status"], parse_price(price))
+
+
+# -- the client ----------------------------------------------------------------------------------
+
+
 class MintClient:
     """One mint at `url`; open with `async with MintClient(url) as client` or call `aclose()`."""
 
@@ -96,8 +202,9 @@ class MintClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _request(self, method: str, path: str, body: dict[str, Any] | None = None,
-                       timeout: float = TIMEOUT_S) -> Any:
+    async def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = TIMEOUT_S
+    ) -> dict[str, Any]:
         try:
             response = await self._http.request(method, path, json=body, timeout=timeout)
         except httpx.HTTPError as exc:
@@ -113,38 +220,70 @@ class MintClient:
             code = data.get("code")
             raise MintRefused(code if isinstance(code, int) else 0, str(data["detail"]))
         if response.status_code != 200 or not isinstance(data, dict):
-            raise BadMintAnswer(f"{method} {self.url}{path} answered HTTP {response.status_code}: "
-                                f"{response.text[:200]!r}; is {self.url} a nutx mint?")
+            raise BadMintAnswer(
+                f"{method} {self.url}{path} answered HTTP {response.status_code}: "
+                f"{response.text[:200]!r}; is {self.url} a nutx mint?"
+            )
         return data
 
     # -- keys and keysets -----------------------------------------------------------------------
 
-    async def keysets(self) -> list[dict[str, Any]]:
+    async def keysets(self) -> list[KeysetInfo]:
         """GET /v1/keysets: the standard (sat) keysets, without keys."""
         answer = await self._request("GET", "/v1/keysets")
-        return _listed(answer, "keysets", "keyset", id=str, unit=str, active=bool, input_fee_ppk=_OPTIONAL_INT)
+        listed = _listed(
+            answer, "keysets", "keyset", id=str, unit=str, active=bool, input_fee_ppk=_OPTIONAL_INT
+        )
+        return [KeysetInfo(k["id"], k["unit"], k["active"], k.get("input_fee_ppk") or 0) for k in listed]
 
-    async def keys(self, keyset_id: str) -> dict[str, Any]:
-        """GET /v1/keys/{id}: one keyset with its keys (any unit)."""
+    async def keys(self, keyset_id: str) -> KeysetKeys:
+        """GET /v1/keys/{id}: one keyset with its keys (any unit), their points checked."""
         keysets = (await self._request("GET", f"/v1/keys/{keyset_id}")).get("keysets")
         if not isinstance(keysets, list) or len(keysets) != 1:
             raise BadMintAnswer(f"the mint sent no keyset for {keyset_id}")
-        return _shaped(keysets[0], "keyset", id=str, unit=str, keys=dict, input_fee_ppk=_OPTIONAL_INT,
-                       final_expiry=_OPTIONAL_INT)
+        d = _shaped(
+            keysets[0],
+            "keyset",
+            id=str,
+            unit=str,
+            keys=dict,
+            input_fee_ppk=_OPTIONAL_INT,
+            final_expiry=_OPTIONAL_INT,
+        )
+        try:
+            keys = keyset_from_public_json(d)
+        except (ModelError, CryptoError) as exc:
+            raise BadMintAnswer(f"the mint's keys for {keyset_id} are malformed: {exc}") from None
+        return KeysetKeys(
+            d["id"],
+            d["unit"],
+            bool(d.get("active", True)),
+            d.get("input_fee_ppk") or 0,
+            d.get("final_expiry"),
+            keys,
+        )
 
-    async def mining_keysets(self) -> list[dict[str, Any]]:
+    async def mining_keysets(self) -> list[EpochKeyset]:
         """GET /v1/mining/keysets: every epoch's ehash keyset with the epoch's status."""
         answer = await self._request("GET", "/v1/mining/keysets")
-        return _listed(answer, "keysets", "ehash keyset", id=str, epoch=int, status=str, active=bool,
-                       input_fee_ppk=_OPTIONAL_INT)
+        listed = _listed(
+            answer,
+            "keysets",
+            "ehash keyset",
+            id=str,
+            epoch=int,
+            status=str,
+            active=bool,
+            input_fee_ppk=_OPTIONAL_INT,
+        )
+        return [
+            EpochKeyset(k["id"], k["epoch"], k["status"], k["active"], k.get("input_fee_ppk") or 0)
+            for k in listed
+        ]
 
-    async def epoch(self, epoch: int) -> dict[str, Any]:
-        """GET /v1/mining/epochs/{n}; `price` is checked to be "num/den" or null."""
-        answer = _shaped(await self._request("GET", f"/v1/mining/epochs/{epoch}"), "epoch", epoch=int, status=str)
-        price = answer.get("price")
-        if price is not None and not (isinstance(price, str) and _PRICE.fullmatch(price)):
-            raise BadMintAnswer(f"the mint's epoch {epoch} has a bad price {price!r}")
-        return answer
+    async def epoch(self, epoch: int) -> MintEpoch:
+        """GET /v1/mining/epochs/{n}."""
+        return parse_epoch(await self._request("GET", f"/v1/mining/epochs/{epoch}"), epoch)
 
     # -- moving ecash ---------------------------------------------------------------------------
 
@@ -152,21 +291,24 @@ class MintClient:
         body = {"inputs": [p.to_json() for p in inputs], "outputs": [o.to_json() for o in outputs]}
         return _signatures((await self._request("POST", "/v1/swap", body)).get("signatures"), len(outputs))
 
-    async def redeem(self, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage]) -> list[BlindSignature]:
+    async def redeem(
+        self, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage]
+    ) -> list[BlindSignature]:
         body = {"inputs": [p.to_json() for p in inputs], "outputs": [o.to_json() for o in outputs]}
         answer = await self._request("POST", "/v1/mining/redeem", body)
         return _signatures(answer.get("signatures"), len(outputs))
 
-    async def checkstate(self, ys: Sequence[str]) -> list[str]:
-        """NUT-07 states (UNSPENT/PENDING/SPENT), index-aligned with `ys`."""
+    async def checkstate(self, ys: Sequence[str]) -> list[ProofState]:
+        """NUT-07 states, index-aligned with `ys`."""
         states = (await self._request("POST", "/v1/checkstate", {"Ys": list(ys)})).get("states")
         if not isinstance(states, list) or len(states) != len(ys):
             raise BadMintAnswer("the mint's checkstate answer does not match the request")
-        out = []
+        out: list[ProofState] = []
         for y, s in zip(ys, states, strict=True):
-            if not isinstance(s, dict) or s.get("Y") != y or s.get("state") not in ("UNSPENT", "PENDING", "SPENT"):
+            state = next((p for p in PROOF_STATES if isinstance(s, dict) and s.get("state") == p), None)
+            if state is None or s.get("Y") != y:
                 raise BadMintAnswer(f"bad checkstate entry {s!r}")
-            out.append(str(s["state"]))
+            out.append(state)
         return out
 
     async def restore(self, outputs: Sequence[BlindedMessage]) -> list[tuple[BlindedMessage, BlindSignature]]:
@@ -181,24 +323,33 @@ class MintClient:
 
     # -- Lightning (NUT-04/05 bolt11) -------------------------------------------------------------
 
-    async def mint_quote(self, amount: int, unit: str = "sat") -> dict[str, Any]:
-        answer = await self._request("POST", "/v1/mint/quote/bolt11", {"amount": amount, "unit": unit})
-        return _shaped(answer, "mint quote", quote=str, request=str, state=str)
+    async def mint_quote(self, amount: int, unit: str = "sat") -> MintQuote:
+        return _mint_quote(
+            await self._request("POST", "/v1/mint/quote/bolt11", {"amount": amount, "unit": unit})
+        )
 
-    async def mint_quote_state(self, quote: str) -> dict[str, Any]:
-        return _shaped(await self._request("GET", f"/v1/mint/quote/bolt11/{quote}"), "mint quote", state=str)
+    async def mint_quote_state(self, quote: str) -> MintQuote:
+        return _mint_quote(await self._request("GET", f"/v1/mint/quote/bolt11/{quote}"))
 
     async def mint(self, quote: str, outputs: Sequence[BlindedMessage]) -> list[BlindSignature]:
         body = {"quote": quote, "outputs": [o.to_json() for o in outputs]}
-        return _signatures((await self._request("POST", "/v1/mint/bolt11", body)).get("signatures"), len(outputs))
+        return _signatures(
+            (await self._request("POST", "/v1/mint/bolt11", body)).get("signatures"), len(outputs)
+        )
 
-    async def melt_quote(self, request: str, unit: str = "sat") -> dict[str, Any]:
+    async def melt_quote(self, request: str, unit: str = "sat") -> MeltQuote:
         answer = await self._request("POST", "/v1/melt/quote/bolt11", {"request": request, "unit": unit})
-        return _shaped(answer, "melt quote", quote=str, amount=int, fee_reserve=int)
+        d = _shaped(answer, "melt quote", quote=str, amount=int, fee_reserve=int)
+        return MeltQuote(d["quote"], d["amount"], d["fee_reserve"])
 
-    async def melt(self, quote: str, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage]) -> dict[str, Any]:
-        body = {"quote": quote, "inputs": [p.to_json() for p in inputs], "outputs": [o.to_json() for o in outputs]}
-        answer = _shaped(await self._request("POST", "/v1/melt/bolt11", body, timeout=MELT_TIMEOUT_S), "melt answer",
-                         state=str)
-        answer["change"] = _signatures(answer.get("change") or [])
-        return answer
+    async def melt(
+        self, quote: str, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage]
+    ) -> MeltAnswer:
+        body = {
+            "quote": quote,
+            "inputs": [p.to_json() for p in inputs],
+            "outputs": [o.to_json() for o in outputs],
+        }
+        answer = await self._request("POST", "/v1/melt/bolt11", body, timeout=MELT_TIMEOUT_S)
+        d = _shaped(answer, "melt answer", state=str, payment_preimage=_OPTIONAL_STR)
+        return MeltAnswer(d["state"], d.get("payment_preimage"), _signatures(d.get("change") or []))

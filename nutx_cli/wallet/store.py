@@ -6,7 +6,9 @@ go through `transaction()` (BEGIN IMMEDIATE … COMMIT, re-entrant, behind a loc
 and the proxy call in from the event loop while a TUI may read from a worker thread).
 
 Amounts of proofs are powers of two up to 2^63, which SQLite's signed INTEGER cannot hold, so
-proof rows keep `amount_log2`; totals are summed in Python.
+proof rows keep `amount_log2`; totals are summed in Python. A failing database raises
+`WalletStoreError`, never sqlite3's own errors. (Past 400 lines because all of the wallet's SQL is
+here, on purpose.)
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from nutx_cli.core.models import DLEQ, Proof
 from nutx_cli.errors import NutxError
-from nutx_cli.sqlite_store import SqliteStore
+from nutx_cli.sqlite_store import SqliteStore, StoreError
 
 DB_NAME = "wallet.sqlite3"
 SCHEMA_VERSION = 1
@@ -122,9 +124,18 @@ class KeysetRow:
 def _proof_row(p: StoredProof) -> dict[str, Any]:
     d = p.proof.dleq
     return {
-        "Y": p.proof.Y, "secret": p.proof.secret, "keyset_id": p.proof.id, "unit": p.unit, "epoch": p.epoch,
-        "amount_log2": log2(p.proof.amount), "C": p.proof.C, "dleq_e": d.e if d else None,
-        "dleq_s": d.s if d else None, "dleq_r": d.r if d else None, "state": p.state, "created_at": now_s(),
+        "Y": p.proof.Y,
+        "secret": p.proof.secret,
+        "keyset_id": p.proof.id,
+        "unit": p.unit,
+        "epoch": p.epoch,
+        "amount_log2": log2(p.proof.amount),
+        "C": p.proof.C,
+        "dleq_e": d.e if d else None,
+        "dleq_s": d.s if d else None,
+        "dleq_r": d.r if d else None,
+        "state": p.state,
+        "created_at": now_s(),
     }
 
 
@@ -132,7 +143,9 @@ def _stored_proof(row: dict[str, Any]) -> StoredProof:
     dleq = None
     if row["dleq_e"] is not None and row["dleq_s"] is not None:
         dleq = DLEQ(e=row["dleq_e"], s=row["dleq_s"], r=row["dleq_r"])
-    proof = Proof(amount=1 << row["amount_log2"], id=row["keyset_id"], secret=row["secret"], C=row["C"], dleq=dleq)
+    proof = Proof(
+        amount=1 << row["amount_log2"], id=row["keyset_id"], secret=row["secret"], C=row["C"], dleq=dleq
+    )
     return StoredProof(proof, row["unit"], row["epoch"], row["state"])
 
 
@@ -140,12 +153,26 @@ def _keyset_row(row: dict[str, Any]) -> KeysetRow:
     keys = None
     if row["keys"] is not None:
         keys = {1 << int(k): bytes.fromhex(v) for k, v in json.loads(row["keys"]).items()}
-    return KeysetRow(row["id"], row["unit"], row["epoch"], bool(row["active"]), row["input_fee_ppk"],
-                     row["status"], row["price"], keys)
+    return KeysetRow(
+        row["id"],
+        row["unit"],
+        row["epoch"],
+        bool(row["active"]),
+        row["input_fee_ppk"],
+        row["status"],
+        row["price"],
+        keys,
+    )
+
+
+class WalletStoreError(StoreError):
+    """The wallet's database failed; the message names the file."""
 
 
 class WalletStore(SqliteStore):
     """All persistent state of one wallet (issue 7: seed, counters, proofs, pending shares, history)."""
+
+    error = WalletStoreError
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA, SCHEMA_VERSION)
@@ -162,9 +189,18 @@ class WalletStore(SqliteStore):
 
     # -- keysets and counters ---------------------------------------------------------------------
 
-    def upsert_keyset(self, keyset_id: str, unit: str, *, epoch: int | None, active: bool, input_fee_ppk: int,
-                      status: str | None = None, price: str | None = None,
-                      keys: dict[int, bytes] | None = None) -> None:
+    def upsert_keyset(
+        self,
+        keyset_id: str,
+        unit: str,
+        *,
+        epoch: int | None,
+        active: bool,
+        input_fee_ppk: int,
+        status: str | None = None,
+        price: str | None = None,
+        keys: dict[int, bytes] | None = None,
+    ) -> None:
         """Insert or refresh a keyset; cached keys and a known status are kept unless new ones are given."""
         keys_json = None if keys is None else json.dumps({str(log2(a)): k.hex() for a, k in keys.items()})
         self.db.execute(
@@ -184,22 +220,30 @@ class WalletStore(SqliteStore):
     def keysets(self, unit: str | None = None) -> list[KeysetRow]:
         if unit is None:
             return [_keyset_row(r) for r in self._rows("SELECT * FROM keysets ORDER BY unit, epoch")]
-        return [_keyset_row(r) for r in self._rows("SELECT * FROM keysets WHERE unit = ? ORDER BY epoch", [unit])]
+        return [
+            _keyset_row(r) for r in self._rows("SELECT * FROM keysets WHERE unit = ? ORDER BY epoch", [unit])
+        ]
 
     def keyset_for_epoch(self, epoch: int) -> KeysetRow | None:
         rows = self._rows("SELECT * FROM keysets WHERE unit = 'ehash' AND epoch = ?", [epoch])
         return _keyset_row(rows[0]) if rows else None
 
     def set_epoch_status(self, epoch: int, status: str, price: str | None) -> None:
-        self.db.execute("UPDATE keysets SET status = ?, price = COALESCE(?, price), updated_at = ? "
-                        "WHERE unit = 'ehash' AND epoch = ?", [status, price, now_s(), epoch])
+        self.db.execute(
+            "UPDATE keysets SET status = ?, price = COALESCE(?, price), updated_at = ? "
+            "WHERE unit = 'ehash' AND epoch = ?",
+            [status, price, now_s(), epoch],
+        )
 
     def reserve_counters(self, keyset_id: str, n: int) -> int:
         """Take `n` consecutive NUT-13 counters of a keyset; returns the first one."""
         rows = self._rows("SELECT next FROM counters WHERE keyset_id = ?", [keyset_id])
         start = rows[0]["next"] if rows else 0
-        self.db.execute("INSERT INTO counters (keyset_id, next) VALUES (?, ?) "
-                        "ON CONFLICT (keyset_id) DO UPDATE SET next = excluded.next", [keyset_id, start + n])
+        self.db.execute(
+            "INSERT INTO counters (keyset_id, next) VALUES (?, ?) "
+            "ON CONFLICT (keyset_id) DO UPDATE SET next = excluded.next",
+            [keyset_id, start + n],
+        )
         return int(start)
 
     def counter(self, keyset_id: str) -> int:
@@ -207,9 +251,11 @@ class WalletStore(SqliteStore):
         return int(rows[0]["next"]) if rows else 0
 
     def raise_counter(self, keyset_id: str, at_least: int) -> None:
-        self.db.execute("INSERT INTO counters (keyset_id, next) VALUES (?, ?) "
-                        "ON CONFLICT (keyset_id) DO UPDATE SET next = MAX(next, excluded.next)",
-                        [keyset_id, at_least])
+        self.db.execute(
+            "INSERT INTO counters (keyset_id, next) VALUES (?, ?) "
+            "ON CONFLICT (keyset_id) DO UPDATE SET next = MAX(next, excluded.next)",
+            [keyset_id, at_least],
+        )
 
     # -- proofs ---------------------------------------------------------------------------------
 
@@ -218,12 +264,20 @@ class WalletStore(SqliteStore):
         before = self.db.conn.total_changes
         for p in proofs:
             row = _proof_row(p)
-            self.db.execute(f"INSERT OR IGNORE INTO proofs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                            list(row.values()))
+            self.db.execute(
+                f"INSERT OR IGNORE INTO proofs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
         return self.db.conn.total_changes - before
 
-    def proofs(self, *, unit: str | None = None, epoch: int | None = None, keyset_id: str | None = None,
-               state: str | None = UNSPENT) -> list[StoredProof]:
+    def proofs(
+        self,
+        *,
+        unit: str | None = None,
+        epoch: int | None = None,
+        keyset_id: str | None = None,
+        state: str | None = UNSPENT,
+    ) -> list[StoredProof]:
         """Proofs matching every filter given, smallest amounts first."""
         where, params = [], []
         for column, value in (("unit", unit), ("epoch", epoch), ("keyset_id", keyset_id), ("state", state)):
@@ -241,25 +295,43 @@ class WalletStore(SqliteStore):
 
     def proof_totals(self, state: str = UNSPENT) -> list[tuple[str, int | None, int]]:
         """(unit, epoch, Σ amount) of the proofs in `state`."""
-        rows = self._rows("SELECT unit, epoch, amount_log2, COUNT(*) AS n FROM proofs WHERE state = ? "
-                          "GROUP BY unit, epoch, amount_log2", [state])
+        rows = self._rows(
+            "SELECT unit, epoch, amount_log2, COUNT(*) AS n FROM proofs WHERE state = ? "
+            "GROUP BY unit, epoch, amount_log2",
+            [state],
+        )
         totals: dict[tuple[str, int | None], int] = {}
         for r in rows:
             key = (r["unit"], r["epoch"])
             totals[key] = totals.get(key, 0) + (r["n"] << r["amount_log2"])
-        return [(unit, epoch, amount) for (unit, epoch), amount in sorted(totals.items(), key=lambda kv: str(kv[0]))]
+        return [
+            (unit, epoch, amount)
+            for (unit, epoch), amount in sorted(totals.items(), key=lambda kv: str(kv[0]))
+        ]
 
     def proof_counts(self) -> list[dict[str, Any]]:
         """Rows of (unit, epoch, keyset_id, state, amount, count) for listing."""
-        rows = self._rows("SELECT unit, epoch, keyset_id, state, amount_log2, COUNT(*) AS n FROM proofs "
-                          "GROUP BY unit, epoch, keyset_id, state, amount_log2 ORDER BY unit, epoch, state, amount_log2")
-        return [{"unit": r["unit"], "epoch": r["epoch"], "keyset_id": r["keyset_id"], "state": r["state"],
-                 "amount": 1 << r["amount_log2"], "count": r["n"]} for r in rows]
+        rows = self._rows(
+            "SELECT unit, epoch, keyset_id, state, amount_log2, COUNT(*) AS n FROM proofs "
+            "GROUP BY unit, epoch, keyset_id, state, amount_log2 ORDER BY unit, epoch, state, amount_log2"
+        )
+        return [
+            {
+                "unit": r["unit"],
+                "epoch": r["epoch"],
+                "keyset_id": r["keyset_id"],
+                "state": r["state"],
+                "amount": 1 << r["amount_log2"],
+                "count": r["n"],
+            }
+            for r in rows
+        ]
 
     # -- pending shares -------------------------------------------------------------------------
 
-    def add_pending_share(self, keyset_id: str, epoch: int, counter: int, amount: int, secret: str,
-                          r: bytes, B_: bytes) -> int:
+    def add_pending_share(
+        self, keyset_id: str, epoch: int, counter: int, amount: int, secret: str, r: bytes, B_: bytes
+    ) -> int:
         cursor = self.db.execute(
             "INSERT INTO pending_shares (keyset_id, epoch, counter, amount_log2, secret, r, B_, state, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -271,24 +343,42 @@ class WalletStore(SqliteStore):
         sql, params = "SELECT * FROM pending_shares", []
         if epoch is not None:
             sql, params = sql + " WHERE epoch = ?", [epoch]
-        return [PendingShareRow(r["id"], r["keyset_id"], r["epoch"], r["counter"], 1 << r["amount_log2"],
-                                r["secret"], bytes(r["r"]), bytes(r["B_"]), r["state"], r["reason"])
-                for r in self._rows(sql + " ORDER BY id", params)]
+        return [
+            PendingShareRow(
+                r["id"],
+                r["keyset_id"],
+                r["epoch"],
+                r["counter"],
+                1 << r["amount_log2"],
+                r["secret"],
+                bytes(r["r"]),
+                bytes(r["B_"]),
+                r["state"],
+                r["reason"],
+            )
+            for r in self._rows(sql + " ORDER BY id", params)
+        ]
 
     def pending_share_exists(self, share_id: int) -> bool:
         return bool(self._rows("SELECT 1 FROM pending_shares WHERE id = ?", [share_id]))
 
     def fail_pending_share(self, share_id: int, reason: str) -> None:
-        self.db.execute("UPDATE pending_shares SET state = ?, reason = ? WHERE id = ?",
-                        [SHARE_FAILED, reason[:200], share_id])
+        self.db.execute(
+            "UPDATE pending_shares SET state = ?, reason = ? WHERE id = ?",
+            [SHARE_FAILED, reason[:200], share_id],
+        )
 
     def delete_pending_shares(self, ids: Sequence[int]) -> None:
         self._execute_in("DELETE FROM pending_shares WHERE id IN", ids)
 
     def drop_epoch(self, epoch: int) -> tuple[int, int]:
         """Forget everything of an epoch that will never pay: returns (Σ ehash dropped, pending dropped)."""
-        dropped = sum(amount for unit, e, amount in self.proof_totals(UNSPENT) if unit == "ehash" and e == epoch)
-        dropped += sum(amount for unit, e, amount in self.proof_totals(PENDING) if unit == "ehash" and e == epoch)
+        dropped = sum(
+            amount for unit, e, amount in self.proof_totals(UNSPENT) if unit == "ehash" and e == epoch
+        )
+        dropped += sum(
+            amount for unit, e, amount in self.proof_totals(PENDING) if unit == "ehash" and e == epoch
+        )
         pending = self._rows("SELECT COUNT(*) AS n FROM pending_shares WHERE epoch = ?", [epoch])[0]["n"]
         self.db.execute("DELETE FROM proofs WHERE unit = 'ehash' AND epoch = ?", [epoch])
         self.db.execute("DELETE FROM pending_shares WHERE epoch = ?", [epoch])
@@ -296,8 +386,20 @@ class WalletStore(SqliteStore):
 
     # -- evidence, history, quotes ----------------------------------------------------------------
 
-    def add_dleq_failure(self, *, context: str, keyset_id: str, amount: int, B_: bytes, C_: bytes, e: bytes,
-                         s: bytes, K: bytes, secret: str, r: bytes) -> None:
+    def add_dleq_failure(
+        self,
+        *,
+        context: str,
+        keyset_id: str,
+        amount: int,
+        B_: bytes,
+        C_: bytes,
+        e: bytes,
+        s: bytes,
+        K: bytes,
+        secret: str,
+        r: bytes,
+    ) -> None:
         self.db.execute(
             "INSERT INTO dleq_failures (at, context, keyset_id, amount_log2, B_, C_, e, s, K, secret, r) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -310,10 +412,18 @@ class WalletStore(SqliteStore):
             r["amount"] = 1 << r.pop("amount_log2")
         return rows
 
-    def add_history(self, kind: str, unit: str, amount: int, epoch: int | None = None,
-                    detail: dict[str, Any] | None = None) -> None:
-        self.db.execute("INSERT INTO history (at, kind, unit, amount, epoch, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                        [now_s(), kind, unit, amount, epoch, json.dumps(detail or {})])
+    def add_history(
+        self,
+        kind: str,
+        unit: str,
+        amount: int,
+        epoch: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO history (at, kind, unit, amount, epoch, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            [now_s(), kind, unit, amount, epoch, json.dumps(detail or {})],
+        )
 
     def history(self, limit: int = 20) -> list[dict[str, Any]]:
         rows = self._rows("SELECT * FROM history ORDER BY id DESC LIMIT ?", [limit])
@@ -322,8 +432,11 @@ class WalletStore(SqliteStore):
         return rows
 
     def add_mint_quote(self, quote: str, amount: int, request: str, state: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO mint_quotes (quote, amount, request, state, created_at) "
-                        "VALUES (?, ?, ?, ?, ?)", [quote, amount, request, state, now_s()])
+        self.db.execute(
+            "INSERT OR REPLACE INTO mint_quotes (quote, amount, request, state, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [quote, amount, request, state, now_s()],
+        )
 
     def mint_quotes(self, state: str | None = None) -> list[dict[str, Any]]:
         if state is None:

@@ -1,20 +1,22 @@
 """The dashboard's read-only window on a wallet dir (`nutx tui --wallet-dir DIR`).
 
-Reads the store only (no seed, no mint); the summary has the shape of the proxy's `"wallet"`
-stats (DESIGN §5).
+Reads the store only (no seed, no mint). `WalletSummary` is the shape of the proxy's `"wallet"`
+stats (DESIGN §5), `{"ehash_by_epoch": {epoch: units}, "sats": n}`; the TUI shows it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TypedDict
 
 from nutx_cli.errors import NutxError
+from nutx_cli.wallet.balance import balance_of
 from nutx_cli.wallet.store import DB_NAME, WalletStore
-from nutx_cli.wallet.wallet import balance_of
 
-if TYPE_CHECKING:  # the shape the dashboard reads; the wallet does not depend on the TUI at run time
-    from nutx_cli.tui.wallet_view import WalletSummary
+
+class WalletSummary(TypedDict):
+    ehash_by_epoch: dict[int, int]
+    sats: int
 
 
 class StoreWalletView:

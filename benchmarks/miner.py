@@ -30,8 +30,18 @@ def bare_hashlib(seconds: float) -> float:
 def miner(threads: int, seconds: float) -> float:
     hashers = Hashers(threads)
     try:
-        job = HashJob(1, b"\x01" * 42, b"\x02" * 40, 8, (b"\x03" * 32,), 0x20000000, bytes(32), 1_700_000_000,
-                      0x207FFFFF, 1)  # target 1: nothing is ever found, every hash is counted
+        job = HashJob(
+            1,
+            b"\x01" * 42,
+            b"\x02" * 40,
+            8,
+            (b"\x03" * 32,),
+            0x20000000,
+            bytes(32),
+            1_700_000_000,
+            0x207FFFFF,
+            1,
+        )  # target 1: nothing is ever found, every hash is counted
         hashers.set_job(job)
         time.sleep(1.0)  # processes started and warm
         before, start = hashers.hashes_done(), time.perf_counter()
@@ -48,4 +58,6 @@ if __name__ == "__main__":
     print(f"miner, 1 hashing process:             {x:,.0f} H/s")
     y = miner(2, SECONDS)
     print(f"miner, 2 hashing processes:           {y:,.0f} H/s")
-    print(f"miner: hps_1={x:.0f} hps_2={y:.0f} hashlib_1={z:.0f} ratio_1={x / z:.2f} ratio_2={y / (2 * z):.2f}")
+    print(
+        f"miner: hps_1={x:.0f} hps_2={y:.0f} hashlib_1={z:.0f} ratio_1={x / z:.2f} ratio_2={y / (2 * z):.2f}"
+    )

@@ -33,7 +33,9 @@ with tempfile.TemporaryDirectory() as tmp:
         quote = mint.create_mint_quote(64, "sat")["quote"]
         mint.mint_quote(quote)
         outs = outputs(sat.id, [1] * 64)
-        wallets.append((outs.unblind(mint.mint(quote, outs.messages), sat), outputs(sat.id, [1] * 64).messages))
+        wallets.append(
+            (outs.unblind(mint.mint(quote, outs.messages), sat), outputs(sat.id, [1] * 64).messages)
+        )
     start = time.perf_counter()
     for proofs, new in wallets:
         mint.swap(proofs, new)
@@ -57,7 +59,9 @@ with tempfile.TemporaryDirectory() as tmp:
     async def sign_all() -> float:
         start = time.perf_counter()
         for i in range(0, len(blinded), 100):
-            await asyncio.gather(*(mint.sign_share(keyset_id=keyset.id, amount=1, B_=b) for b in blinded[i : i + 100]))
+            await asyncio.gather(
+                *(mint.sign_share(keyset_id=keyset.id, amount=1, B_=b) for b in blinded[i : i + 100])
+            )
         return time.perf_counter() - start
 
     sign_s = asyncio.run(sign_all())
@@ -72,9 +76,15 @@ with tempfile.TemporaryDirectory() as tmp:
     crypto_limit = len(fresh) / (time.perf_counter() - start)
     mint.close()
 
-print(f"swap: {args.swaps} requests x 64 proofs in {swap_s:.2f}s -> {swap_rate:.0f} proofs/s; "
-      f"bare verify+sign {swap_limit:.0f}/s; ratio {swap_rate / swap_limit:.2f}")
-print(f"shares: {len(blinded)} in batches of 100 in {sign_s:.2f}s -> {sign_rate:.0f}/s; "
-      f"bare sign+DLEQ {crypto_limit:.0f}/s")
-print(f"mint: swap_proofs_per_s={swap_rate:.0f} sign_per_s={sign_rate:.0f} "
-      f"crypto_limit_per_s={crypto_limit:.0f} ratio={sign_rate / crypto_limit:.2f}")
+print(
+    f"swap: {args.swaps} requests x 64 proofs in {swap_s:.2f}s -> {swap_rate:.0f} proofs/s; "
+    f"bare verify+sign {swap_limit:.0f}/s; ratio {swap_rate / swap_limit:.2f}"
+)
+print(
+    f"shares: {len(blinded)} in batches of 100 in {sign_s:.2f}s -> {sign_rate:.0f}/s; "
+    f"bare sign+DLEQ {crypto_limit:.0f}/s"
+)
+print(
+    f"mint: swap_proofs_per_s={swap_rate:.0f} sign_per_s={sign_rate:.0f} "
+    f"crypto_limit_per_s={crypto_limit:.0f} ratio={sign_rate / crypto_limit:.2f}"
+)

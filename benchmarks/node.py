@@ -31,7 +31,9 @@ start = int(time.time()) - count  # strictly rising times, never in the future
 blocks, prev = [], GENESIS
 for height in range(1, count + 1):
     t = start + height
-    template = Template(height, prev, REGTEST_POW_LIMIT_BITS, t, t, block_subsidy(height, REGTEST_HALVING_INTERVAL))
+    template = Template(
+        height, prev, REGTEST_POW_LIMIT_BITS, t, t, block_subsidy(height, REGTEST_HALVING_INTERVAL)
+    )
     raw = mine_coinbase_only(template, p2wpkh(bytes(20)), os.urandom(8))
     blocks.append(raw)
     prev = BlockHeader.parse(raw[:80]).hash()
@@ -57,4 +59,6 @@ with tempfile.TemporaryDirectory() as tmp:
 
 rpc_rate, inproc_rate = count / rpc_s, count / inproc_s
 print(f"rpc: {count} blocks in {rpc_s:.2f} s; in-process: {count} blocks in {inproc_s:.2f} s")
-print(f"node: rpc_blocks_per_s={rpc_rate:.0f} inprocess_blocks_per_s={inproc_rate:.0f} ratio={rpc_rate / inproc_rate:.2f}")
+print(
+    f"node: rpc_blocks_per_s={rpc_rate:.0f} inprocess_blocks_per_s={inproc_rate:.0f} ratio={rpc_rate / inproc_rate:.2f}"
+)

@@ -33,10 +33,10 @@ def crypto_limit(seconds: float = 2.0) -> float:
     while (elapsed := time.perf_counter() - start) < seconds:
         for B_, p in zip(blinded, nonces):
             B = PublicKey(B_)
-            C = B.multiply(k)                    # C_ = k·B_
+            C = B.multiply(k)  # C_ = k·B_
             R1 = PublicKey.from_valid_secret(p)  # DLEQ: R1 = p·G
-            R2 = B.multiply(p)                   #       R2 = p·B_
-            for point in (R1, R2, A, C):         #       e = hash(R1, R2, A, C_) needs the points serialised
+            R2 = B.multiply(p)  #       R2 = p·B_
+            for point in (R1, R2, A, C):  #       e = hash(R1, R2, A, C_) needs the points serialised
                 point.format(compressed=False)
             C.format()
         n += len(blinded)
@@ -44,6 +44,7 @@ def crypto_limit(seconds: float = 2.0) -> float:
 
 
 # -- the load generator (its own process) -----------------------------------------------------------------
+
 
 async def load(port: int, authority: str, channels: int, shares: int, window: int) -> dict:
     from nutx_cli.sv2.connection import Connection
@@ -61,14 +62,33 @@ async def load(port: int, authority: str, channels: int, shares: int, window: in
 
     async def open_channel(i: int):
         conn = await Connection.connect("127.0.0.1", port, authority)
-        await conn.send(SetupConnection(protocol=0, min_version=2, max_version=2, flags=0, endpoint_host="127.0.0.1",
-                                        endpoint_port=port, vendor="bench", hardware_version="", firmware="",
-                                        device_id=""))
+        await conn.send(
+            SetupConnection(
+                protocol=0,
+                min_version=2,
+                max_version=2,
+                flags=0,
+                endpoint_host="127.0.0.1",
+                endpoint_port=port,
+                vendor="bench",
+                hardware_version="",
+                firmware="",
+                device_id="",
+            )
+        )
         await conn.recv()
         await conn.send(RequestExtensions(request_id=1, requested_extensions=[ECASH_EXTENSION]))
         await conn.recv()
-        await conn.send(OpenExtendedEcashMiningChannel(request_id=2, user_identity=f"bench{i}", nominal_hash_rate=0.0,
-                                                       max_target=2**256 - 1, min_extranonce_size=8, unit="ehash"))
+        await conn.send(
+            OpenExtendedEcashMiningChannel(
+                request_id=2,
+                user_identity=f"bench{i}",
+                nominal_hash_rate=0.0,
+                max_target=2**256 - 1,
+                min_extranonce_size=8,
+                unit="ehash",
+            )
+        )
         ok = await conn.recv()
         assert isinstance(ok, OpenExtendedEcashMiningChannelSuccess), ok
         job = prev = None
@@ -83,10 +103,20 @@ async def load(port: int, authority: str, channels: int, shares: int, window: in
         prepared = []
         for seq in range(shares):  # the crypto (blinding) happens here, before the timed window
             B_ = bdhke.blind(secrets.token_hex(32), PrivateKey().secret)
-            prepared.append(SubmitSharesEcashExtended(
-                channel_id=ok.channel_id, sequence_number=seq, job_id=job.job_id, nonce=seq, ntime=prev.min_ntime,
-                version=job.version, extranonce=i.to_bytes(8, "big"),
-                blinded_message=BlindedMessage(amount=1, keyset_id=ok.keyset.keyset_id, blinded_secret=B_)))
+            prepared.append(
+                SubmitSharesEcashExtended(
+                    channel_id=ok.channel_id,
+                    sequence_number=seq,
+                    job_id=job.job_id,
+                    nonce=seq,
+                    ntime=prev.min_ntime,
+                    version=job.version,
+                    extranonce=i.to_bytes(8, "big"),
+                    blinded_message=BlindedMessage(
+                        amount=1, keyset_id=ok.keyset.keyset_id, blinded_secret=B_
+                    ),
+                )
+            )
         return conn, prepared
 
     opened = await asyncio.gather(*(open_channel(i) for i in range(channels)))
@@ -124,11 +154,17 @@ async def load(port: int, authority: str, channels: int, shares: int, window: in
         await conn.close()
     latencies.sort()
     accepted = len(latencies) - sum(errors.values())
-    return {"accepted": accepted, "errors": errors, "seconds": elapsed,
-            "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)]}
+    return {
+        "accepted": accepted,
+        "errors": errors,
+        "seconds": elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+    }
 
 
 # -- the driver -------------------------------------------------------------------------------------------
+
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (and its threads) so far."""
@@ -157,22 +193,46 @@ def main() -> None:
     from nutx_cli.up.children import ChildProcess, free_port, port_open
 
     limit_before = crypto_limit()
-    print(f"crypto limit (one sign + DLEQ proof, bare coincurve, one core): {limit_before:,.0f} shares/s "
-          f"= {1e6 / limit_before:.0f} µs/share")
+    print(
+        f"crypto limit (one sign + DLEQ proof, bare coincurve, one core): {limit_before:,.0f} shares/s "
+        f"= {1e6 / limit_before:.0f} µs/share"
+    )
     with tempfile.TemporaryDirectory(prefix="bench_pool.") as tmp_dir:
         tmp = Path(tmp_dir)
         rpc_port, sv2_port, admin_port = free_port(), free_port(), free_port()
-        node = ChildProcess(["node", "start", "--data-dir", str(tmp / "node"), "--rpc-port", str(rpc_port)],
-                            tmp / "node.log")
+        node = ChildProcess(
+            ["node", "start", "--data-dir", str(tmp / "node"), "--rpc-port", str(rpc_port)], tmp / "node.log"
+        )
         pool = None
         try:
             node.wait_until(lambda: port_open(rpc_port) and (tmp / "node" / ".cookie").exists(), 60)
-            pool = ChildProcess(["--log-level", "warning", "pool", "start", "--data-dir", str(tmp / "pool"),
-                                 "--node-rpc", f"http://127.0.0.1:{rpc_port}",
-                                 "--node-cookie", str(tmp / "node" / ".cookie"), "--sv2-port", str(sv2_port),
-                                 "--http-port", str(free_port()), "--admin-port", str(admin_port), "--start-level", "256",
-                                 "--shares-per-minute", "1000000000", "--network-difficulty", "1000000"],
-                                tmp / "pool.log")
+            pool = ChildProcess(
+                [
+                    "--log-level",
+                    "warning",
+                    "pool",
+                    "start",
+                    "--data-dir",
+                    str(tmp / "pool"),
+                    "--node-rpc",
+                    f"http://127.0.0.1:{rpc_port}",
+                    "--node-cookie",
+                    str(tmp / "node" / ".cookie"),
+                    "--sv2-port",
+                    str(sv2_port),
+                    "--http-port",
+                    str(free_port()),
+                    "--admin-port",
+                    str(admin_port),
+                    "--start-level",
+                    "256",
+                    "--shares-per-minute",
+                    "1000000000",
+                    "--network-difficulty",
+                    "1000000",
+                ],
+                tmp / "pool.log",
+            )
             pool.wait_until(lambda: port_open(admin_port) and (tmp / "pool" / "pool.json").exists(), 60)
             authority = json.loads((tmp / "pool" / "pool.json").read_text())["authority_key"]
             last: tuple[int, float, dict, float] | None = None
@@ -180,16 +240,31 @@ def main() -> None:
                 per_channel = max(50, args.shares // n)
                 window = max(8, 256 // n)
                 cpu_before = cpu_seconds(pool.pid)
-                out = subprocess.run([sys.executable, "-m", "benchmarks.pool", "--load", str(sv2_port), authority, str(n),
-                                      str(per_channel), str(window)], check=True, capture_output=True, text=True)
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "benchmarks.pool",
+                        "--load",
+                        str(sv2_port),
+                        authority,
+                        str(n),
+                        str(per_channel),
+                        str(window),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 rate = r["accepted"] / r["seconds"]
                 cpu_us = 1e6 * (cpu_seconds(pool.pid) - cpu_before) / max(1, r["accepted"])
                 rss = rss_mb(pool.pid)
-                print(f"channels={n:<4} accepted={r['accepted']:<6} in {r['seconds']:.2f}s: {rate:,.0f} shares/s, "
-                      f"ack p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, pool CPU {cpu_us:.0f} µs/share, "
-                      f"pool RSS {rss:.0f} MB"
-                      + (f", errors {r['errors']}" if r["errors"] else ""))
+                print(
+                    f"channels={n:<4} accepted={r['accepted']:<6} in {r['seconds']:.2f}s: {rate:,.0f} shares/s, "
+                    f"ack p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, pool CPU {cpu_us:.0f} µs/share, "
+                    f"pool RSS {rss:.0f} MB" + (f", errors {r['errors']}" if r["errors"] else "")
+                )
                 last = (n, rate, r, rss)
             # The machine's speed drifts (shared cores): the limit is the mean of a measure before and after.
             limit_after = crypto_limit()
@@ -197,8 +272,10 @@ def main() -> None:
             print(f"crypto limit again after the runs: {limit_after:,.0f} shares/s; mean {limit:,.0f}")
             if last is not None:
                 n, rate, r, rss = last
-                print(f"pool: channels={n} shares_per_s={rate:.0f} p99_ms={r['p99_ms']:.1f} rss_mb={rss:.0f} "
-                      f"crypto_limit_per_s={limit:.0f} ratio={rate / limit:.2f}")
+                print(
+                    f"pool: channels={n} shares_per_s={rate:.0f} p99_ms={r['p99_ms']:.1f} rss_mb={rss:.0f} "
+                    f"crypto_limit_per_s={limit:.0f} ratio={rate / limit:.2f}"
+                )
         finally:
             if pool is not None:
                 pool.stop()

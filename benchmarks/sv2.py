@@ -45,7 +45,14 @@ success = SubmitSharesEcashExtendedSuccess(
     7, 12345, BlindSignature(1 << 20, keyset_id, b"\x02" + b"\xc1" * 32, b"\xe1" * 32, b"\x51" * 32)
 )
 share = SubmitSharesEcashExtended(
-    7, 12345, 9, 0x10572B0F, 0x4D1B2237, 0x20000000, b"\x00" * 8, BlindedMessage(1 << 20, keyset_id, b"\x02" + b"\xcd" * 32)
+    7,
+    12345,
+    9,
+    0x10572B0F,
+    0x4D1B2237,
+    0x20000000,
+    b"\x00" * 8,
+    BlindedMessage(1 << 20, keyset_id, b"\x02" + b"\xcd" * 32),
 )
 
 

@@ -42,7 +42,9 @@ def read_cookie(cookie: Path) -> str:
             f"no node cookie at {cookie}: start the node with `nutx node start` or pass --node-rpc URL"
         ) from None
     except OSError as exc:
-        raise NutxError(f"cannot read the node cookie {cookie} ({exc.strerror}); check --node-cookie") from None
+        raise NutxError(
+            f"cannot read the node cookie {cookie} ({exc.strerror}); check --node-cookie"
+        ) from None
     if ":" not in user_pass:
         raise NutxError(f"{cookie} is not a node cookie (user:password); check --node-cookie")
     return user_pass

@@ -65,7 +65,9 @@ class SqliteStore:
                     stored = self.meta("schema")
                     version = schema_version if stored is None else int(stored)
                     if version > schema_version:
-                        raise NutxError(f"{path} was written by a newer nutx (schema {version}); upgrade nutx")
+                        raise NutxError(
+                            f"{path} was written by a newer nutx (schema {version}); upgrade nutx"
+                        )
                     while version < schema_version:
                         self._run_script((migrations or {})[version])
                         version += 1

@@ -26,9 +26,12 @@ async def main(data_dir: Path, received: Path) -> None:
     while True:
         amounts = [1 << random.randrange(12) for _ in range(random.randrange(20, 200))]
         blinded = [bdhke.blind(os.urandom(32).hex(), (1).to_bytes(32, "big")) for _ in amounts]
-        sigs = await asyncio.gather(*(
-            mint.sign_share(keyset_id=keyset_id, amount=a, B_=b) for a, b in zip(amounts, blinded, strict=True)
-        ))
+        sigs = await asyncio.gather(
+            *(
+                mint.sign_share(keyset_id=keyset_id, amount=a, B_=b)
+                for a, b in zip(amounts, blinded, strict=True)
+            )
+        )
         assert len(sigs) == len(amounts)
         os.write(fd, f"{sum(amounts)}\n".encode())
 

@@ -38,8 +38,13 @@ class Outputs:
         for sig, secret, r, msg in zip(sigs, self.secrets, self.rs, self.messages, strict=True):
             K = keyset.public_keys[sig.amount]
             assert sig.dleq is not None
-            assert bdhke.verify_blind_dleq(K, bytes.fromhex(msg.B_), bytes.fromhex(sig.C_),
-                                           bytes.fromhex(sig.dleq.e), bytes.fromhex(sig.dleq.s))
+            assert bdhke.verify_blind_dleq(
+                K,
+                bytes.fromhex(msg.B_),
+                bytes.fromhex(sig.C_),
+                bytes.fromhex(sig.dleq.e),
+                bytes.fromhex(sig.dleq.s),
+            )
             C = bdhke.unblind(bytes.fromhex(sig.C_), r, K)
             proofs.append(Proof(sig.amount, sig.id, secret, C.hex()))
         return proofs
@@ -48,7 +53,10 @@ class Outputs:
 def outputs(keyset_id: str, amounts: Sequence[int]) -> Outputs:
     secrets_ = [secrets.token_hex(32) for _ in amounts]
     rs = [random_r() for _ in amounts]
-    msgs = [BlindedMessage(a, keyset_id, bdhke.blind(s, r).hex()) for a, s, r in zip(amounts, secrets_, rs, strict=True)]
+    msgs = [
+        BlindedMessage(a, keyset_id, bdhke.blind(s, r).hex())
+        for a, s, r in zip(amounts, secrets_, rs, strict=True)
+    ]
     return Outputs(msgs, secrets_, rs)
 
 
@@ -65,11 +73,16 @@ async def mine_shares(mint: Mint, amounts: Sequence[int]) -> list[Proof]:
     assert epoch is not None
     keyset = mint.keyset(epoch.keyset_id)
     outs = outputs(keyset.id, amounts)
-    sigs = await asyncio.gather(*(
-        mint.sign_share(keyset_id=keyset.id, amount=m.amount, B_=bytes.fromhex(m.B_)) for m in outs.messages
-    ))
-    models = [BlindSignature(m.amount, keyset.id, s.C_.hex(), DLEQ(s.e.hex(), s.s.hex()))
-              for m, s in zip(outs.messages, sigs, strict=True)]
+    sigs = await asyncio.gather(
+        *(
+            mint.sign_share(keyset_id=keyset.id, amount=m.amount, B_=bytes.fromhex(m.B_))
+            for m in outs.messages
+        )
+    )
+    models = [
+        BlindSignature(m.amount, keyset.id, s.C_.hex(), DLEQ(s.e.hex(), s.s.hex()))
+        for m, s in zip(outs.messages, sigs, strict=True)
+    ]
     return outs.unblind(models, keyset)
 
 
@@ -118,8 +131,10 @@ class ServerThread:
         self.url = f"http://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
-        self._thread = threading.Thread(target=self._loop.run_until_complete,
-                                        args=(serve_app(create_app(mint), "127.0.0.1", self.port, self._stop),))
+        self._thread = threading.Thread(
+            target=self._loop.run_until_complete,
+            args=(serve_app(create_app(mint), "127.0.0.1", self.port, self._stop),),
+        )
         self._thread.start()
         for _ in range(200):
             if port_open(self.port):

@@ -14,8 +14,13 @@ __all__ = ["NutxProcess", "free_port", "nutx_process", "port_open"]
 
 
 @contextmanager
-def nutx_process(args: list[str], log: Path, ready: Callable[[], bool] | None = None,
-                 timeout: float = 30.0, env: dict[str, str] | None = None) -> Iterator[ChildProcess]:
+def nutx_process(
+    args: list[str],
+    log: Path,
+    ready: Callable[[], bool] | None = None,
+    timeout: float = 30.0,
+    env: dict[str, str] | None = None,
+) -> Iterator[ChildProcess]:
     """Start a nutx process, wait for `ready`, and stop it by PID however the test ends."""
     p = ChildProcess(args, log, env)
     try:

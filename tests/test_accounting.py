@@ -77,7 +77,9 @@ def epochs_and_splits(draw: st.DrawFn) -> tuple[list[int], int, int, list[list[i
     theta_b = draw(st.integers(min_value=0, max_value=50 * 10**8))
     fee = draw(st.integers(min_value=0, max_value=10**6))
     # any way of splitting the epoch's tokens into requests (some tokens may never be redeemed)
-    labels = draw(st.lists(st.integers(min_value=-1, max_value=5), min_size=len(amounts), max_size=len(amounts)))
+    labels = draw(
+        st.lists(st.integers(min_value=-1, max_value=5), min_size=len(amounts), max_size=len(amounts))
+    )
     requests: dict[int, list[int]] = {}
     for amount, label in zip(amounts, labels):
         if label >= 0:

@@ -22,7 +22,10 @@ def test_genesis_header() -> None:
     assert header.serialize() == GENESIS_HEADER
     assert header.hash_hex() == GENESIS_HASH
     assert header.time == 1231006505 and header.bits == 0x1D00FFFF and header.nonce == 2083236893
-    assert to_display_hex(header.merkle_root) == "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"
+    assert (
+        to_display_hex(header.merkle_root)
+        == "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"
+    )
     assert meets(header.hash(), nbits_to_target(header.bits))
     assert from_display_hex(GENESIS_HASH) == header.hash()
 

@@ -28,8 +28,16 @@ def test_segwit_coinbase_vector() -> None:
     v = load_vectors("stratum")["segwit_coinbase_example"]
     commitment = witness_commitment_script([])
     assert commitment.hex().endswith(v["empty_block_witness_commitment"])
-    parts = build_coinbase(101, 50 * 10**8, bytes.fromhex("0014000102030405060708090a0b0c0d0e0f10111213"), 8,
-                           witness_commitment=commitment, tag=b"/py-pool/", sequence=0xFFFFFFFF, locktime=0)
+    parts = build_coinbase(
+        101,
+        50 * 10**8,
+        bytes.fromhex("0014000102030405060708090a0b0c0d0e0f10111213"),
+        8,
+        witness_commitment=commitment,
+        tag=b"/py-pool/",
+        sequence=0xFFFFFFFF,
+        locktime=0,
+    )
     assert parts.prefix.hex() == v["coinbase_tx_prefix_stripped"]
     assert parts.suffix.hex() == v["coinbase_tx_suffix_stripped"]
     coinbase = parts.with_extranonce(bytes.fromhex("00000001deadbeef"))
@@ -42,9 +50,11 @@ def test_segwit_coinbase_vector() -> None:
     assert Tx.parse(bytes.fromhex(v["coinbase_with_witness"])).txid() == tx.txid()
 
 
-@pytest.mark.parametrize("height, push", list(load_vectors("stratum")["segwit_coinbase_example"]
-                                                ["bip34_height_pushes"].items())[1:] + [("16", "60"), ("1", "51"),
-                                                                                        ("17", "0111"), ("0", "00")])
+@pytest.mark.parametrize(
+    "height, push",
+    list(load_vectors("stratum")["segwit_coinbase_example"]["bip34_height_pushes"].items())[1:]
+    + [("16", "60"), ("1", "51"), ("17", "0111"), ("0", "00")],
+)
 def test_bip34_height_push(height: str, push: str) -> None:
     assert bip34_height(int(height)).hex() == push
 
@@ -97,11 +107,21 @@ def test_block_subsidy_halves_every_interval() -> None:
 
 
 _bytes = st.binary(max_size=80)
-_txin = st.builds(TxIn, st.binary(min_size=32, max_size=32), st.integers(0, 2**32 - 1), _bytes,
-                  st.integers(0, 2**32 - 1), st.lists(_bytes, max_size=3).map(tuple))
-_tx = st.builds(Tx, st.integers(-(2**31), 2**31 - 1), st.lists(_txin, min_size=1, max_size=3).map(tuple),
-                st.lists(st.builds(TxOut, st.integers(0, 21 * 10**14), _bytes), max_size=3).map(tuple),
-                st.integers(0, 2**32 - 1))
+_txin = st.builds(
+    TxIn,
+    st.binary(min_size=32, max_size=32),
+    st.integers(0, 2**32 - 1),
+    _bytes,
+    st.integers(0, 2**32 - 1),
+    st.lists(_bytes, max_size=3).map(tuple),
+)
+_tx = st.builds(
+    Tx,
+    st.integers(-(2**31), 2**31 - 1),
+    st.lists(_txin, min_size=1, max_size=3).map(tuple),
+    st.lists(st.builds(TxOut, st.integers(0, 21 * 10**14), _bytes), max_size=3).map(tuple),
+    st.integers(0, 2**32 - 1),
+)
 
 
 @given(_tx)
@@ -136,11 +156,21 @@ def test_block_parse_rejects_trailing_and_truncated() -> None:
 # BIP173/BIP350 valid addresses and their scripts, plus base58 forms
 ADDRESSES = [
     ("mainnet", "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4", "0014751e76e8199196d454941c45d1b3a323f1433bd6"),
-    ("testnet", "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7",
-     "00201863143c14c5166804bd19203356da136c985678cd4d27a1b8c6329604903262"),
-    ("mainnet", "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0",
-     "512079be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"),
-    ("regtest", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", "0014751e76e8199196d454941c45d1b3a323f1433bd6"),
+    (
+        "testnet",
+        "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7",
+        "00201863143c14c5166804bd19203356da136c985678cd4d27a1b8c6329604903262",
+    ),
+    (
+        "mainnet",
+        "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0",
+        "512079be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
+    ),
+    (
+        "regtest",
+        "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080",
+        "0014751e76e8199196d454941c45d1b3a323f1433bd6",
+    ),
     ("mainnet", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", "76a91477bff20c60e522dfaa3350c39b030a5d004e839a88ac"),
     ("mainnet", "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", "a914b472a266d0bd89c13706a4132ccfb16f7c3b9fcb87"),
     ("regtest", "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn", "76a914243f1394f44554f4ce3fd68649c19adc483ce92488ac"),
@@ -154,16 +184,22 @@ def test_address_to_script(network: str, address: str, script_hex: str) -> None:
     assert script_to_address(script, network) in (address, address.lower())
 
 
-@pytest.mark.parametrize("network, address", [
-    ("regtest", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"),  # mainnet address on regtest
-    ("mainnet", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"),
-    ("mainnet", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5"),  # bad checksum
-    ("mainnet", "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd"),  # v1 with bech32 checksum
-    ("mainnet", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3"),  # bad base58 checksum
-    ("regtest", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"),  # mainnet base58 on regtest
-    ("regtest", ""),
-    ("moon", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"),
-])
+@pytest.mark.parametrize(
+    "network, address",
+    [
+        ("regtest", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"),  # mainnet address on regtest
+        ("mainnet", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"),
+        ("mainnet", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5"),  # bad checksum
+        (
+            "mainnet",
+            "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd",
+        ),  # v1 with bech32 checksum
+        ("mainnet", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3"),  # bad base58 checksum
+        ("regtest", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"),  # mainnet base58 on regtest
+        ("regtest", ""),
+        ("moon", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"),
+    ],
+)
 def test_bad_addresses(network: str, address: str) -> None:
     with pytest.raises(AddressError):
         address_to_script(address, network)

@@ -15,7 +15,9 @@ from nutx_cli.cli.config import ConfigError, apply_config
 
 
 def _nutx(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "nutx_cli", *args], capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "nutx_cli", *args], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_version_and_help() -> None:
@@ -60,7 +62,11 @@ def test_config_fills_defaults_but_flags_win(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("colour = 1\n", "unknown key 'colour'"), ("maturity = 'many'\n", "bad value for 'maturity'"), ("[[", "not valid TOML")],
+    [
+        ("colour = 1\n", "unknown key 'colour'"),
+        ("maturity = 'many'\n", "bad value for 'maturity'"),
+        ("[[", "not valid TOML"),
+    ],
 )
 def test_config_errors(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "config.toml").write_text(text)

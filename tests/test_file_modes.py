@@ -45,8 +45,9 @@ def test_mint_and_wallet_create_private_dirs_and_databases(tmp_path: Path) -> No
         mint.close()
 
 
-def test_wider_modes_found_at_start_are_tightened_with_a_warning(tmp_path: Path,
-                                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_wider_modes_found_at_start_are_tightened_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     data_dir = tmp_path / "mint"
     Mint.open(data_dir).close()
     data_dir.chmod(0o755)
@@ -72,9 +73,22 @@ def test_node_pool_and_proxy_processes_keep_their_files_private(tmp_path: Path) 
         assert_private_db(stack.pool_dir / MINT_DB)
         info = json.loads((stack.pool_dir / "pool.json").read_text())
         proxy_dir, admin = tmp_path / "proxy", free_port()
-        args = ["proxy", "start", "--data-dir", str(proxy_dir), "--sv1-port", str(free_port()),
-                "--admin-port", str(admin), "--pool", info["sv2"], "--authority-key", info["authority_key"],
-                "--mint", info["http"]]
+        args = [
+            "proxy",
+            "start",
+            "--data-dir",
+            str(proxy_dir),
+            "--sv1-port",
+            str(free_port()),
+            "--admin-port",
+            str(admin),
+            "--pool",
+            info["sv2"],
+            "--authority-key",
+            info["authority_key"],
+            "--mint",
+            info["http"],
+        ]
         with nutx_process(args, tmp_path / "proxy.log", ready=lambda: port_open(admin)):
             assert mode(proxy_dir) == 0o700
             assert mode(proxy_dir / "wallet") == 0o700

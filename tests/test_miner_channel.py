@@ -45,7 +45,10 @@ K_MAX = 256
 def _ecash_keyset(epoch: int) -> tuple[keysets.Keyset, EcashKeyset]:
     ks = keysets.derive_keyset(b"\x07" * 32, "ehash", epoch)
     wire = EcashKeyset(
-        keyset_id=bytes.fromhex(ks.id), unit="ehash", epoch=epoch, k_max=K_MAX,
+        keyset_id=bytes.fromhex(ks.id),
+        unit="ehash",
+        epoch=epoch,
+        k_max=K_MAX,
         keys=[(amount, ks.public_keys[amount]) for amount in keysets.EHASH_AMOUNTS],
     )
     return ks, wire
@@ -53,8 +56,14 @@ def _ecash_keyset(epoch: int) -> tuple[keysets.Keyset, EcashKeyset]:
 
 def _job(job_id: int, future: bool) -> NewExtendedMiningJob:
     return NewExtendedMiningJob(
-        channel_id=1, job_id=job_id, min_ntime=None if future else 1_700_000_000, version=0x20000000,
-        version_rolling_allowed=True, merkle_path=[], coinbase_tx_prefix=b"\x01" * 42, coinbase_tx_suffix=b"\x02" * 40,
+        channel_id=1,
+        job_id=job_id,
+        min_ntime=None if future else 1_700_000_000,
+        version=0x20000000,
+        version_rolling_allowed=True,
+        merkle_path=[],
+        coinbase_tx_prefix=b"\x01" * 42,
+        coinbase_tx_suffix=b"\x02" * 40,
     )
 
 
@@ -69,63 +78,105 @@ async def _scripted_pool(conn: Connection, refuse: bool = False) -> None:
     opened = await conn.recv()
     assert isinstance(opened, OpenExtendedEcashMiningChannel) and opened.unit == "ehash"
     if refuse:
-        await conn.send(OpenMiningChannelError(request_id=opened.request_id, error_code="max-target-out-of-range"))
+        await conn.send(
+            OpenMiningChannelError(request_id=opened.request_id, error_code="max-target-out-of-range")
+        )
         return
-    await conn.send(OpenExtendedEcashMiningChannelSuccess(
-        request_id=opened.request_id, channel_id=1, target=target_of_level(250), extranonce_size=8,
-        extranonce_prefix=b"\xaa\xbb", group_channel_id=0, keyset=wire0,
-    ))
+    await conn.send(
+        OpenExtendedEcashMiningChannelSuccess(
+            request_id=opened.request_id,
+            channel_id=1,
+            target=target_of_level(250),
+            extranonce_size=8,
+            extranonce_prefix=b"\xaa\xbb",
+            group_channel_id=0,
+            keyset=wire0,
+        )
+    )
     await conn.send(_job(5, future=True))
-    await conn.send(SetNewPrevHash(channel_id=1, job_id=5, prev_hash=bytes(32), min_ntime=1_700_000_000, nbits=0x207FFFFF))
+    await conn.send(
+        SetNewPrevHash(channel_id=1, job_id=5, prev_hash=bytes(32), min_ntime=1_700_000_000, nbits=0x207FFFFF)
+    )
     current = ks0
     async for msg in conn:
         if not isinstance(msg, SubmitSharesEcashExtended):
             continue
         bm = msg.blinded_message
         if bm.keyset_id.hex() != current.id:
-            await conn.send(SubmitSharesEcashExtendedError(channel_id=1, sequence_number=msg.sequence_number,
-                                                            error_code="inactive-keyset"))
+            await conn.send(
+                SubmitSharesEcashExtendedError(
+                    channel_id=1, sequence_number=msg.sequence_number, error_code="inactive-keyset"
+                )
+            )
             continue
         sig = bdhke.sign(current.private_keys[bm.amount], bm.blinded_secret)
-        await conn.send(SubmitSharesEcashExtendedSuccess(
-            channel_id=1, sequence_number=msg.sequence_number,
-            signature=BlindSignature(amount=bm.amount, keyset_id=bm.keyset_id, blinded_signature=sig.C_,
-                                     dleq_e=sig.e, dleq_s=sig.s),
-        ))
+        await conn.send(
+            SubmitSharesEcashExtendedSuccess(
+                channel_id=1,
+                sequence_number=msg.sequence_number,
+                signature=BlindSignature(
+                    amount=bm.amount,
+                    keyset_id=bm.keyset_id,
+                    blinded_signature=sig.C_,
+                    dleq_e=sig.e,
+                    dleq_s=sig.s,
+                ),
+            )
+        )
         if msg.sequence_number == 2:  # new epoch: keyset first, then a harder target, a job and the prev hash
             current = ks1
             await conn.send(SetEcashKeyset(channel_id=1, keyset=wire1))
             await conn.send(SetTarget(channel_id=1, maximum_target=target_of_level(248)))
             await conn.send(_job(6, future=True))
-            await conn.send(SetNewPrevHash(channel_id=1, job_id=6, prev_hash=b"\x11" * 32, min_ntime=1_700_000_001,
-                                           nbits=0x207FFFFF))
+            await conn.send(
+                SetNewPrevHash(
+                    channel_id=1, job_id=6, prev_hash=b"\x11" * 32, min_ntime=1_700_000_001, nbits=0x207FFFFF
+                )
+            )
 
 
 async def test_channel_submits_and_follows_epochs() -> None:
     authority = new_secret()
-    server = await serve("127.0.0.1", 0, on_connection=_scripted_pool, static_secret=new_secret(),
-                         authority_secret=authority)
+    server = await serve(
+        "127.0.0.1", 0, on_connection=_scripted_pool, static_secret=new_secret(), authority_secret=authority
+    )
     async with server:
-        channel = await EcashChannel.open("127.0.0.1", server.port, server.authority_pubkey or b"", user="alice")
+        channel = await EcashChannel.open(
+            "127.0.0.1", server.port, server.authority_pubkey or b"", user="alice"
+        )
         try:
             work = await channel.wait_for_work(timeout=5)
             assert work.amount == 2**6 and work.epoch == 0 and work.extranonce_prefix == b"\xaa\xbb"
             for seq in (1, 2):
                 secret = f"secret-{seq}"
                 r = (seq + 10).to_bytes(32, "big")
-                reply = await channel.submit(work, nonce=seq, ntime=work.prev.min_ntime, version=work.job.version,
-                                             extranonce=bytes(8), B_=bdhke.blind(secret, r))
+                reply = await channel.submit(
+                    work,
+                    nonce=seq,
+                    ntime=work.prev.min_ntime,
+                    version=work.job.version,
+                    extranonce=bytes(8),
+                    B_=bdhke.blind(secret, r),
+                )
                 assert isinstance(reply, SubmitSharesEcashExtendedSuccess)
                 sig = reply.signature
                 key = work.keyset.key_for(sig.amount)
-                assert bdhke.verify_blind_dleq(key, bdhke.blind(secret, r), sig.blinded_signature, sig.dleq_e, sig.dleq_s)
+                assert bdhke.verify_blind_dleq(
+                    key, bdhke.blind(secret, r), sig.blinded_signature, sig.dleq_e, sig.dleq_s
+                )
             async with asyncio.timeout(5):
                 while channel.work is None or channel.work.epoch != 1:
                     await asyncio.sleep(0.01)
             new_work = channel.work
             assert new_work.job.job_id == 6 and new_work.amount == 2**8  # level 248, recorded with the job
-            stale = await channel.submit(work, nonce=3, ntime=0, version=0, extranonce=bytes(8),
-                                         B_=bdhke.blind("x", (99).to_bytes(32, "big")))
+            stale = await channel.submit(
+                work,
+                nonce=3,
+                ntime=0,
+                version=0,
+                extranonce=bytes(8),
+                B_=bdhke.blind("x", (99).to_bytes(32, "big")),
+            )
             assert isinstance(stale, SubmitSharesEcashExtendedError) and stale.error_code == "inactive-keyset"
         finally:
             await channel.close()
@@ -135,7 +186,9 @@ async def test_refused_channel_is_a_channel_error() -> None:
     async def refuse(conn: Connection) -> None:
         await _scripted_pool(conn, refuse=True)
 
-    server = await serve("127.0.0.1", 0, on_connection=refuse, static_secret=new_secret(), authority_secret=new_secret())
+    server = await serve(
+        "127.0.0.1", 0, on_connection=refuse, static_secret=new_secret(), authority_secret=new_secret()
+    )
     async with server:
         with pytest.raises(ChannelError, match="max-target-out-of-range"):
             await EcashChannel.open("127.0.0.1", server.port, server.authority_pubkey or b"", user="bob")
@@ -144,8 +197,18 @@ async def test_refused_channel_is_a_channel_error() -> None:
 def test_hashers_find_valid_shares_and_switch_jobs() -> None:
     hashers = Hashers(2)
     try:
-        job = HashJob(1, b"\x01" * 40, b"\x02" * 30, 8, (), 0x20000000, bytes(32), 1_700_000_000, 0x207FFFFF,
-                      target_of_level(248))
+        job = HashJob(
+            1,
+            b"\x01" * 40,
+            b"\x02" * 30,
+            8,
+            (),
+            0x20000000,
+            bytes(32),
+            1_700_000_000,
+            0x207FFFFF,
+            target_of_level(248),
+        )
         hashers.set_job(job)
         deadline = time.monotonic() + 20
         found = []
@@ -158,8 +221,20 @@ def test_hashers_find_valid_shares_and_switch_jobs() -> None:
             assert dsha256(header) == share.hash
             assert int.from_bytes(share.hash, "little") <= job.target
         assert len({share.extranonce for share in found}) >= 1
-        hashers.set_job(HashJob(2, b"\x03" * 40, b"\x02" * 30, 8, (), 0x20000000, bytes(32), 1_700_000_000,
-                                0x207FFFFF, target_of_level(248)))
+        hashers.set_job(
+            HashJob(
+                2,
+                b"\x03" * 40,
+                b"\x02" * 30,
+                8,
+                (),
+                0x20000000,
+                bytes(32),
+                1_700_000_000,
+                0x207FFFFF,
+                target_of_level(248),
+            )
+        )
         # Each worker's shares arrive in order (one queue, FIFO per producer): once a worker has
         # sent a share of the new job, it never sends one of the old job again. Worker i rolls
         # extranonces i, i + 2, …, so the extranonce tells whose share it is.
@@ -240,8 +315,13 @@ def test_ctrl_c_on_the_process_group_stops_hashers_without_tracebacks(tmp_path: 
     )
     path = tmp_path / "parent.py"
     path.write_text(script)
-    parent = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True)
+    parent = subprocess.Popen(
+        [sys.executable, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         assert parent.stdout is not None
         pids = [int(p) for p in parent.stdout.readline().split()]

@@ -23,8 +23,9 @@ def test_sigkilled_miner_loses_no_ehash(tmp_path: Path) -> None:
     rng = random.Random(7)
     wallet_dir = tmp_path / "wallet"
     # no block can be found (network difficulty 10^6): one open epoch collects every share
-    with node_and_pool(tmp_path, "--network-difficulty", "1000000", "--start-level", "246",
-                       "--shares-per-minute", "600") as stack:
+    with node_and_pool(
+        tmp_path, "--network-difficulty", "1000000", "--start-level", "246", "--shares-per-minute", "600"
+    ) as stack:
 
         def epoch() -> dict[str, Any]:
             return dict(httpx.get(f"{stack.mint_url}/v1/mining/epochs", timeout=5).json()["epochs"][0])
@@ -51,4 +52,6 @@ def test_sigkilled_miner_loses_no_ehash(tmp_path: Path) -> None:
                 wallet.close()
 
         ehash, pending_before = asyncio.run(recovered_ehash())
-        assert ehash == ledger["work"], f"wallet {ehash} ehash vs pool ledger {ledger['work']} ({pending_before} pending)"
+        assert ehash == ledger["work"], (
+            f"wallet {ehash} ehash vs pool ledger {ledger['work']} ({pending_before} pending)"
+        )

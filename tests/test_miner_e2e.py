@@ -41,7 +41,9 @@ def test_miner_reconnects_when_the_pool_restarts(tmp_path: Path) -> None:
         miner = None
         try:
             with stack.pool(*no_blocks, log="pool1.log"):
-                miner = NutxProcess(stack.miner_args(tmp_path / "wallet", "--user", "dave"), tmp_path / "miner.log")
+                miner = NutxProcess(
+                    stack.miner_args(tmp_path / "wallet", "--user", "dave"), tmp_path / "miner.log"
+                )
                 _wait(lambda: accepted() > 0, 60, "shares before the restart")
             time.sleep(1.5)
             assert miner.running()  # the miner waits for the pool, it does not exit

@@ -26,8 +26,13 @@ def test_sigkill_during_share_signing_loses_no_work(tmp_path: Path) -> None:
     data, received = tmp_path / "mint", tmp_path / "received.txt"
     keyset_ids: set[tuple[str, ...]] = set()
     for _ in range(4):
-        proc = subprocess.Popen([sys.executable, str(DRIVER), str(data), str(received)], cwd=REPO,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(DRIVER), str(data), str(received)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             assert proc.stdout is not None and proc.stdout.readline() == b"ready\n", proc.stderr.read()  # type: ignore[union-attr]
             time.sleep(random.uniform(0.3, 1.2))

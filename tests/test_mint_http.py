@@ -38,19 +38,44 @@ def test_info_keys_and_mining_endpoints(served_mint: tuple[Mint, ServerThread]) 
         info = http.get("/v1/info").json()
         assert info["nuts"]["4"]["methods"][0]["unit"] == "sat" and info["nuts"]["12"] == {"supported": True}
         keysets = http.get("/v1/keysets").json()["keysets"]
-        assert keysets == [{"id": mint.sat_keyset.id, "unit": "sat", "active": True, "input_fee_ppk": 0,
-                            "final_expiry": None}]
+        assert keysets == [
+            {
+                "id": mint.sat_keyset.id,
+                "unit": "sat",
+                "active": True,
+                "input_fee_ppk": 0,
+                "final_expiry": None,
+            }
+        ]
         keys = http.get("/v1/keys").json()["keysets"]
-        assert len(keys) == 1 and keys[0]["keys"]["9223372036854775808"] == mint.sat_keyset.public_keys[2**63].hex()
+        assert (
+            len(keys) == 1
+            and keys[0]["keys"]["9223372036854775808"] == mint.sat_keyset.public_keys[2**63].hex()
+        )
         assert http.get(f"/v1/keys/{ehash}").json()["keysets"][0]["unit"] == "ehash"
         missing = http.get("/v1/keys/" + "01" + "ab" * 32)
         assert missing.status_code == 400 and missing.json()["code"] == 12001
         assert http.get("/v1/mining/keysets").json()["keysets"][0]["id"] == ehash
         epochs = http.get("/v1/mining/epochs").json()["epochs"]
         assert epochs[0]["epoch"] == e and epochs[0]["status"] == "open" and epochs[0]["price"] is None
-        assert set(epochs[0]) == {"epoch", "status", "keyset_id", "k_max", "started_at", "ended_at", "height",
-                                  "block_hash", "work", "work_by_amount", "theta_b", "mint_fee", "theta_c", "price",
-                                  "confirmations", "paid"}
+        assert set(epochs[0]) == {
+            "epoch",
+            "status",
+            "keyset_id",
+            "k_max",
+            "started_at",
+            "ended_at",
+            "height",
+            "block_hash",
+            "work",
+            "work_by_amount",
+            "theta_b",
+            "mint_fee",
+            "theta_c",
+            "price",
+            "confirmations",
+            "paid",
+        }
         assert http.get(f"/v1/mining/epochs/{e}").json() == epochs[0]
         assert http.get("/v1/mining/epochs/99").json()["code"] == 41012
 
@@ -59,11 +84,15 @@ def test_sat_flow_and_error_shapes(served_mint: tuple[Mint, ServerThread]) -> No
     mint, server = served_mint
     sat = mint.sat_keyset.id
     with httpx.Client(base_url=server.url) as http:
-        quote = http.post("/v1/mint/quote/bolt11", json={"amount": 13, "unit": "sat", "description": None}).json()
+        quote = http.post(
+            "/v1/mint/quote/bolt11", json={"amount": 13, "unit": "sat", "description": None}
+        ).json()
         assert quote["method"] == "bolt11" and quote["state"] == "UNPAID"
         assert http.get(f"/v1/mint/quote/bolt11/{quote['quote']}").json()["state"] == "PAID"
         outs = outputs(sat, amount_split(13))
-        sigs = http.post("/v1/mint/bolt11", json={"quote": quote["quote"], "outputs": j(outs.messages)}).json()
+        sigs = http.post(
+            "/v1/mint/bolt11", json={"quote": quote["quote"], "outputs": j(outs.messages)}
+        ).json()
         from nutx_cli.core.models import BlindSignature
 
         proofs = outs.unblind([BlindSignature.from_json(s) for s in sigs["signatures"]], mint.sat_keyset)
@@ -89,17 +118,26 @@ def test_sat_flow_and_error_shapes(served_mint: tuple[Mint, ServerThread]) -> No
         for body, code in cases:
             kwargs = {"content": body} if isinstance(body, str) else {"json": body}
             r = http.post("/v1/swap", **kwargs)  # type: ignore[arg-type]
-            assert (r.status_code, r.json()["code"]) == (400, code), (body if isinstance(body, str) else code, r.text)
+            assert (r.status_code, r.json()["code"]) == (400, code), (
+                body if isinstance(body, str) else code,
+                r.text,
+            )
         melt_req = mint.lightning.create_invoice(5000, "x", 60).request
         mq = http.post("/v1/melt/quote/bolt11", json={"request": melt_req, "unit": "sat"}).json()
         assert mq["amount"] == 5 and mq["expiry"] and mq["state"] == "UNPAID"
         assert http.get(f"/v1/melt/quote/bolt11/{mq['quote']}").json()["quote"] == mq["quote"]
-        fresh = [{**p.to_json()} for p in new.unblind(
-            [BlindSignature.from_json(s) for s in swapped.json()["signatures"]], mint.sat_keyset)]
+        fresh = [
+            {**p.to_json()}
+            for p in new.unblind(
+                [BlindSignature.from_json(s) for s in swapped.json()["signatures"]], mint.sat_keyset
+            )
+        ]
         blanks = [{**o.to_json(), "amount": 0} for o in outputs(sat, [1, 1, 1]).messages]
         melted = http.post("/v1/melt/bolt11", json={"quote": mq["quote"], "inputs": fresh, "outputs": blanks})
         assert melted.status_code == 200, melted.text
-        assert melted.json()["state"] == "PAID" and sum(c["amount"] for c in melted.json()["change"]) == 13 - 5
+        assert (
+            melted.json()["state"] == "PAID" and sum(c["amount"] for c in melted.json()["change"]) == 13 - 5
+        )
 
 
 async def test_concurrent_double_spends(served_mint: tuple[Mint, ServerThread]) -> None:
@@ -112,21 +150,33 @@ async def test_concurrent_double_spends(served_mint: tuple[Mint, ServerThread]) 
     won_epoch(mint, e, theta_b=1270)
     before = mint.liabilities()
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-        swaps = [http.post("/v1/swap", json={"inputs": j(proofs), "outputs": j(outputs(sat, amount_split(100)).messages)})
-                 for _ in range(50)]
+        swaps = [
+            http.post(
+                "/v1/swap", json={"inputs": j(proofs), "outputs": j(outputs(sat, amount_split(100)).messages)}
+            )
+            for _ in range(50)
+        ]
         results = await asyncio.gather(*swaps)
         assert sum(r.status_code == 200 for r in results) == 1
         assert {r.json()["code"] for r in results if r.status_code != 200} <= {11001, 11002}
         assert mint.liabilities() == before
         ehash_id = mint.ehash_keyset(e).id
         mixed = [
-            http.post("/v1/mining/redeem", json={"inputs": j(ehash), "outputs": j(outputs(sat, amount_split(1270)).messages)})
-            if i % 2 else
-            http.post("/v1/swap", json={"inputs": j(ehash), "outputs": j(outputs(ehash_id, [64, 32, 16, 8, 4, 2, 1]).messages)})
+            http.post(
+                "/v1/mining/redeem",
+                json={"inputs": j(ehash), "outputs": j(outputs(sat, amount_split(1270)).messages)},
+            )
+            if i % 2
+            else http.post(
+                "/v1/swap",
+                json={"inputs": j(ehash), "outputs": j(outputs(ehash_id, [64, 32, 16, 8, 4, 2, 1]).messages)},
+            )
             for i in range(50)
         ]
         results = await asyncio.gather(*mixed)
-        assert sum(r.status_code == 200 for r in results) == 1, [r.text for r in results if r.status_code == 200]
+        assert sum(r.status_code == 200 for r in results) == 1, [
+            r.text for r in results if r.status_code == 200
+        ]
         assert {r.json()["code"] for r in results if r.status_code != 200} <= {11001, 11002}
     paid = mint.epoch(e).paid
     assert paid in (0, 1270)
@@ -175,21 +225,51 @@ async def test_one_invoice_is_paid_once_under_concurrent_melts(tmp_path: Path) -
 def test_mint_serve_process_and_info(tmp_path: Path) -> None:
     port = free_port()
     data = tmp_path / "mint"
-    with nutx_process(["mint", "serve", "--data-dir", str(data), "--http-port", str(port)], tmp_path / "serve.log",
-                      ready=lambda: port_open(port)) as proc:
+    with nutx_process(
+        ["mint", "serve", "--data-dir", str(data), "--http-port", str(port)],
+        tmp_path / "serve.log",
+        ready=lambda: port_open(port),
+    ) as proc:
         r = httpx.get(f"http://127.0.0.1:{port}/v1/keysets")
         assert r.status_code == 200 and r.json()["keysets"][0]["unit"] == "sat"
-        quote = httpx.post(f"http://127.0.0.1:{port}/v1/mint/quote/bolt11", json={"amount": 5, "unit": "sat"}).json()
+        quote = httpx.post(
+            f"http://127.0.0.1:{port}/v1/mint/quote/bolt11", json={"amount": 5, "unit": "sat"}
+        ).json()
         assert quote["request"].startswith("lnbcrt")
         assert proc.stop() == 0
-    out = subprocess.run([sys.executable, "-m", "nutx_cli", "mint", "info", "--data-dir", str(data), "--json"],
-                         capture_output=True, text=True, timeout=60, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "nutx_cli", "mint", "info", "--data-dir", str(data), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["liabilities"] == {"sat": 0, "ehash": 0} and summary["keysets"][0]["unit"] == "sat"
-    text = subprocess.run([sys.executable, "-m", "nutx_cli", "mint", "info", "--data-dir", str(data)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    text = subprocess.run(
+        [sys.executable, "-m", "nutx_cli", "mint", "info", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert "outstanding: 0 sat, 0 ehash" in text.stdout
-    refused = subprocess.run([sys.executable, "-m", "nutx_cli", "mint", "serve", "--data-dir", str(tmp_path / "x"),
-                              "--network", "mainnet"], capture_output=True, text=True, timeout=60, check=False)
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nutx_cli",
+            "mint",
+            "serve",
+            "--data-dir",
+            str(tmp_path / "x"),
+            "--network",
+            "mainnet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert refused.returncode == 1 and "regtest only" in refused.stderr and "Traceback" not in refused.stderr

@@ -26,10 +26,18 @@ def _wallet(url: str, home: Path):  # type: ignore[no-untyped-def]
 
     def run(*args: str, wallet: str = "alice", verbose: bool = False) -> str:
         flags = ["-v"] if verbose else []
-        out = subprocess.run([str(CASHU), "-h", url, "-w", wallet, "-y", *flags, *args], env=env, capture_output=True,
-                             text=True, timeout=60, check=False)
+        out = subprocess.run(
+            [str(CASHU), "-h", url, "-w", wallet, "-y", *flags, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         text = out.stdout + out.stderr
-        assert out.returncode == 0 and "Error" not in text and "Traceback" not in text, f"cashu {args}: {text}"
+        assert out.returncode == 0 and "Error" not in text and "Traceback" not in text, (
+            f"cashu {args}: {text}"
+        )
         return text
 
     return run
@@ -45,12 +53,19 @@ def balance(text: str) -> int:
 def test_reference_wallet_against_mint_serve(tmp_path: Path) -> None:
     if not CASHU.exists():
         log = REPO / "build" / "cashu-venv.log"
-        why = f"its build failed, see {log}: {log.read_text()[-300:]!r}" if log.exists() else "run scripts/cashu-venv"
+        why = (
+            f"its build failed, see {log}: {log.read_text()[-300:]!r}"
+            if log.exists()
+            else "run scripts/cashu-venv"
+        )
         pytest.skip(f"SKIPPED: reference wallet not installed at {CASHU.parent.parent} ({why})")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with nutx_process(["mint", "serve", "--data-dir", str(tmp_path / "mint"), "--http-port", str(port)],
-                      tmp_path / "mint.log", ready=lambda: port_open(port)):
+    with nutx_process(
+        ["mint", "serve", "--data-dir", str(tmp_path / "mint"), "--http-port", str(port)],
+        tmp_path / "mint.log",
+        ready=lambda: port_open(port),
+    ):
         cashu = _wallet(url, tmp_path / "wallets")
         info = cashu("info")
         assert url in info and "unit: sat" in info and "active: True" in info

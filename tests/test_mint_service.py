@@ -30,8 +30,10 @@ def mint(tmp_path: Path):  # type: ignore[no-untyped-def]
 def snapshot(mint: Mint) -> tuple[object, ...]:
     """Everything a refused request must leave unchanged."""
     conn = mint.store.db.conn
-    counts = tuple(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                   for t in ("signatures", "spent", "pending", "epoch_work", "redemptions"))
+    counts = tuple(
+        conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+        for t in ("signatures", "spent", "pending", "epoch_work", "redemptions")
+    )
     return counts, tuple(sorted(mint.liabilities().items())), tuple(e.paid for e in mint.epochs())
 
 
@@ -59,8 +61,15 @@ def test_keysets_survive_restart_and_ehash_is_not_listed(tmp_path: Path) -> None
     assert m.keys_json(ehash_id)["keysets"][0]["unit"] == "ehash"
     assert m.keys_json(ehash_id[:16])["keysets"][0]["id"] == ehash_id
     assert m.mining_keysets_json()["keysets"] == [
-        {"id": ehash_id, "unit": "ehash", "active": True, "input_fee_ppk": 0, "epoch": e1, "status": "open",
-         "k_max": 256}
+        {
+            "id": ehash_id,
+            "unit": "ehash",
+            "active": True,
+            "input_fee_ppk": 0,
+            "epoch": e1,
+            "status": "open",
+            "k_max": 256,
+        }
     ]
     m.close()
     again = Mint.open(tmp_path)
@@ -111,9 +120,13 @@ def test_mint_quote_rules(mint: Mint) -> None:
     quote = mint.create_mint_quote(8, "sat")
     assert quote["state"] == "UNPAID" and quote["request"].startswith("lnbcrt")
     assert mint.mint_quote(quote["quote"])["state"] == "PAID"
-    refused("transaction-unbalanced", mint, mint.mint, quote["quote"], outputs(mint.sat_keyset.id, [4]).messages)
+    refused(
+        "transaction-unbalanced", mint, mint.mint, quote["quote"], outputs(mint.sat_keyset.id, [4]).messages
+    )
     mint.mint(quote["quote"], outputs(mint.sat_keyset.id, [8]).messages)
-    refused("quote-already-issued", mint, mint.mint, quote["quote"], outputs(mint.sat_keyset.id, [8]).messages)
+    refused(
+        "quote-already-issued", mint, mint.mint, quote["quote"], outputs(mint.sat_keyset.id, [8]).messages
+    )
     with pytest.raises(MintError, match="not supported"):
         mint.create_mint_quote(8, "usd")
     with pytest.raises(MintError) as info:
@@ -135,13 +148,17 @@ def test_expired_quotes_are_refused(tmp_path: Path) -> None:
         quote = mint.create_mint_quote(8, "sat")
         assert quote["expiry"] > time.time()
         refused("quote-not-paid", mint, mint.mint, quote["quote"], outputs(mint.sat_keyset.id, [8]).messages)
-        conn.execute("UPDATE mint_quotes SET expiry = ? WHERE quote = ?", (int(time.time()) - 1, quote["quote"]))
+        conn.execute(
+            "UPDATE mint_quotes SET expiry = ? WHERE quote = ?", (int(time.time()) - 1, quote["quote"])
+        )
         refused("quote-expired", mint, mint.mint, quote["quote"], outputs(mint.sat_keyset.id, [8]).messages)
 
         mint.lightning = FakeBackend()
         proofs = mint_sats(mint, 64)
         melt = mint.create_melt_quote(FakeBackend().create_invoice(40_000, "pay me", 600).request, "sat")
-        conn.execute("UPDATE melt_quotes SET expiry = ? WHERE quote = ?", (int(time.time()) - 1, melt["quote"]))
+        conn.execute(
+            "UPDATE melt_quotes SET expiry = ? WHERE quote = ?", (int(time.time()) - 1, melt["quote"])
+        )
         refused("quote-expired", mint, mint.melt, melt["quote"], proofs, [])
         assert {s["state"] for s in mint.check_state([p.Y for p in proofs])} == {"UNSPENT"}
     finally:
@@ -198,7 +215,13 @@ def test_bad_swaps_change_nothing(mint: Mint) -> None:
     refused("proof-invalid", mint, mint.swap, forged, outputs(sat, [1]).messages)
     wrong_amount = [Proof(2, sat, proofs[0].secret, proofs[0].C)]
     refused("proof-invalid", mint, mint.swap, wrong_amount, outputs(sat, [2]).messages)
-    refused("unknown-keyset", mint, mint.swap, [Proof(1, "01" + "11" * 32, "s", proofs[0].C)], outputs(sat, [1]).messages)
+    refused(
+        "unknown-keyset",
+        mint,
+        mint.swap,
+        [Proof(1, "01" + "11" * 32, "s", proofs[0].C)],
+        outputs(sat, [1]).messages,
+    )
     refused("unknown-keyset", mint, mint.swap, proofs, outputs("01" + "22" * 32, amount_split(15)).messages)
     refused("duplicate-inputs", mint, mint.swap, [proofs[0], proofs[0]], outputs(sat, [2]).messages)
     dup = outputs(sat, [1]).messages * 2
@@ -212,7 +235,9 @@ def test_bad_swaps_change_nothing(mint: Mint) -> None:
     refused("malformed-request", mint, mint.swap, proofs, [])
     # an ehash output for sat inputs
     e = open_epoch(mint)
-    refused("unit-mismatch", mint, mint.swap, proofs, outputs(mint.ehash_keyset(e).id, amount_split(15)).messages)
+    refused(
+        "unit-mismatch", mint, mint.swap, proofs, outputs(mint.ehash_keyset(e).id, amount_split(15)).messages
+    )
     assert len(mint.swap(proofs, outputs(sat, [8, 4, 2, 1]).messages)) == 4
 
 
@@ -252,13 +277,16 @@ async def test_share_errors(mint: Mint) -> None:
         assert info.value.name == name
     # the same fresh B_ twice in one batch: exactly one signature
     fresh = bytes.fromhex(outputs(keyset.id, [1]).messages[0].B_)
-    results = await asyncio.gather(*(mint.sign_share(keyset_id=keyset.id, amount=1, B_=fresh) for _ in range(5)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(mint.sign_share(keyset_id=keyset.id, amount=1, B_=fresh) for _ in range(5)), return_exceptions=True
+    )
     assert sum(not isinstance(r, Exception) for r in results) == 1
     assert mint.epoch(e).work == 2
     mint.close_epoch_lost(e, height=150, now=1_700_000_200)
     with pytest.raises(MintError) as info:
-        await mint.sign_share(keyset_id=keyset.id, amount=1, B_=bytes.fromhex(outputs(keyset.id, [1]).messages[0].B_))
+        await mint.sign_share(
+            keyset_id=keyset.id, amount=1, B_=bytes.fromhex(outputs(keyset.id, [1]).messages[0].B_)
+        )
     assert info.value.name == "inactive-keyset"
     assert mint.epoch(e).work == 2
 
@@ -272,14 +300,23 @@ async def test_epoch_lifecycle_and_redeem(mint: Mint) -> None:
     refused("epoch-not-redeemable", mint, mint.redeem, proofs, outputs(sat, [1]).messages)
     won_epoch(mint, e, theta_b=5_000_000_000 + 1234, mature=False)
     info = mint.epoch(e)
-    assert info.status == "won" and info.price == Fraction(5_000_001_234, 16) and info.theta_c == 5_000_001_234
-    assert info.to_json()["price"] == "2500000617/8" and info.to_json()["work_by_amount"] == {"1": 2, "2": 1, "4": 1, "8": 1}
+    assert (
+        info.status == "won" and info.price == Fraction(5_000_001_234, 16) and info.theta_c == 5_000_001_234
+    )
+    assert info.to_json()["price"] == "2500000617/8" and info.to_json()["work_by_amount"] == {
+        "1": 2,
+        "2": 1,
+        "4": 1,
+        "8": 1,
+    }
     refused("epoch-not-redeemable", mint, mint.redeem, proofs, outputs(sat, [1]).messages)
     assert mint.set_confirmations(e, 5, maturity=10).status == "won"
     assert mint.set_confirmations(e, 10, maturity=10).status == "mature"
     refused("no-outputs", mint, mint.redeem, proofs, [])
     value = (1 + 1 + 2 + 4) * 5_000_001_234 // 16
-    refused("outputs-exceed-value", mint, mint.redeem, proofs[:4], outputs(sat, amount_split(value + 1)).messages)
+    refused(
+        "outputs-exceed-value", mint, mint.redeem, proofs[:4], outputs(sat, amount_split(value + 1)).messages
+    )
     refused("unit-mismatch", mint, mint.redeem, mint_sats(mint, 1), outputs(sat, [1]).messages)
     refused("unit-mismatch", mint, mint.redeem, proofs[:1], outputs(mint.ehash_keyset(e).id, [1]).messages)
     sigs = mint.redeem(proofs[:4], outputs(sat, amount_split(value)).messages)
@@ -328,7 +365,9 @@ async def test_a_schema_1_mint_is_migrated_with_its_signatures(tmp_path: Path) -
     e = open_epoch(mint)
     await mine_shares(mint, [1, 2, 4, 8] * 5)
     keyset_id = mint.ehash_keyset(e).id
-    rows = mint.store.db.conn.execute("SELECT B_, C_, e, s, amount_log2, keyset_id, share FROM signatures").fetchall()
+    rows = mint.store.db.conn.execute(
+        "SELECT B_, C_, e, s, amount_log2, keyset_id, share FROM signatures"
+    ).fetchall()
     mint.close()
     conn = sqlite3.connect(tmp_path / "mint" / "mint.sqlite3", isolation_level=None)
     conn.executescript("""
@@ -344,7 +383,9 @@ async def test_a_schema_1_mint_is_migrated_with_its_signatures(tmp_path: Path) -
     mint = Mint.open(tmp_path / "mint")
     try:
         assert mint.store.meta("schema") == "3"
-        got = mint.store.db.conn.execute("SELECT rowid, B_, C_, e, s, amount_log2, keyset_id, share FROM signatures")
+        got = mint.store.db.conn.execute(
+            "SELECT rowid, B_, C_, e, s, amount_log2, keyset_id, share FROM signatures"
+        )
         assert sorted(tuple(r[1:]) for r in got.fetchall()) == sorted(rows)
         assert mint.store.share_signature_work(keyset_id) == mint.epoch(e).work == 15 * 5
         with pytest.raises(MintError, match="signed before"):  # a B_ signed before the migration stays spent
@@ -397,7 +438,9 @@ def test_melt_interrupted_by_a_crash_is_settled_on_restart(tmp_path: Path) -> No
     proofs = mint_sats(mint, 16)
     quote = mint.create_melt_quote(FakeBackend().create_invoice(10_000, "x", 600).request, "sat")["quote"]
     with mint.store.transaction():  # the state the first melt transaction leaves before paying
-        mint.store.add_pending([SpendRow(bdhke.secret_to_y(p.secret), p.amount, p.id) for p in proofs], quote, 0)
+        mint.store.add_pending(
+            [SpendRow(bdhke.secret_to_y(p.secret), p.amount, p.id) for p in proofs], quote, 0
+        )
         mint.store.update_melt_quote(quote, state="PENDING")
     assert {s["state"] for s in mint.check_state([p.Y for p in proofs])} == {"PENDING"}
     refused("proof-pending", mint, mint.swap, proofs, outputs(mint.sat_keyset.id, [16]).messages)

@@ -13,13 +13,15 @@ from nutx_cli.core.keysets import amount_split
 from nutx_cli.mint import Mint, MintError
 from tests.mint_helpers import mine_shares, open_epoch, outputs, won_epoch
 
-epoch_plan = st.fixed_dictionaries({
-    "shares": st.lists(st.integers(0, 20), min_size=1, max_size=25),
-    "won": st.booleans(),
-    "theta_b": st.integers(0, 10**9),
-    "groups": st.integers(1, 5),
-    "greedy": st.lists(st.booleans(), min_size=5, max_size=5),
-})
+epoch_plan = st.fixed_dictionaries(
+    {
+        "shares": st.lists(st.integers(0, 20), min_size=1, max_size=25),
+        "won": st.booleans(),
+        "theta_b": st.integers(0, 10**9),
+        "groups": st.integers(1, 5),
+        "greedy": st.lists(st.booleans(), min_size=5, max_size=5),
+    }
+)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])

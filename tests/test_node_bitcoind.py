@@ -17,15 +17,26 @@ REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("bitcoind") is None,
-                       reason="no bitcoind on PATH: the real-bitcoind interop test was skipped"),
+    pytest.mark.skipif(
+        shutil.which("bitcoind") is None,
+        reason="no bitcoind on PATH: the real-bitcoind interop test was skipped",
+    ),
 ]
 
 
 def test_client_mines_on_real_bitcoind(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen([str(REPO / "scripts" / "regtest-bitcoind"), str(tmp_path), f"-rpcport={port}",
-                             "-port=0", "-printtoconsole=0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            str(REPO / "scripts" / "regtest-bitcoind"),
+            str(tmp_path),
+            f"-rpcport={port}",
+            "-port=0",
+            "-printtoconsole=0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         cookie = tmp_path / "regtest" / ".cookie"
         deadline = time.monotonic() + 30

@@ -73,8 +73,12 @@ def test_invalid_block_is_remembered_and_its_children_refused(tmp_path: Path) ->
     bad = block_from_template(gbt, value=gbt["coinbasevalue"] + 1)
     assert kernel.process_block(bad) == "bad-cb-amount"
     assert kernel.process_block(bad) == "duplicate-invalid"
-    child = {**gbt, "previousblockhash": BlockHeader.parse(bad[:80]).hash()[::-1].hex(),
-             "height": gbt["height"] + 1, "curtime": gbt["curtime"] + 1}
+    child = {
+        **gbt,
+        "previousblockhash": BlockHeader.parse(bad[:80]).hash()[::-1].hex(),
+        "height": gbt["height"] + 1,
+        "curtime": gbt["curtime"] + 1,
+    }
     assert kernel.process_block(block_from_template(child)) == "bad-prevblk"
     assert kernel.height() == 2
     kernel.close()

@@ -36,7 +36,9 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NutxProcess
         yield proc, client, port, base / "data"
 
 
-def raw_post(port: int, body: bytes, auth: str | None, method: str = "POST") -> tuple[int, dict[str, str], bytes]:
+def raw_post(
+    port: int, body: bytes, auth: str | None, method: str = "POST"
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/json"}
     if auth is not None:
@@ -58,7 +60,9 @@ def test_cookie_and_basic_shapes(node: tuple[NutxProcess, NodeClient, int, Path]
     assert cookie(data_dir).startswith("__cookie__:")
     info = client.call("getblockchaininfo")
     assert info["chain"] == "regtest" and info["blocks"] == client.getblockcount()
-    assert client.call("getblockhash", 0) == "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
+    assert (
+        client.call("getblockhash", 0) == "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
+    )
     assert client.call("getnetworkinfo")["connections"] == 0
     assert isinstance(client.call("uptime"), int)
     header_hex = client.getblockheader(client.call("getblockhash", 0), False)
@@ -74,7 +78,8 @@ def test_getblocktemplate_fields_and_errors(node: tuple[NutxProcess, NodeClient,
     assert int(gbt["target"], 16) == 0x7FFFFF << 232
     assert gbt["curtime"] >= gbt["mintime"]
     assert gbt["default_witness_commitment"] == (
-        "6a24aa21a9ed" + "e2f61c3f71d1defd3fa999dfa36953755c690689799962b48bebd836974e8cf9")
+        "6a24aa21a9ed" + "e2f61c3f71d1defd3fa999dfa36953755c690689799962b48bebd836974e8cf9"
+    )
     with pytest.raises(NodeRpcError) as err:
         client.call("getblocktemplate", {})
     assert err.value.code == -8 and "segwit" in err.value.rpc_message
@@ -95,19 +100,23 @@ def test_mine_300_blocks_then_restart_keeps_the_tip(tmp_path: Path) -> None:
         assert client.getbestblockhash() == tip and client.getblockcount() == height
 
 
-@pytest.mark.parametrize("breakage, reason", [
-    ({"high_hash": True}, "high-hash"),
-    ({"bad_merkle": True}, "bad-txnmrklroot"),
-    ({"time": 1_296_688_602}, "time-too-old"),
-    ({"time_delta": 3 * 3600}, "time-too-new"),
-    ({"value_delta": 1}, "bad-cb-amount"),
-    ({"height_delta": -1}, "bad-cb-height"),
-    ({"height": 300, "tag": b"\x01" * 3}, "bad-txns-nonfinal"),
-    ({"bits": 0x207FFFFE}, "bad-diffbits"),
-    ({"prev": b"\x42" * 32}, "prev-blk-not-found"),
-])
-def test_submitblock_rejections(node: tuple[NutxProcess, NodeClient, int, Path], breakage: dict[str, Any],
-                                reason: str) -> None:
+@pytest.mark.parametrize(
+    "breakage, reason",
+    [
+        ({"high_hash": True}, "high-hash"),
+        ({"bad_merkle": True}, "bad-txnmrklroot"),
+        ({"time": 1_296_688_602}, "time-too-old"),
+        ({"time_delta": 3 * 3600}, "time-too-new"),
+        ({"value_delta": 1}, "bad-cb-amount"),
+        ({"height_delta": -1}, "bad-cb-height"),
+        ({"height": 300, "tag": b"\x01" * 3}, "bad-txns-nonfinal"),
+        ({"bits": 0x207FFFFE}, "bad-diffbits"),
+        ({"prev": b"\x42" * 32}, "prev-blk-not-found"),
+    ],
+)
+def test_submitblock_rejections(
+    node: tuple[NutxProcess, NodeClient, int, Path], breakage: dict[str, Any], reason: str
+) -> None:
     _, client, _, _ = node
     client.generatetoaddress(1, ADDRESS)
     gbt = client.getblocktemplate()
@@ -123,7 +132,9 @@ def test_submitblock_rejections(node: tuple[NutxProcess, NodeClient, int, Path],
     assert client.getbestblockhash() == tip
 
 
-def test_submitblock_duplicate_inconclusive_and_decode_errors(node: tuple[NutxProcess, NodeClient, int, Path]) -> None:
+def test_submitblock_duplicate_inconclusive_and_decode_errors(
+    node: tuple[NutxProcess, NodeClient, int, Path],
+) -> None:
     _, client, _, _ = node
     gbt = client.getblocktemplate()
     block = block_from_template(gbt)
@@ -146,16 +157,37 @@ def test_reorg_lever_by_cli(node: tuple[NutxProcess, NodeClient, int, Path]) -> 
     client.generatetoaddress(3, ADDRESS)
     old_tip, old_height = client.getbestblockhash(), client.getblockcount()
     url = f"http://{cookie(data_dir)}@127.0.0.1:{port}"
-    out = subprocess.run([sys.executable, "-m", "nutx_cli", "regtest", "reorg", "--depth", "2", "--node-rpc", url],
-                         check=False, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "nutx_cli", "regtest", "reorg", "--depth", "2", "--node-rpc", url],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert "2 blocks out, 3 in" in out.stdout
     assert client.getblockcount() == old_height + 1
     header = client.getblockheader(old_tip)
     assert header["confirmations"] == -1 and "nextblockhash" not in header
     assert client.call("getblock", old_tip, 1)["confirmations"] == -1
-    out = subprocess.run([sys.executable, "-m", "nutx_cli", "regtest", "generate", "2", "--address", ADDRESS,
-                          "--node-rpc", url], check=False, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nutx_cli",
+            "regtest",
+            "generate",
+            "2",
+            "--address",
+            ADDRESS,
+            "--node-rpc",
+            url,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == client.getbestblockhash()
     assert client.getblockcount() == old_height + 3
@@ -220,8 +252,11 @@ def test_transport_errors_leave_the_node_running(node: tuple[NutxProcess, NodeCl
     status, _, body = raw_post(port, b"[1, 2]", auth)
     assert status == 200 and len(json.loads(body)) == 2
     status, _, body = raw_post(port, b'{"jsonrpc":"2.0","method":"nosuch","id":7}', auth)
-    assert status == 200 and json.loads(body) == {"jsonrpc": "2.0", "error": {"code": -32601,
-                                                                              "message": "Method not found"}, "id": 7}
+    assert status == 200 and json.loads(body) == {
+        "jsonrpc": "2.0",
+        "error": {"code": -32601, "message": "Method not found"},
+        "id": 7,
+    }
     status, _, body = raw_post(port, b'{"method":"getblockcount","params":"x","id":1}', auth)
     assert status == 400 and json.loads(body)["error"]["code"] == -32600
     assert raw_post(port, b"", auth, method="GET")[0] == 405
@@ -249,8 +284,18 @@ def test_client_errors_say_what_to_do(tmp_path: Path) -> None:
 def test_wrong_credentials_and_rpc_user(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "node.log"
-    args = ["node", "start", "--data-dir", str(tmp_path / "d"), "--rpc-port", str(port),
-            "--rpc-user", "alice", "--rpc-password", "secret"]
+    args = [
+        "node",
+        "start",
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--rpc-port",
+        str(port),
+        "--rpc-user",
+        "alice",
+        "--rpc-password",
+        "secret",
+    ]
     with nutx_process(args, log, ready=lambda: port_open(port), timeout=20) as proc:
         assert not (tmp_path / "d" / ".cookie").exists()
         assert connect(f"http://alice:secret@127.0.0.1:{port}").getblockcount() == 0
@@ -270,6 +315,9 @@ def test_restart_after_a_crash_keeps_the_chain(tmp_path: Path) -> None:
     with running_node(tmp_path / "data", tmp_path / "b.log", port) as (_, client, _):
         assert client.getbestblockhash() == tip and client.getblockcount() == 20
         # a second node on the same data dir is refused
-        with pytest.raises(NutxError, match="another node"), running_node(tmp_path / "data", tmp_path / "c.log"):
+        with (
+            pytest.raises(NutxError, match="another node"),
+            running_node(tmp_path / "data", tmp_path / "c.log"),
+        ):
             pass
     assert not (tmp_path / "data" / "node.pid").exists()

@@ -27,9 +27,16 @@ PAYOUT = bytes.fromhex("0014") + bytes(20)
 
 def gbt(prev: bytes | None = None, height: int = 101) -> dict[str, object]:
     return {
-        "version": 0x20000000, "previousblockhash": to_display_hex(prev or os.urandom(32)), "transactions": [],
-        "coinbasevalue": 50_0000_0000, "bits": "207fffff", "curtime": NOW, "mintime": NOW - 600,
-        "height": height, "default_witness_commitment": witness_commitment_script([]).hex(), "longpollid": "x",
+        "version": 0x20000000,
+        "previousblockhash": to_display_hex(prev or os.urandom(32)),
+        "transactions": [],
+        "coinbasevalue": 50_0000_0000,
+        "bits": "207fffff",
+        "curtime": NOW,
+        "mintime": NOW - 600,
+        "height": height,
+        "default_witness_commitment": witness_commitment_script([]).hex(),
+        "longpollid": "x",
     }
 
 
@@ -45,24 +52,41 @@ def make_channel(template: Template, level: int = 252) -> ChannelJobs:
 
 
 def blinded(amount: int, keyset: str = KEYSET) -> BlindedMessage:
-    return BlindedMessage(amount=amount, keyset_id=bytes.fromhex(keyset),
-                          blinded_secret=blind(os.urandom(32).hex(), os.urandom(31) + b"\x01"))
+    return BlindedMessage(
+        amount=amount,
+        keyset_id=bytes.fromhex(keyset),
+        blinded_secret=blind(os.urandom(32).hex(), os.urandom(31) + b"\x01"),
+    )
 
 
-def find_share(jobs: ChannelJobs, job_id: int, target: int, amount: int, *, miss: bool = False,
-               **over: object) -> SubmitSharesEcashExtended:
+def find_share(
+    jobs: ChannelJobs, job_id: int, target: int, amount: int, *, miss: bool = False, **over: object
+) -> SubmitSharesEcashExtended:
     """Grind nonces until the header hash meets `target` (or misses it when `miss`)."""
     job = jobs.lookup(job_id)
     prev = jobs.prev_hash
     assert prev is not None
     for nonce in range(1_000_000):
         share = SubmitSharesEcashExtended(
-            channel_id=7, sequence_number=nonce, job_id=job_id, nonce=nonce, ntime=NOW, version=job.message.version,
-            extranonce=b"\x01" * EXTRANONCE_SIZE, blinded_message=blinded(amount),
+            channel_id=7,
+            sequence_number=nonce,
+            job_id=job_id,
+            nonce=nonce,
+            ntime=NOW,
+            version=job.message.version,
+            extranonce=b"\x01" * EXTRANONCE_SIZE,
+            blinded_message=blinded(amount),
         )
         try:
-            checked = check_share(share, jobs, extranonce_size=EXTRANONCE_SIZE, k_max=K_MAX,
-                                  known_keysets={KEYSET}, seen=set(), now=NOW)
+            checked = check_share(
+                share,
+                jobs,
+                extranonce_size=EXTRANONCE_SIZE,
+                k_max=K_MAX,
+                known_keysets={KEYSET},
+                seen=set(),
+                now=NOW,
+            )
             ok = checked.hash_int <= target
         except ShareRejected as exc:
             assert exc.code == "difficulty-too-low"
@@ -74,8 +98,15 @@ def find_share(jobs: ChannelJobs, job_id: int, target: int, amount: int, *, miss
 
 
 def check(share: SubmitSharesEcashExtended, jobs: ChannelJobs, seen: set[bytes] | None = None) -> object:
-    return check_share(share, jobs, extranonce_size=EXTRANONCE_SIZE, k_max=K_MAX,
-                       known_keysets={KEYSET, OTHER_KEYSET}, seen=seen or set(), now=NOW)
+    return check_share(
+        share,
+        jobs,
+        extranonce_size=EXTRANONCE_SIZE,
+        k_max=K_MAX,
+        known_keysets={KEYSET, OTHER_KEYSET},
+        seen=seen or set(),
+        now=NOW,
+    )
 
 
 def rejected(share: SubmitSharesEcashExtended, jobs: ChannelJobs, seen: set[bytes] | None = None) -> str:
@@ -94,7 +125,9 @@ def test_template_from_gbt_builds_a_valid_coinbase() -> None:
 
 
 def test_valid_share_amount_level_and_block_detection() -> None:
-    template = make_template(Fraction(1, 2**30))  # network target ≈ 2^254: about every fourth share is a block
+    template = make_template(
+        Fraction(1, 2**30)
+    )  # network target ≈ 2^254: about every fourth share is a block
     jobs = make_channel(template, level=255)
     share = find_share(jobs, 1, target_of_level(255), amount=2)
     checked = check(share, jobs)
@@ -113,11 +146,16 @@ def test_share_errors_by_name() -> None:
     template = make_template()
     jobs = make_channel(template, level=252)
     good = find_share(jobs, 1, target_of_level(252), amount=16)
-    assert rejected(find_share(jobs, 1, target_of_level(252), amount=16, miss=True), jobs) == "difficulty-too-low"
+    assert (
+        rejected(find_share(jobs, 1, target_of_level(252), amount=16, miss=True), jobs)
+        == "difficulty-too-low"
+    )
     assert rejected(good, jobs, {check(good, jobs).hash}) == "duplicate-share"  # type: ignore[attr-defined]
     assert rejected(replace(good, job_id=99), jobs) == "invalid-job-id"
     assert rejected(replace(good, extranonce=b"\x01"), jobs) == "bad-extranonce-size"
-    assert rejected(replace(good, version=good.version | 0x80000000), jobs) == "invalid-non-rollable-version-bit"
+    assert (
+        rejected(replace(good, version=good.version | 0x80000000), jobs) == "invalid-non-rollable-version-bit"
+    )
     assert rejected(replace(good, ntime=NOW - 10_000), jobs) == "invalid-timestamp"
     assert rejected(replace(good, blinded_message=blinded(8)), jobs) == "amount-mismatch"
     assert rejected(replace(good, blinded_message=blinded(16, OTHER_KEYSET)), jobs) == "inactive-keyset"
@@ -170,10 +208,11 @@ def test_channel_stats() -> None:
     assert j["hashrate"]["1d"] == pytest.approx(expected, rel=0.05)  # averaged over the channel's age
     assert j["best_share"] == pytest.approx(0.25)
     assert levels_json([s, ChannelStats(2, "bob", 256, NOW), ChannelStats(3, "c", 250, NOW)]) == {
-        "250": {"channels": 1}, "256": {"channels": 2}}
+        "250": {"channels": 1},
+        "256": {"channels": 2},
+    }
 
 
 def replace(share: SubmitSharesEcashExtended, **over: object) -> SubmitSharesEcashExtended:
     fields = {f: getattr(share, f) for f in share.__dataclass_fields__} | over
     return SubmitSharesEcashExtended(**fields)  # type: ignore[arg-type]
-

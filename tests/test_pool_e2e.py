@@ -96,8 +96,9 @@ class Stack:
         self.starts += 1
         admin = int(self.pool_args[self.pool_args.index("--admin-port") + 1])
         self.pool = NutxProcess(["pool", "start", *self.pool_args], self.tmp / f"pool{self.starts}.log")
-        self.pool.wait_until(lambda: port_open(admin) and (self.tmp / "pool" / "pool.json").exists(), 60,
-                             "listening")
+        self.pool.wait_until(
+            lambda: port_open(admin) and (self.tmp / "pool" / "pool.json").exists(), 60, "listening"
+        )
         info = read_pool_json(self.tmp / "pool")
         self.pool_json = info.to_json()
         return self.pool
@@ -108,8 +109,9 @@ class Stack:
 
     def nutx(self, *args: str) -> str:
         """Run a one-shot `nutx` command (e.g. `regtest generate 1`) against this stack's node."""
-        done = subprocess.run([sys.executable, "-m", "nutx_cli", *args], check=False, capture_output=True,
-                              text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "nutx_cli", *args], check=False, capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -121,6 +123,7 @@ class Stack:
 
     def wait_epoch(self, n: int, status: str, timeout: float = 20.0) -> dict[str, Any]:
         import time
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             e = self.epoch(n)
@@ -135,15 +138,34 @@ def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
     """Node + pool on free ports; `@pytest.mark.parametrize("stack", [[extra pool flags]], indirect=True)`."""
     extra: list[str] = getattr(request, "param", [])
     rpc_port = free_port()
-    node = NutxProcess(["node", "start", "--data-dir", str(tmp_path / "node"), "--rpc-port", str(rpc_port)],
-                       tmp_path / "node.log")
+    node = NutxProcess(
+        ["node", "start", "--data-dir", str(tmp_path / "node"), "--rpc-port", str(rpc_port)],
+        tmp_path / "node.log",
+    )
     try:
         node.wait_until(lambda: port_open(rpc_port) and (tmp_path / "node" / ".cookie").exists(), 60)
         node_rpc = f"http://{(tmp_path / 'node' / '.cookie').read_text().strip()}@127.0.0.1:{rpc_port}"
-        args = ["--data-dir", str(tmp_path / "pool"), "--node-rpc", node_rpc, "--sv2-port", str(free_port()),
-                "--http-port", str(free_port()), "--admin-port", str(free_port()), "--start-level", str(LEVEL),
-                "--network-difficulty", f"{NETWORK_DIFFICULTY.numerator}/{NETWORK_DIFFICULTY.denominator}",
-                "--maturity", "2", "--shares-per-minute", "60000", *extra]
+        args = [
+            "--data-dir",
+            str(tmp_path / "pool"),
+            "--node-rpc",
+            node_rpc,
+            "--sv2-port",
+            str(free_port()),
+            "--http-port",
+            str(free_port()),
+            "--admin-port",
+            str(free_port()),
+            "--start-level",
+            str(LEVEL),
+            "--network-difficulty",
+            f"{NETWORK_DIFFICULTY.numerator}/{NETWORK_DIFFICULTY.denominator}",
+            "--maturity",
+            "2",
+            "--shares-per-minute",
+            "60000",
+            *extra,
+        ]
         s = Stack(tmp_path, node, node_rpc, args)
         s.start_pool()
         try:
@@ -186,23 +208,47 @@ class EcashClient:
         self._reader: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, port: int, authority: str, user: str = "alice",
-                   max_target: int = target_of_level(LEVEL)) -> EcashClient:
+    async def open(
+        cls, port: int, authority: str, user: str = "alice", max_target: int = target_of_level(LEVEL)
+    ) -> EcashClient:
         """Connect and open a channel; with the pool aiming at 1000 shares/s and `max_target` = T_250
         vardiff holds the channel at level 250, where Python finds a share in ~64 hashes."""
         conn = await Connection.connect("127.0.0.1", port, authority)
         client = cls(conn)
-        await conn.send(SetupConnection(protocol=0, min_version=2, max_version=2, flags=0, endpoint_host="127.0.0.1",
-                                        endpoint_port=port, vendor="test", hardware_version="", firmware="",
-                                        device_id=""))
+        await conn.send(
+            SetupConnection(
+                protocol=0,
+                min_version=2,
+                max_version=2,
+                flags=0,
+                endpoint_host="127.0.0.1",
+                endpoint_port=port,
+                vendor="test",
+                hardware_version="",
+                firmware="",
+                device_id="",
+            )
+        )
         assert isinstance(await conn.recv(), SetupConnectionSuccess)
         await conn.send(RequestExtensions(request_id=1, requested_extensions=[ECASH_EXTENSION]))
         assert isinstance(await conn.recv(), RequestExtensionsSuccess)
-        await conn.send(OpenExtendedEcashMiningChannel(request_id=2, user_identity=user, nominal_hash_rate=0.0,
-                                                       max_target=max_target, min_extranonce_size=4, unit="ehash"))
+        await conn.send(
+            OpenExtendedEcashMiningChannel(
+                request_id=2,
+                user_identity=user,
+                nominal_hash_rate=0.0,
+                max_target=max_target,
+                min_extranonce_size=4,
+                unit="ehash",
+            )
+        )
         ok = await conn.recv()
         assert isinstance(ok, OpenExtendedEcashMiningChannelSuccess), ok
-        client.channel_id, client.prefix, client.extranonce_size = ok.channel_id, ok.extranonce_prefix, ok.extranonce_size
+        client.channel_id, client.prefix, client.extranonce_size = (
+            ok.channel_id,
+            ok.extranonce_prefix,
+            ok.extranonce_size,
+        )
         client.level = (ok.target + 1).bit_length() - 1
         client._set_keyset(ok.keyset)
         client._reader = asyncio.create_task(client._read())
@@ -250,15 +296,25 @@ class EcashClient:
             while not condition():
                 self.changed.clear()
                 await self.changed.wait()
+
         await asyncio.wait_for(loop(), timeout)
 
     @property
     def job_id(self) -> int:
         return max(self.jobs)
 
-    def make_share(self, *, job_id: int | None = None, meet: int | None = None, miss: int | None = None,
-                   avoid_block: bool = True, keyset: EcashKeyset | None = None, amount: int | None = None,
-                   secret: str | None = None, r: bytes | None = None) -> Share:
+    def make_share(
+        self,
+        *,
+        job_id: int | None = None,
+        meet: int | None = None,
+        miss: int | None = None,
+        avoid_block: bool = True,
+        keyset: EcashKeyset | None = None,
+        amount: int | None = None,
+        secret: str | None = None,
+        r: bytes | None = None,
+    ) -> Share:
         """Grind a share for a job: its hash meets `meet` (default: the job's level) and misses `miss`."""
         job_id = self.job_id if job_id is None else job_id
         job, level = self.jobs[job_id]
@@ -275,9 +331,15 @@ class EcashClient:
         for nonce in range(10_000_000):
             self._seq += 1
             msg = SubmitSharesEcashExtended(
-                channel_id=self.channel_id, sequence_number=self._seq, job_id=job_id, nonce=nonce,
-                ntime=self.prev.min_ntime, version=job.version, extranonce=extranonce,
-                blinded_message=BlindedMessage(amount=amount, keyset_id=keyset.keyset_id, blinded_secret=B_))
+                channel_id=self.channel_id,
+                sequence_number=self._seq,
+                job_id=job_id,
+                nonce=nonce,
+                ntime=self.prev.min_ntime,
+                version=job.version,
+                extranonce=extranonce,
+                blinded_message=BlindedMessage(amount=amount, keyset_id=keyset.keyset_id, blinded_secret=B_),
+            )
             h = int.from_bytes(extended_header(job, self.prev, self.prefix, msg).hash(), "little")
             if h > target or (miss is not None and h <= miss) or (avoid_block and h <= block_target):
                 continue
@@ -297,17 +359,31 @@ class EcashClient:
         sig = answer.signature
         keyset = self.keysets[sig.keyset_id.hex()]
         K = keyset.key_for(sig.amount)
-        assert bdhke.verify_blind_dleq(K, share.message.blinded_message.blinded_secret, sig.blinded_signature,
-                                       sig.dleq_e, sig.dleq_s)
+        assert bdhke.verify_blind_dleq(
+            K, share.message.blinded_message.blinded_secret, sig.blinded_signature, sig.dleq_e, sig.dleq_s
+        )
         C = bdhke.unblind(sig.blinded_signature, share.r, K)
         return {"amount": sig.amount, "id": sig.keyset_id.hex(), "secret": share.secret, "C": C.hex()}
 
     async def redeem_sv2(self, proofs: list[dict[str, Any]], outputs: list[BlindedMessage]) -> Message:
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self.answers[-7] = future
-        await self.conn.send(RedeemSharesEcash(request_id=7, proofs=[
-            Proof(amount=p["amount"], keyset_id=bytes.fromhex(p["id"]), secret=p["secret"].encode(),
-                  signature=bytes.fromhex(p["C"]), witness=b"") for p in proofs], outputs=outputs))
+        await self.conn.send(
+            RedeemSharesEcash(
+                request_id=7,
+                proofs=[
+                    Proof(
+                        amount=p["amount"],
+                        keyset_id=bytes.fromhex(p["id"]),
+                        secret=p["secret"].encode(),
+                        signature=bytes.fromhex(p["C"]),
+                        witness=b"",
+                    )
+                    for p in proofs
+                ],
+                outputs=outputs,
+            )
+        )
         return await asyncio.wait_for(future, 20)
 
     async def close(self) -> None:
@@ -366,34 +442,64 @@ async def test_shares_errors_and_lost_epoch(stack: Stack) -> None:
         good = client.make_share()
         assert isinstance(await client.submit(good), SubmitSharesEcashExtendedSuccess)
         again = client.make_share()  # the same header again, with a fresh B_
-        dup = replace(good.message, sequence_number=again.message.sequence_number,
-                      blinded_message=again.message.blinded_message)
+        dup = replace(
+            good.message,
+            sequence_number=again.message.sequence_number,
+            blinded_message=again.message.blinded_message,
+        )
         assert code(await client.submit(dup)) == "duplicate-share"
-        assert code(await client.submit(client.make_share(meet=2**256 - 1, miss=target_of_level(LEVEL)))) \
+        assert (
+            code(await client.submit(client.make_share(meet=2**256 - 1, miss=target_of_level(LEVEL))))
             == "difficulty-too-low"
+        )
         reused = client.make_share(secret=good.secret, r=good.r)  # a new header, an already signed B_
         assert code(await client.submit(reused)) == "blinded-message-reused"
         assert code(await client.submit(client.make_share(amount=32))) == "amount-mismatch"
-        foreign = EcashKeyset(keyset_id=bytes.fromhex("01" + "ab" * 32), unit="ehash", epoch=9, k_max=256,
-                              keys=client.keyset.keys)
+        foreign = EcashKeyset(
+            keyset_id=bytes.fromhex("01" + "ab" * 32),
+            unit="ehash",
+            epoch=9,
+            k_max=256,
+            keys=client.keyset.keys,
+        )
         assert code(await client.submit(client.make_share(keyset=foreign))) == "unknown-keyset"
         bad_point = client.make_share()
-        bad = replace(bad_point.message, blinded_message=BlindedMessage(
-            amount=64, keyset_id=client.keyset.keyset_id, blinded_secret=b"\x02" + b"\xff" * 32))
+        bad = replace(
+            bad_point.message,
+            blinded_message=BlindedMessage(
+                amount=64, keyset_id=client.keyset.keyset_id, blinded_secret=b"\x02" + b"\xff" * 32
+            ),
+        )
         assert code(await client.submit(bad)) == "invalid-blinded-message"
 
         # a plain extended channel is refused: this pool pays in ecash only
-        await client.conn.send(OpenExtendedMiningChannel(request_id=9, user_identity="x", nominal_hash_rate=0.0,
-                                                         max_target=2**256 - 1, min_extranonce_size=4))
+        await client.conn.send(
+            OpenExtendedMiningChannel(
+                request_id=9,
+                user_identity="x",
+                nominal_hash_rate=0.0,
+                max_target=2**256 - 1,
+                min_extranonce_size=4,
+            )
+        )
         await client.wait_for(lambda: any(isinstance(m, OpenMiningChannelError) for m in client.log))
-        assert next(m for m in client.log if isinstance(m, OpenMiningChannelError)).error_code == "ecash-required"
+        assert (
+            next(m for m in client.log if isinstance(m, OpenMiningChannelError)).error_code
+            == "ecash-required"
+        )
 
         stats = stack.stats()
         assert stats["pool"]["channels"] == 1 and stats["pool"]["network"] == "regtest"
         channel = stats["channels"][0]
         assert channel["user"] == "alice" and channel["level"] == LEVEL and channel["accepted"] == 5
-        assert channel["rejected"] == {"duplicate-share": 1, "difficulty-too-low": 1, "blinded-message-reused": 1,
-                                       "amount-mismatch": 1, "unknown-keyset": 1, "invalid-blinded-message": 1}
+        assert channel["rejected"] == {
+            "duplicate-share": 1,
+            "difficulty-too-low": 1,
+            "blinded-message-reused": 1,
+            "amount-mismatch": 1,
+            "unknown-keyset": 1,
+            "invalid-blinded-message": 1,
+        }
         assert stats["levels"] == {str(LEVEL): {"channels": 1}}
         assert stats["epoch"]["epoch"] == 1 and stats["epoch"]["work"] == 5 * 64
         assert set(channel["hashrate"]) == {"1m", "5m", "1h", "1d"}
@@ -425,15 +531,19 @@ async def test_block_won_mature_redeem_then_reorg_after_maturity(stack: Stack) -
         proofs = await mine_shares(client, 6)
         block_target = target_of_difficulty(NETWORK_DIFFICULTY)
         block_share = client.make_share(meet=block_target, avoid_block=False)
-        proofs.append(client.proof(block_share, await client.submit(block_share)))  # signed into the epoch it won
+        proofs.append(
+            client.proof(block_share, await client.submit(block_share))
+        )  # signed into the epoch it won
         won = stack.wait_epoch(1, "won")
         tip = stack.rpc.getbestblockhash()
         assert won["block_hash"] == tip and won["height"] == 1
         assert won["theta_b"] == 50 * 100_000_000 and won["work"] == 7 * 64
         assert won["price"] == str(Fraction(50 * 100_000_000, 7 * 64))
         await client.wait_for(lambda: client.keyset is not None and client.keyset.epoch == 2)
-        assert code(await client.submit(client.make_share(keyset=client.keysets[won["keyset_id"]]))) \
+        assert (
+            code(await client.submit(client.make_share(keyset=client.keysets[won["keyset_id"]])))
             == "inactive-keyset"
+        )
         early = redeem_http(http, proofs[:1], 1)
         assert early.status_code == 400 and early.json()["code"] == 41001  # not mature yet
 
@@ -449,9 +559,17 @@ async def test_block_won_mature_redeem_then_reorg_after_maturity(stack: Stack) -
         assert over.status_code == 400 and over.json()["code"] == 41004
         # the same over SV2, with the exact value
         outputs, _ = sat_outputs(http, int(64 * price))
-        answer = await client.redeem_sv2(proofs[3:4], [BlindedMessage(
-            amount=o["amount"], keyset_id=bytes.fromhex(o["id"]), blinded_secret=bytes.fromhex(o["B_"]))
-            for o in outputs])
+        answer = await client.redeem_sv2(
+            proofs[3:4],
+            [
+                BlindedMessage(
+                    amount=o["amount"],
+                    keyset_id=bytes.fromhex(o["id"]),
+                    blinded_secret=bytes.fromhex(o["B_"]),
+                )
+                for o in outputs
+            ],
+        )
         assert isinstance(answer, RedeemSharesEcashSuccess), answer
         assert stack.epoch(1)["paid"] == value + int(64 * price)
 
@@ -460,13 +578,20 @@ async def test_block_won_mature_redeem_then_reorg_after_maturity(stack: Stack) -
         orphaned = stack.wait_epoch(1, "orphaned")
         assert orphaned["paid"] == value + int(64 * price)
         info = stack.nutx("mint", "info", "--data-dir", str(stack.tmp / "pool"))
-        assert f"paid out for orphaned epochs {value + int(64 * price)} sat" in info  # shown as the mint's loss
+        assert (
+            f"paid out for orphaned epochs {value + int(64 * price)} sat" in info
+        )  # shown as the mint's loss
         late = redeem_http(http, proofs[4:5], int(64 * price))
         assert late.status_code == 400 and late.json()["code"] == 41002
         stats = stack.stats()
         assert stats["pool"]["blocks_found"] == 1
-        assert stats["blocks"][0]["hash"] == won["block_hash"] and stats["blocks"][0]["theta_b"] == won["theta_b"]
-        assert [e["epoch"] for e in stats["epochs"]] == sorted((e["epoch"] for e in stats["epochs"]), reverse=True)
+        assert (
+            stats["blocks"][0]["hash"] == won["block_hash"]
+            and stats["blocks"][0]["theta_b"] == won["theta_b"]
+        )
+        assert [e["epoch"] for e in stats["epochs"]] == sorted(
+            (e["epoch"] for e in stats["epochs"]), reverse=True
+        )
     finally:
         await client.close()
 
@@ -503,8 +628,10 @@ async def test_sigkill_under_load_never_loses_the_ledger(stack: Stack) -> None:
     for round_ in range(5):
         if round_:
             stack.start_pool()
-        clients = [await EcashClient.open(stack.sv2_port, stack.pool_json["authority_key"], f"m{i}")
-                   for i in range(3)]
+        clients = [
+            await EcashClient.open(stack.sv2_port, stack.pool_json["authority_key"], f"m{i}")
+            for i in range(3)
+        ]
         tasks = [asyncio.create_task(load(c)) for c in clients for _ in range(4)]
         await asyncio.sleep(0.7)
         assert stack.pool is not None
@@ -521,10 +648,17 @@ async def test_sigkill_under_load_never_loses_the_ledger(stack: Stack) -> None:
     stack.pool.stop()
     stack.start_pool()
     after = stack.stats()["epoch"]
-    assert (after["epoch"], after["keyset_id"], after["work"]) == (before["epoch"], before["keyset_id"], before["work"])
+    assert (after["epoch"], after["keyset_id"], after["work"]) == (
+        before["epoch"],
+        before["keyset_id"],
+        before["work"],
+    )
     epochs = stack.stats()["epochs"]
     stack.pool.stop()
-    assert [e["status"] for e in epochs] == ["open", "lost"]  # two blocks while down: one lost epoch, no empty ones
+    assert [e["status"] for e in epochs] == [
+        "open",
+        "lost",
+    ]  # two blocks while down: one lost epoch, no empty ones
     assert epochs[1]["height"] == 1
 
     store = MintStore.in_dir(stack.tmp / "pool")
@@ -554,7 +688,9 @@ async def test_vardiff_set_target_keeps_in_flight_jobs_at_their_level(stack: Sta
         assert client.proof(old, answer)["amount"] == 64
         new = client.make_share()
         # credited at the level of its own (newer, easier) job
-        assert client.proof(new, await client.submit(new))["amount"] == new.message.blinded_message.amount < 64
+        assert (
+            client.proof(new, await client.submit(new))["amount"] == new.message.blinded_message.amount < 64
+        )
         for _ in range(50):  # a last SetTarget may still be on its way to the client
             if stack.stats()["channels"][0]["level"] == client.level:
                 break
@@ -569,9 +705,20 @@ async def test_setup_negotiation_errors_and_garbage(stack: Stack) -> None:
 
     async def setup(flags: int = 0) -> tuple[Connection, Message]:
         conn = await Connection.connect("127.0.0.1", port, authority)
-        await conn.send(SetupConnection(protocol=0, min_version=2, max_version=2, flags=flags,
-                                        endpoint_host="127.0.0.1", endpoint_port=port, vendor="t",
-                                        hardware_version="", firmware="", device_id=""))
+        await conn.send(
+            SetupConnection(
+                protocol=0,
+                min_version=2,
+                max_version=2,
+                flags=flags,
+                endpoint_host="127.0.0.1",
+                endpoint_port=port,
+                vendor="t",
+                hardware_version="",
+                firmware="",
+                device_id="",
+            )
+        )
         return conn, await conn.recv()
 
     conn, answer = await setup(flags=0b10)  # job declaration is not supported
@@ -583,8 +730,14 @@ async def test_setup_negotiation_errors_and_garbage(stack: Stack) -> None:
     await conn.send(RequestExtensions(request_id=1, requested_extensions=[0x0002]))
     refused = await conn.recv()
     assert isinstance(refused, RequestExtensionsError) and refused.required_extensions == [ECASH_EXTENSION]
-    open_msg = OpenExtendedEcashMiningChannel(request_id=3, user_identity="x", nominal_hash_rate=0.0,
-                                              max_target=2**256 - 1, min_extranonce_size=4, unit="ehash")
+    open_msg = OpenExtendedEcashMiningChannel(
+        request_id=3,
+        user_identity="x",
+        nominal_hash_rate=0.0,
+        max_target=2**256 - 1,
+        min_extranonce_size=4,
+        unit="ehash",
+    )
     await conn.send(open_msg)  # the extension was not negotiated
     error = await conn.recv()
     assert isinstance(error, OpenMiningChannelError) and error.error_code == "ecash-required"
@@ -596,9 +749,18 @@ async def test_setup_negotiation_errors_and_garbage(stack: Stack) -> None:
     await conn.send(replace_open(open_msg, unit="sat"))
     error = await conn.recv()
     assert isinstance(error, OpenMiningChannelError) and error.error_code == "unsupported-unit"
-    await conn.send(SubmitSharesEcashExtended(
-        channel_id=42, sequence_number=5, job_id=1, nonce=0, ntime=0, version=0, extranonce=bytes(8),
-        blinded_message=BlindedMessage(amount=1, keyset_id=bytes(33), blinded_secret=b"\x02" * 33)))
+    await conn.send(
+        SubmitSharesEcashExtended(
+            channel_id=42,
+            sequence_number=5,
+            job_id=1,
+            nonce=0,
+            ntime=0,
+            version=0,
+            extranonce=bytes(8),
+            blinded_message=BlindedMessage(amount=1, keyset_id=bytes(33), blinded_secret=b"\x02" * 33),
+        )
+    )
     error = await conn.recv()
     assert isinstance(error, SubmitSharesEcashExtendedError) and error.error_code == "invalid-channel-id"
     await conn.close()
@@ -620,14 +782,22 @@ async def test_max_target_zero_is_refused_and_the_connection_lives_on(stack: Sta
     """A max_target no level can meet (0) gets the open/update error message, not a dropped connection."""
     client = await EcashClient.open(stack.sv2_port, stack.pool_json["authority_key"])
     try:
-        await client.conn.send(OpenExtendedEcashMiningChannel(
-            request_id=5, user_identity="zero", nominal_hash_rate=0.0, max_target=0, min_extranonce_size=4,
-            unit="ehash"))
+        await client.conn.send(
+            OpenExtendedEcashMiningChannel(
+                request_id=5,
+                user_identity="zero",
+                nominal_hash_rate=0.0,
+                max_target=0,
+                min_extranonce_size=4,
+                unit="ehash",
+            )
+        )
         await client.wait_for(lambda: any(isinstance(m, OpenMiningChannelError) for m in client.log))
         refused = next(m for m in client.log if isinstance(m, OpenMiningChannelError))
         assert (refused.request_id, refused.error_code) == (5, "max-target-out-of-range")
-        await client.conn.send(UpdateChannel(channel_id=client.channel_id, nominal_hash_rate=0.0,
-                                             maximum_target=0))
+        await client.conn.send(
+            UpdateChannel(channel_id=client.channel_id, nominal_hash_rate=0.0, maximum_target=0)
+        )
         await client.wait_for(lambda: any(isinstance(m, UpdateChannelError) for m in client.log))
         update = next(m for m in client.log if isinstance(m, UpdateChannelError))
         assert (update.channel_id, update.error_code) == (client.channel_id, "max-target-out-of-range")
@@ -647,14 +817,23 @@ def test_block_found_while_the_pool_was_down_is_won_on_restart(stack: Stack) -> 
     """The pool submitted its block and died before it saw the tip change: on restart the epoch is won,
     recognised by the coinbase (the pool's payout script and its /nutx/ tag)."""
     assert stack.pool is not None
-    payout = next(line.split()[1] for line in stack.pool.output().splitlines() if line.strip().startswith("payout"))
+    payout = next(
+        line.split()[1] for line in stack.pool.output().splitlines() if line.strip().startswith("payout")
+    )
     stack.pool.stop(signal.SIGKILL)
     template = template_from_gbt(stack.rpc.getblocktemplate(), 1, address_to_script(payout, "regtest"))
     coinbase = template.coinbase.with_extranonce(bytes(12))
     root = root_from_path(dsha256(coinbase), list(template.merkle_path))
-    header = next(h for nonce in range(1000)
-                  if (h := BlockHeader(template.version, template.prev_hash, root, template.curtime, template.bits,
-                                       nonce)).hash()[::-1] <= nbits_to_target(template.bits).to_bytes(32, "big"))
+    header = next(
+        h
+        for nonce in range(1000)
+        if (
+            h := BlockHeader(
+                template.version, template.prev_hash, root, template.curtime, template.bits, nonce
+            )
+        ).hash()[::-1]
+        <= nbits_to_target(template.bits).to_bytes(32, "big")
+    )
     assert stack.rpc.submitblock(template.block(header, coinbase)) is None
     stack.start_pool()
     won = stack.epoch(1)
@@ -677,7 +856,12 @@ async def test_admin_events_stream(stack: Stack) -> None:
             await client.close()
     assert events[0]["type"] == "channel" and events[0]["user"] == "bob" and events[0]["level"] == LEVEL
     assert {k: events[1][k] for k in ("type", "level", "amount", "accepted", "reason")} == {
-        "type": "share", "level": LEVEL, "amount": 64, "accepted": True, "reason": None}
+        "type": "share",
+        "level": LEVEL,
+        "amount": 64,
+        "accepted": True,
+        "reason": None,
+    }
     assert events[2]["accepted"] is False and events[2]["reason"] == "amount-mismatch"
     assert events[1]["channel"] == events[0]["id"]
 
@@ -685,4 +869,3 @@ async def test_admin_events_stream(stack: Stack) -> None:
 def replace(msg: SubmitSharesEcashExtended, **over: Any) -> SubmitSharesEcashExtended:
     fields = {f: getattr(msg, f) for f in msg.__dataclass_fields__} | over
     return SubmitSharesEcashExtended(**fields)
-

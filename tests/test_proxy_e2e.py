@@ -77,7 +77,9 @@ class Sv1Miner:
             msg = self.pending.pop(0) if self.pending else self.read()
             if msg.get("method") == "mining.set_difficulty":
                 difficulty = msg["params"][0]
-            elif msg.get("method") == "mining.notify" and msg["params"][8] and msg["params"][1] != old_prevhash:
+            elif (
+                msg.get("method") == "mining.notify" and msg["params"][8] and msg["params"][1] != old_prevhash
+            ):
                 return msg["params"], difficulty
 
     def notification(self, method: str) -> dict[str, Any]:
@@ -97,8 +99,14 @@ def wait_for_stats(admin: str, done: Callable[[dict[str, Any]], bool]) -> dict[s
         time.sleep(0.1)
 
 
-def mine_one(notify: list[Any], extranonce1: str, en2_size: int, target: int, counter: int,
-             version_bits: int | None = None) -> list[str]:
+def mine_one(
+    notify: list[Any],
+    extranonce1: str,
+    en2_size: int,
+    target: int,
+    counter: int,
+    version_bits: int | None = None,
+) -> list[str]:
     """Grind nonces for one share; returns the submit params after the worker name (§7.4).
 
     With `version_bits` (BIP310, mask 1fffe000) the header's version carries them and the submit sends them.
@@ -111,7 +119,7 @@ def mine_one(notify: list[Any], extranonce1: str, en2_size: int, target: int, co
     root = sha256d(bytes.fromhex(coinb1 + extranonce1) + extranonce2 + bytes.fromhex(coinb2))
     for node in branch:
         root = sha256d(root + bytes.fromhex(node))
-    prev = b"".join(bytes.fromhex(prevhash)[i:i + 4][::-1] for i in range(0, 32, 4))
+    prev = b"".join(bytes.fromhex(prevhash)[i : i + 4][::-1] for i in range(0, 32, 4))
     head = struct.pack("<I", version) + prev + root + struct.pack("<II", int(ntime, 16), int(nbits, 16))
     rolled = [] if version_bits is None else [f"{version_bits:08x}"]
     for nonce in range(1 << 32):
@@ -128,12 +136,29 @@ def processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
     sv1_port, admin_port = free_port(), free_port()
     pool_flags = ("--start-level", str(LEVEL), "--network-difficulty", "1/1024", "--maturity", "2")
     with node_and_pool(tmp_path, *pool_flags, pool_dir=home / ".nutx" / "pool", env=env) as stack:
-        proxy = NutxProcess(["proxy", "start", "--data-dir", str(tmp_path / "proxy"), "--sv1-port", str(sv1_port),
-                             "--admin-port", str(admin_port)], tmp_path / "proxy.log", env)
+        proxy = NutxProcess(
+            [
+                "proxy",
+                "start",
+                "--data-dir",
+                str(tmp_path / "proxy"),
+                "--sv1-port",
+                str(sv1_port),
+                "--admin-port",
+                str(admin_port),
+            ],
+            tmp_path / "proxy.log",
+            env,
+        )
         try:
             proxy.wait_until(lambda: port_open(sv1_port) and port_open(admin_port), 60)
-            yield {"sv1": sv1_port, "admin": f"http://127.0.0.1:{admin_port}", "proxy": proxy,
-                   "node_rpc": stack.node_rpc, "wallet": tmp_path / "proxy" / "wallet"}
+            yield {
+                "sv1": sv1_port,
+                "admin": f"http://127.0.0.1:{admin_port}",
+                "proxy": proxy,
+                "node_rpc": stack.node_rpc,
+                "wallet": tmp_path / "proxy" / "wallet",
+            }
         finally:
             proxy.stop()
             for log in ("node.log", "pool.log", "proxy.log"):
@@ -143,7 +168,9 @@ def processes(tmp_path: Path) -> Iterator[dict[str, Any]]:
 def test_sv1_miner_through_proxy_earns_ehash_in_the_proxy_wallet(processes: dict[str, Any]) -> None:
     miner = Sv1Miner(processes["sv1"])
     try:
-        configured = miner.call("mining.configure", [["version-rolling"], {"version-rolling.mask": "1fffe000"}])
+        configured = miner.call(
+            "mining.configure", [["version-rolling"], {"version-rolling.mask": "1fffe000"}]
+        )
         assert configured["result"]["version-rolling.mask"] == "1fffe000"
         subscribed = miner.call("mining.subscribe", ["e2e-miner/1.0"])
         _, extranonce1, en2_size = subscribed["result"]
@@ -153,7 +180,9 @@ def test_sv1_miner_through_proxy_earns_ehash_in_the_proxy_wallet(processes: dict
         assert target <= 2**LEVEL - 1
         notify = miner.notification("mining.notify")["params"]
         for counter in range(SHARES):  # every other share rolls version bits
-            params = mine_one(notify, extranonce1, en2_size, target, counter, (counter << 13) if counter % 2 else None)
+            params = mine_one(
+                notify, extranonce1, en2_size, target, counter, (counter << 13) if counter % 2 else None
+            )
             reply = miner.call("mining.submit", ["alice.rig1", *params])
             assert reply["result"] is True, reply
         duplicate = miner.call("mining.submit", ["alice.rig1", *params])
@@ -163,22 +192,39 @@ def test_sv1_miner_through_proxy_earns_ehash_in_the_proxy_wallet(processes: dict
         miner.send({"id": 99, "method": "mining.submit", "params": "x" * 100})
         assert miner.response(99)["error"][0] == -32602
 
-        stats = wait_for_stats(processes["admin"], lambda s: any(
-            w["user"] == "alice.rig1" and w["accepted"] == SHARES for w in s["workers"]))
+        stats = wait_for_stats(
+            processes["admin"],
+            lambda s: any(w["user"] == "alice.rig1" and w["accepted"] == SHARES for w in s["workers"]),
+        )
         worker = {w["user"]: w for w in stats["workers"]}["alice.rig1"]
         assert worker["accepted"] == SHARES and worker["level"] <= LEVEL  # vardiff may have moved it since
         assert worker["rejected"] == {"duplicate-share": 1, "stale-share": 1}
         assert stats["upstream"]["channels"] == 1
         assert stats["upstream"]["epoch"] is not None
-        foreign = httpx.get(processes["admin"] + "/v1/proxy/stats", headers={"Host": "evil.example"}, timeout=5)
+        foreign = httpx.get(
+            processes["admin"] + "/v1/proxy/stats", headers={"Host": "evil.example"}, timeout=5
+        )
         assert foreign.status_code == 403 and "workers" not in foreign.text  # DNS rebinding
         first_epoch = stats["upstream"]["epoch"]
         earned = SHARES * 2 ** (256 - LEVEL)  # every share was on the first job, at level 250
         assert stats["wallet"]["ehash_by_epoch"] == {str(first_epoch): earned}
 
         # another miner finds a block: new epoch keyset upstream, a clean job downstream
-        subprocess.run([sys.executable, "-m", "nutx_cli", "regtest", "generate", "1", "--node-rpc",
-                        processes["node_rpc"]], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "nutx_cli",
+                "regtest",
+                "generate",
+                "1",
+                "--node-rpc",
+                processes["node_rpc"],
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         notify, difficulty = miner.next_clean_job(notify[1], difficulty)
         target = int(DIFF1 / Fraction(difficulty))
         for counter in range(2):

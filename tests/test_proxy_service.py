@@ -47,16 +47,32 @@ from tests.procs import free_port
 def sha256d(data: bytes) -> bytes:
     return hashlib.sha256(hashlib.sha256(data).digest()).digest()
 
+
 LEVEL = 255
 NTIME = 1_700_000_000
 KEYSET = keysets.derive_keyset(b"\x05" * 32, "ehash", 0)
-WIRE_KEYSET = EcashKeyset(keyset_id=bytes.fromhex(KEYSET.id), unit="ehash", epoch=0, k_max=256,
-                          keys=[(a, KEYSET.public_keys[a]) for a in keysets.EHASH_AMOUNTS])
+WIRE_KEYSET = EcashKeyset(
+    keyset_id=bytes.fromhex(KEYSET.id),
+    unit="ehash",
+    epoch=0,
+    k_max=256,
+    keys=[(a, KEYSET.public_keys[a]) for a in keysets.EHASH_AMOUNTS],
+)
 
 
-JOB = NewExtendedMiningJob(channel_id=3, job_id=5, min_ntime=None, version=0x20000000, version_rolling_allowed=True,
-                           merkle_path=[b"\x33" * 32], coinbase_tx_prefix=b"\x01" * 41, coinbase_tx_suffix=b"\x02" * 30)
+JOB = NewExtendedMiningJob(
+    channel_id=3,
+    job_id=5,
+    min_ntime=None,
+    version=0x20000000,
+    version_rolling_allowed=True,
+    merkle_path=[b"\x33" * 32],
+    coinbase_tx_prefix=b"\x01" * 41,
+    coinbase_tx_suffix=b"\x02" * 30,
+)
 PREV = SetNewPrevHash(channel_id=3, job_id=5, prev_hash=b"\x44" * 32, min_ntime=NTIME, nbits=0x207FFFFF)
+
+
 async def scripted_pool(conn: Connection, hang_up_at: int | None = None, cheat: bool = False) -> None:
     """Setup, extension, open (level 255, extranonce 2+4 bytes), one job on a prev hash; check and sign shares.
 
@@ -69,27 +85,47 @@ async def scripted_pool(conn: Connection, hang_up_at: int | None = None, cheat: 
     await conn.send(RequestExtensionsSuccess(request_id=1, supported_extensions=[0x4CA5]))
     opened = await conn.recv()
     assert isinstance(opened, OpenExtendedEcashMiningChannel)
-    await conn.send(OpenExtendedEcashMiningChannelSuccess(
-        request_id=opened.request_id, channel_id=3, target=target_of_level(LEVEL), extranonce_size=4,
-        extranonce_prefix=b"\xca\xfe", group_channel_id=0, keyset=WIRE_KEYSET))
+    await conn.send(
+        OpenExtendedEcashMiningChannelSuccess(
+            request_id=opened.request_id,
+            channel_id=3,
+            target=target_of_level(LEVEL),
+            extranonce_size=4,
+            extranonce_prefix=b"\xca\xfe",
+            group_channel_id=0,
+            keyset=WIRE_KEYSET,
+        )
+    )
     await conn.send(JOB)
     await conn.send(PREV)
     async for msg in conn:
         if isinstance(msg, SubmitSharesEcashExtended):
             header = extended_header(JOB, PREV, b"\xca\xfe", msg)
             if hash_value(header) > target_of_level(LEVEL) or version_error(JOB.version, msg.version, True):
-                await conn.send(SubmitSharesEcashExtendedError(channel_id=3, sequence_number=msg.sequence_number,
-                                                                error_code="difficulty-too-low"))
+                await conn.send(
+                    SubmitSharesEcashExtendedError(
+                        channel_id=3, sequence_number=msg.sequence_number, error_code="difficulty-too-low"
+                    )
+                )
                 continue
             if msg.sequence_number == hang_up_at:
                 await conn.close()
                 return
             bm = msg.blinded_message
             sig = bdhke.sign(KEYSET.private_keys[bm.amount * 2 if cheat else bm.amount], bm.blinded_secret)
-            await conn.send(SubmitSharesEcashExtendedSuccess(
-                channel_id=3, sequence_number=msg.sequence_number,
-                signature=BlindSignature(amount=bm.amount, keyset_id=bm.keyset_id, blinded_signature=sig.C_,
-                                         dleq_e=sig.e, dleq_s=sig.s)))
+            await conn.send(
+                SubmitSharesEcashExtendedSuccess(
+                    channel_id=3,
+                    sequence_number=msg.sequence_number,
+                    signature=BlindSignature(
+                        amount=bm.amount,
+                        keyset_id=bm.keyset_id,
+                        blinded_signature=sig.C_,
+                        dleq_e=sig.e,
+                        dleq_s=sig.s,
+                    ),
+                )
+            )
 
 
 class Sv1Client:
@@ -121,7 +157,9 @@ class Sv1Client:
                 return msg
 
     async def call(self, request_id: Any, method: str, params: list[Any]) -> dict[str, Any]:
-        await self.send_raw(json.dumps({"id": request_id, "method": method, "params": params}).encode() + b"\n")
+        await self.send_raw(
+            json.dumps({"id": request_id, "method": method, "params": params}).encode() + b"\n"
+        )
         return await self.response(request_id)
 
     async def notification(self, method: str) -> dict[str, Any]:
@@ -133,13 +171,22 @@ class Sv1Client:
 
 
 @asynccontextmanager
-async def running_proxy(wallet: ShareWallet | None = None, pool_port: int | None = None,
-                        hang_up_at: int | None = None, cheat: bool = False) -> AsyncIterator[tuple[Proxy, int]]:
+async def running_proxy(
+    wallet: ShareWallet | None = None,
+    pool_port: int | None = None,
+    hang_up_at: int | None = None,
+    cheat: bool = False,
+) -> AsyncIterator[tuple[Proxy, int]]:
     async def pool_connection(conn: Connection) -> None:
         await scripted_pool(conn, hang_up_at, cheat)
 
-    pool = await serve("127.0.0.1", 0, on_connection=pool_connection, static_secret=new_secret(),
-                       authority_secret=new_secret())
+    pool = await serve(
+        "127.0.0.1",
+        0,
+        on_connection=pool_connection,
+        static_secret=new_secret(),
+        authority_secret=new_secret(),
+    )
     async with pool:
         key = authority_key_to_text(pool.authority_pubkey or b"")
         proxy = Proxy(Upstream("127.0.0.1", pool_port or pool.port, key), cast(ShareWallet, wallet))
@@ -171,16 +218,24 @@ async def subscribe_and_authorize(client: Sv1Client) -> list[Any]:
 
 async def test_subscribe_gets_the_channel_extranonce_then_difficulty_before_notify() -> None:
     async with running_proxy() as (_, port), miner(port) as client:
-        assert (await client.call(7, "mining.configure", [["version-rolling"], {"version-rolling.mask": "ffffffff"}]))[
-            "result"] == {"version-rolling": True, "version-rolling.mask": "1fffe000"}
+        assert (
+            await client.call(
+                7, "mining.configure", [["version-rolling"], {"version-rolling.mask": "ffffffff"}]
+            )
+        )["result"] == {"version-rolling": True, "version-rolling.mask": "1fffe000"}
         result = await subscribe_and_authorize(client)
         assert result[1:] == ["cafe", 4]
         while not any(n["method"] == "mining.notify" for n in client.notifications):
             assert await client.read() is not None
         difficulty, notify = client.notifications
-        assert difficulty == {"id": None, "method": "mining.set_difficulty",
-                              "params": [difficulty_for_target(target_of_level(LEVEL))]}
-        assert notify["method"] == "mining.notify" and notify["params"][0] == "5" and notify["params"][8] is True
+        assert difficulty == {
+            "id": None,
+            "method": "mining.set_difficulty",
+            "params": [difficulty_for_target(target_of_level(LEVEL))],
+        }
+        assert (
+            notify["method"] == "mining.notify" and notify["params"][0] == "5" and notify["params"][8] is True
+        )
 
 
 async def test_bad_input_gets_json_rpc_errors_and_the_connection_survives() -> None:
@@ -189,10 +244,14 @@ async def test_bad_input_gets_json_rpc_errors_and_the_connection_survives() -> N
         await client.send_raw(b"{this is not json\n")
         assert (await client.response(None))["error"][0] == -32700
         assert (await client.call(0, "mining.get_transactions", []))["error"][0] == -32601
-        unknown_job = await client.call(2, "mining.submit", ["alice.rig1", "999", "00000000", f"{NTIME:08x}", "00000000"])
+        unknown_job = await client.call(
+            2, "mining.submit", ["alice.rig1", "999", "00000000", f"{NTIME:08x}", "00000000"]
+        )
         assert unknown_job["result"] is None and unknown_job["error"][0] == 21
         assert (await client.call(3, "mining.submit", ["alice.rig1"]))["error"][0] == -32602
-        assert (await client.call(4, "mining.submit", ["bob", "5", "00000000", f"{NTIME:08x}", "0"]))["error"][0] == 24
+        assert (await client.call(4, "mining.submit", ["bob", "5", "00000000", f"{NTIME:08x}", "0"]))[
+            "error"
+        ][0] == 24
         assert (await client.call(5, "mining.suggest_difficulty", ["lots"]))["error"][0] == -32602
         assert (await client.call(7, "mining.suggest_difficulty", ["1e9999999"]))["error"][0] == -32602
         assert (await client.call(6, "mining.extranonce.subscribe", []))["result"] is True  # still alive
@@ -221,7 +280,11 @@ async def test_quiet_chain_gets_a_fresh_job_id() -> None:
         (downstream,) = proxy.miners
         downstream.refresh(monotonic_now=1e12, now=NTIME + 45)
         fresh = await client.notification("mining.notify")
-        assert fresh["params"][0] == "5.1" and fresh["params"][7] == f"{NTIME + 45:08x}" and fresh["params"][8] is False
+        assert (
+            fresh["params"][0] == "5.1"
+            and fresh["params"][7] == f"{NTIME + 45:08x}"
+            and fresh["params"][8] is False
+        )
 
 
 def grind(notify: list[Any], extranonce1: str, en2: bytes, version: int) -> str:
@@ -230,10 +293,13 @@ def grind(notify: list[Any], extranonce1: str, en2: bytes, version: int) -> str:
     root = sha256d(bytes.fromhex(coinb1 + extranonce1) + en2 + bytes.fromhex(coinb2))
     for node in branch:
         root = sha256d(root + bytes.fromhex(node))
-    prev = b"".join(bytes.fromhex(prevhash)[i:i + 4][::-1] for i in range(0, 32, 4))
+    prev = b"".join(bytes.fromhex(prevhash)[i : i + 4][::-1] for i in range(0, 32, 4))
     head = struct.pack("<I", version) + prev + root + struct.pack("<II", int(ntime, 16), int(nbits, 16))
-    nonce = next(n for n in range(1 << 16)
-                 if int.from_bytes(sha256d(head + struct.pack("<I", n)), "little") <= target_of_level(LEVEL))
+    nonce = next(
+        n
+        for n in range(1 << 16)
+        if int.from_bytes(sha256d(head + struct.pack("<I", n)), "little") <= target_of_level(LEVEL)
+    )
     return f"{nonce:08x}"
 
 
@@ -241,7 +307,9 @@ async def test_shares_with_rolled_versions_become_ehash_in_a_real_wallet(tmp_pat
     wallet = Wallet.open(tmp_path / "wallet", mint_url="http://127.0.0.1:1")  # shares need no mint
     try:
         async with running_proxy(wallet) as (proxy, port), miner(port) as client:
-            await client.call(0, "mining.configure", [["version-rolling"], {"version-rolling.mask": "1fffe000"}])
+            await client.call(
+                0, "mining.configure", [["version-rolling"], {"version-rolling.mask": "1fffe000"}]
+            )
             _, extranonce1, size = await subscribe_and_authorize(client)
             notify = (await client.notification("mining.notify"))["params"]
             for i, bits in enumerate([0, 0x00002000, 0x1FFFE000]):
@@ -255,7 +323,9 @@ async def test_shares_with_rolled_versions_become_ehash_in_a_real_wallet(tmp_pat
             assert dict(proxy.workers["alice.rig1"].rejected) == {}
             stats = proxy.stats_json()
             (worker,) = stats["workers"]
-            assert {"user", "difficulty", "hashrate", "accepted", "rejected", "last_share"} <= set(worker)  # DESIGN §5
+            assert {"user", "difficulty", "hashrate", "accepted", "rejected", "last_share"} <= set(
+                worker
+            )  # DESIGN §5
             assert worker["user"] == "alice.rig1" and worker["accepted"] == 3 and worker["level"] == LEVEL
             assert worker["sv1_difficulty"] == difficulty_for_target(target_of_level(LEVEL))
             assert stats["upstream"]["channels"] == 1 and stats["upstream"]["epoch"] == 0
@@ -280,7 +350,9 @@ async def test_upstream_hang_up_disconnects_the_miner_and_fails_the_share(tmp_pa
             notify = (await client.notification("mining.notify"))["params"]
             nonce = grind(notify, extranonce1, bytes(size), 0x20000000)
             params = ["alice.rig1", notify[0], bytes(size).hex(), notify[7], nonce]
-            assert (await client.call(5, "mining.submit", params))["result"] is True  # answered locally at once
+            assert (await client.call(5, "mining.submit", params))[
+                "result"
+            ] is True  # answered locally at once
             while await client.read() is not None:
                 pass  # the proxy disconnects the miner once its channel is gone
             async with asyncio.timeout(10):

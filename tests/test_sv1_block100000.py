@@ -26,8 +26,13 @@ def payload(name: str) -> bytes:
 
 def keyset(epoch: int = 3, k_max: int = 256) -> EcashKeyset:
     ks = keysets.derive_keyset(b"\x09" * 32, "ehash", epoch)
-    return EcashKeyset(keyset_id=bytes.fromhex(ks.id), unit="ehash", epoch=epoch, k_max=k_max,
-                       keys=[(a, ks.public_keys[a]) for a in keysets.EHASH_AMOUNTS])
+    return EcashKeyset(
+        keyset_id=bytes.fromhex(ks.id),
+        unit="ehash",
+        epoch=epoch,
+        k_max=k_max,
+        keys=[(a, ks.public_keys[a]) for a in keysets.EHASH_AMOUNTS],
+    )
 
 
 def sent(events: list[Any]) -> list[Any]:
@@ -66,7 +71,9 @@ def test_submit_rebuilds_the_real_block_and_maps_to_the_sv2_submission() -> None
     assert sent(events)[0].result is True
     accepted = events[1]
     assert isinstance(accepted, ShareAccepted)
-    header = accepted.job.header(b"\x02", accepted.extranonce2, accepted.ntime, accepted.nonce, accepted.version)
+    header = accepted.job.header(
+        b"\x02", accepted.extranonce2, accepted.ntime, accepted.nonce, accepted.version
+    )
     assert header.serialize().hex() == SV1["header_80_bytes"]
     assert accepted.header_hash.hex() == SV1["sha256d_header_raw"]
     assert header.hash_hex() == EXAMPLE["block_hash_display"]
@@ -74,7 +81,11 @@ def test_submit_rebuilds_the_real_block_and_maps_to_the_sv2_submission() -> None
     # what the proxy forwards upstream is exactly this block's SubmitSharesExtended (plus the blinded message)
     expected = decode_record(SubmitSharesExtended, payload("SubmitSharesExtended"))
     assert accepted.job.upstream.job_id == expected.job_id
-    assert (accepted.nonce, accepted.ntime, accepted.version) == (expected.nonce, expected.ntime, expected.version)
+    assert (accepted.nonce, accepted.ntime, accepted.version) == (
+        expected.nonce,
+        expected.ntime,
+        expected.version,
+    )
     assert accepted.extranonce2 == expected.extranonce
     assert accepted.job.amount == 1 << (256 - 210) and accepted.job.keyset == keyset()
 

@@ -56,7 +56,9 @@ def test_parse_request_with_id_zero_and_jsonrpc_field() -> None:
 
 
 def test_parse_notification_and_response() -> None:
-    assert parse_line(b'{"id":null,"method":"mining.notify","params":[1]}') == Notification("mining.notify", [1])
+    assert parse_line(b'{"id":null,"method":"mining.notify","params":[1]}') == Notification(
+        "mining.notify", [1]
+    )
     assert parse_line(b'{"id":3,"result":"cpuminer/2.5","error":null}') == Response(3, "cpuminer/2.5", None)
 
 
@@ -92,7 +94,11 @@ def test_encode_shapes_miners_parse() -> None:
         "error": [21, "job not found", None],
     }
     line = encode(Notification("mining.set_difficulty", [0.001]))
-    assert line.endswith(b"\n") and json.loads(line) == {"id": None, "method": "mining.set_difficulty", "params": [0.001]}
+    assert line.endswith(b"\n") and json.loads(line) == {
+        "id": None,
+        "method": "mining.set_difficulty",
+        "params": [0.001],
+    }
 
 
 json_values = st.recursive(

@@ -35,15 +35,29 @@ NTIME = 1_700_000_000
 
 def keyset() -> EcashKeyset:
     ks = keysets.derive_keyset(b"\x09" * 32, "ehash", 1)
-    return EcashKeyset(keyset_id=bytes.fromhex(ks.id), unit="ehash", epoch=1, k_max=256,
-                       keys=[(a, ks.public_keys[a]) for a in keysets.EHASH_AMOUNTS])
+    return EcashKeyset(
+        keyset_id=bytes.fromhex(ks.id),
+        unit="ehash",
+        epoch=1,
+        k_max=256,
+        keys=[(a, ks.public_keys[a]) for a in keysets.EHASH_AMOUNTS],
+    )
 
 
 def make_job(job_id: int = 1, target: int = 2**255 - 1, rolling: bool = True) -> Sv1Job:
-    upstream = NewExtendedMiningJob(channel_id=5, job_id=job_id, min_ntime=None, version=VERSION,
-                                    version_rolling_allowed=rolling, merkle_path=[bytes(range(32))],
-                                    coinbase_tx_prefix=b"\x01\x02\x03", coinbase_tx_suffix=b"\x04\x05")
-    prev = SetNewPrevHash(channel_id=5, job_id=job_id, prev_hash=bytes(31) + b"\x07", min_ntime=NTIME, nbits=0x207FFFFF)
+    upstream = NewExtendedMiningJob(
+        channel_id=5,
+        job_id=job_id,
+        min_ntime=None,
+        version=VERSION,
+        version_rolling_allowed=rolling,
+        merkle_path=[bytes(range(32))],
+        coinbase_tx_prefix=b"\x01\x02\x03",
+        coinbase_tx_suffix=b"\x04\x05",
+    )
+    prev = SetNewPrevHash(
+        channel_id=5, job_id=job_id, prev_hash=bytes(31) + b"\x07", min_ntime=NTIME, nbits=0x207FFFFF
+    )
     return JobTranslator().activate(upstream, prev, target, keyset())
 
 
@@ -61,7 +75,9 @@ def ready_session(job: Sv1Job | None = None) -> MinerSession:
     return s
 
 
-def find_share(session: MinerSession, job: Sv1Job, meets: bool, en2: bytes = bytes(4), version: int | None = None) -> str:
+def find_share(
+    session: MinerSession, job: Sv1Job, meets: bool, en2: bytes = bytes(4), version: int | None = None
+) -> str:
     """A nonce (hex) whose header meets (or misses) the job's target."""
     assert session.extranonce1 is not None
     for nonce in range(10_000):
@@ -114,9 +130,39 @@ def test_suggested_difficulties_are_read_exactly() -> None:
 
 
 OUT_OF_RANGE: list[Any] = [
-    "1e9999999", "1E+9999999", "1e-9999999", "9" * 5000, 10**4000, -(10**4000), 1e308, 5e-324, "1e68", 2**224,
-    "1e-11", "-1", -0.5, 0, "0", "0e0", "0.0", "nan", "NaN", "inf", "-Infinity", float("inf"), float("nan"),
-    "1/3", "0x10", "1_000", " 1", "", "1e", ".", "+.5e", "1" + "0" * 70, "1." + "0" * 120,
+    "1e9999999",
+    "1E+9999999",
+    "1e-9999999",
+    "9" * 5000,
+    10**4000,
+    -(10**4000),
+    1e308,
+    5e-324,
+    "1e68",
+    2**224,
+    "1e-11",
+    "-1",
+    -0.5,
+    0,
+    "0",
+    "0e0",
+    "0.0",
+    "nan",
+    "NaN",
+    "inf",
+    "-Infinity",
+    float("inf"),
+    float("nan"),
+    "1/3",
+    "0x10",
+    "1_000",
+    " 1",
+    "",
+    "1e",
+    ".",
+    "+.5e",
+    "1" + "0" * 70,
+    "1." + "0" * 120,
 ]
 """Difficulties the proxy must refuse at once: absurd exponents and magnitudes (as text, JSON numbers and
 huge integers), zero and negatives, NaN/inf, and text that is not a plain decimal number."""
@@ -128,10 +174,18 @@ def test_out_of_range_suggestions_get_a_json_rpc_error_and_the_session_goes_on(v
     (reply,) = replies(s.receive(Request(1, "mining.suggest_difficulty", [value])))
     assert reply.result is None and reply.error is not None and reply.error[0] == -32602
     assert s.suggested_target is None
-    events = s.receive(Request(2, "mining.configure", [
-        ["minimum-difficulty", "version-rolling"], {"minimum-difficulty.value": value}]))
-    assert replies(events)[0].result == {"minimum-difficulty": False, "version-rolling": True,
-                                          "version-rolling.mask": "1fffe000"}
+    events = s.receive(
+        Request(
+            2,
+            "mining.configure",
+            [["minimum-difficulty", "version-rolling"], {"minimum-difficulty.value": value}],
+        )
+    )
+    assert replies(events)[0].result == {
+        "minimum-difficulty": False,
+        "version-rolling": True,
+        "version-rolling.mask": "1fffe000",
+    }
     assert not any(isinstance(e, DifficultySuggested) for e in events)
     assert replies(s.receive(Request(3, "mining.suggest_difficulty", ["0.001"])))[0].result is True
 
@@ -148,12 +202,18 @@ def test_suggestions_span_every_target_a_u256_can_hold() -> None:
     assert {target_of_suggestion(h) for h in halves} == {SV1_DIFF1_TARGET * 2}
 
 
-@given(st.one_of(
-    st.text(max_size=80),
-    st.from_regex(r"\A[+-]?[0-9]{0,40}(\.[0-9]{0,40})?([eE][+-]?[0-9]{1,12})?\Z"),
-    st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.none(), st.booleans(),
-    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-))
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.from_regex(r"\A[+-]?[0-9]{0,40}(\.[0-9]{0,40})?([eE][+-]?[0-9]{1,12})?\Z"),
+        st.integers(),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.none(),
+        st.booleans(),
+        st.lists(st.integers(), max_size=3),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    )
+)
 def test_the_difficulty_parser_only_ever_raises_its_typed_error(value: Any) -> None:
     try:
         target = target_of_suggestion(value)
@@ -171,7 +231,9 @@ def test_subscribe_waits_for_the_upstream_channel_and_authorize_may_come_first()
     assert s.receive(Request(0, "mining.subscribe", [])) == [SubscribeRequested()]
     assert replies(s.receive(Request(1, "mining.subscribe", [])))[0].error[0] == 20  # one at a time
     events = s.subscribed(b"\x01\x02", 8)
-    assert replies(events) == [Response(0, [[["mining.set_difficulty", "ab"], ["mining.notify", "ab"]], "0102", 8], None)]
+    assert replies(events) == [
+        Response(0, [[["mining.set_difficulty", "ab"], ["mining.notify", "ab"]], "0102", 8], None)
+    ]
     assert events[-1] == Ready()
     assert replies(s.receive(Request(5, "mining.subscribe", ["again", "0102"])))[0].result[1] == "0102"
 
@@ -187,14 +249,18 @@ def test_failed_upstream_open_answers_the_subscribe_with_an_error() -> None:
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        ({"version-rolling.mask": "1fffe000", "version-rolling.min-bit-count": 2},
-         {"version-rolling": True, "version-rolling.mask": "1fffe000"}),
+        (
+            {"version-rolling.mask": "1fffe000", "version-rolling.min-bit-count": 2},
+            {"version-rolling": True, "version-rolling.mask": "1fffe000"},
+        ),
         ({"version-rolling.mask": "00ffff00"}, {"version-rolling": True, "version-rolling.mask": "00ffe000"}),
         ({}, {"version-rolling": True, "version-rolling.mask": "1fffe000"}),
         ({"version-rolling.mask": "000000ff"}, {"version-rolling": False}),
     ],
 )
-def test_configure_negotiates_the_version_rolling_mask(options: dict[str, Any], expected: dict[str, Any]) -> None:
+def test_configure_negotiates_the_version_rolling_mask(
+    options: dict[str, Any], expected: dict[str, Any]
+) -> None:
     s = MinerSession(subscription_id="x")
     (reply,) = replies(s.receive(Request(1, "mining.configure", [["version-rolling"], options])))
     assert reply.result == expected
@@ -202,9 +268,18 @@ def test_configure_negotiates_the_version_rolling_mask(options: dict[str, Any], 
 
 def test_configure_other_extensions() -> None:
     s = MinerSession(subscription_id="x")
-    events = s.receive(Request(1, "mining.configure", [
-        ["minimum-difficulty", "subscribe-extranonce", "info"], {"minimum-difficulty.value": 0.5}]))
-    assert replies(events)[0].result == {"minimum-difficulty": True, "subscribe-extranonce": True, "info": False}
+    events = s.receive(
+        Request(
+            1,
+            "mining.configure",
+            [["minimum-difficulty", "subscribe-extranonce", "info"], {"minimum-difficulty.value": 0.5}],
+        )
+    )
+    assert replies(events)[0].result == {
+        "minimum-difficulty": True,
+        "subscribe-extranonce": True,
+        "info": False,
+    }
     assert DifficultySuggested(SV1_DIFF1_TARGET * 2) in events
     assert s.extranonce_subscribed
     (bad,) = replies(s.receive(Request(2, "mining.configure", ["version-rolling"])))
@@ -223,7 +298,10 @@ def test_suggest_difficulty_and_extranonce_subscribe() -> None:
 def test_unknown_method_and_bad_authorize() -> None:
     s = MinerSession(subscription_id="x")
     assert replies(s.receive(Request(0, "mining.get_transactions", [])))[0].error == [
-        -32601, "unknown method 'mining.get_transactions'", None]
+        -32601,
+        "unknown method 'mining.get_transactions'",
+        None,
+    ]
     assert replies(s.receive(Request(1, "mining.authorize", [])))[0].error[0] == 24
     assert replies(s.receive(Request(2, "mining.authorize", ["x" * 300])))[0].error[0] == 24
     for i in range(16):
@@ -259,7 +337,13 @@ def test_a_good_share_is_accepted_once_with_id_zero_then_duplicate() -> None:
     events = submit(s, params, request_id=1)
     assert replies(events)[0].error == [22, "duplicate share", None]
     assert events[-1] == ShareRejected("alice.rig1", "duplicate-share")
-    other = ["alice.rig1", job.job_id, "00000001", f"{job.ntime:08x}", find_share(s, job, True, en2=b"\0\0\0\1")]
+    other = [
+        "alice.rig1",
+        job.job_id,
+        "00000001",
+        f"{job.ntime:08x}",
+        find_share(s, job, True, en2=b"\0\0\0\1"),
+    ]
     assert replies(submit(s, other))[0].result is True  # another extranonce2: not a duplicate
 
 
@@ -275,7 +359,12 @@ def test_a_clean_job_makes_older_jobs_stale() -> None:
     job = make_job(job_id=1)
     s = ready_session(job)
     s.push_job(make_job(job_id=2))
-    assert replies(submit(s, ["alice.rig1", "1", "00000000", f"{NTIME:08x}", find_share(s, job, True)]))[0].error[0] == 21
+    assert (
+        replies(submit(s, ["alice.rig1", "1", "00000000", f"{NTIME:08x}", find_share(s, job, True)]))[
+            0
+        ].error[0]
+        == 21
+    )
 
 
 @pytest.mark.parametrize(
@@ -316,12 +405,17 @@ def test_version_rolling_bits_within_the_mask() -> None:
     events = submit(s, [*base, find_share(s, job, True, version=full_version), f"{full_version:08x}"])
     assert isinstance(events[1], ShareAccepted) and events[1].version == full_version
     assert replies(submit(s, [*base, "00000002", "00000001"]))[0].error == [
-        20, "version bits outside the negotiated mask", None]
+        20,
+        "version bits outside the negotiated mask",
+        None,
+    ]
 
 
 def test_rolled_bits_on_a_job_that_forbids_rolling() -> None:
     job = make_job(rolling=False)
     s = ready_session(job)
     s.receive(Request(1, "mining.configure", [["version-rolling"], {}]))
-    (reply,) = replies(submit(s, ["alice.rig1", job.job_id, "00000000", f"{job.ntime:08x}", "00000000", "00002000"]))
+    (reply,) = replies(
+        submit(s, ["alice.rig1", job.job_id, "00000000", f"{job.ntime:08x}", "00000000", "00002000"])
+    )
     assert reply.error == [20, "this job does not allow version rolling", None]

@@ -14,18 +14,32 @@ T236 = 2**236 - 1
 
 def keyset(epoch: int = 1) -> EcashKeyset:
     ks = keysets.derive_keyset(b"\x09" * 32, "ehash", epoch)
-    return EcashKeyset(keyset_id=bytes.fromhex(ks.id), unit="ehash", epoch=epoch, k_max=256,
-                       keys=[(a, ks.public_keys[a]) for a in keysets.EHASH_AMOUNTS])
+    return EcashKeyset(
+        keyset_id=bytes.fromhex(ks.id),
+        unit="ehash",
+        epoch=epoch,
+        k_max=256,
+        keys=[(a, ks.public_keys[a]) for a in keysets.EHASH_AMOUNTS],
+    )
 
 
 def job(job_id: int, min_ntime: int | None = None) -> NewExtendedMiningJob:
-    return NewExtendedMiningJob(channel_id=9, job_id=job_id, min_ntime=min_ntime, version=0x20000000,
-                                version_rolling_allowed=True, merkle_path=[], coinbase_tx_prefix=b"\x01",
-                                coinbase_tx_suffix=b"\x02")
+    return NewExtendedMiningJob(
+        channel_id=9,
+        job_id=job_id,
+        min_ntime=min_ntime,
+        version=0x20000000,
+        version_rolling_allowed=True,
+        merkle_path=[],
+        coinbase_tx_prefix=b"\x01",
+        coinbase_tx_suffix=b"\x02",
+    )
 
 
 def prev(job_id: int, ntime: int = 1000) -> SetNewPrevHash:
-    return SetNewPrevHash(channel_id=9, job_id=job_id, prev_hash=bytes([job_id]) * 32, min_ntime=ntime, nbits=0x207FFFFF)
+    return SetNewPrevHash(
+        channel_id=9, job_id=job_id, prev_hash=bytes([job_id]) * 32, min_ntime=ntime, nbits=0x207FFFFF
+    )
 
 
 def test_a_job_on_a_new_prev_hash_is_clean_and_takes_its_ntime() -> None:
@@ -59,7 +73,11 @@ def test_refresh_reissues_the_newest_job_with_a_later_ntime() -> None:
     fresh = t.refresh(1030)
     assert fresh is not None and fresh.job_id == "1.1" and fresh.ntime == 1030 and not fresh.clean
     assert (fresh.upstream, fresh.prev, fresh.target, fresh.amount) == (
-        original.upstream, original.prev, original.target, original.amount)
+        original.upstream,
+        original.prev,
+        original.target,
+        original.amount,
+    )
     again = t.refresh(1060)
     assert again is not None and again.job_id == "1.2"
     current = t.current_job
@@ -69,6 +87,8 @@ def test_refresh_reissues_the_newest_job_with_a_later_ntime() -> None:
 
 def test_a_keyset_whose_id_does_not_match_its_keys_is_refused() -> None:
     good = keyset()
-    forged = EcashKeyset(keyset_id=bytes.fromhex("01" + "00" * 32), unit="ehash", epoch=1, k_max=256, keys=good.keys)
+    forged = EcashKeyset(
+        keyset_id=bytes.fromhex("01" + "00" * 32), unit="ehash", epoch=1, k_max=256, keys=good.keys
+    )
     with pytest.raises(TranslatorError, match="does not match its keys"):
         JobTranslator().activate(job(1), prev(1), T236, forged)

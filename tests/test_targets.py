@@ -13,8 +13,14 @@ from nutx_cli.core import targets as t
 
 def test_ladder_ends() -> None:
     assert t.target_of_level(1) == 1
-    assert t.target_of_level(224) == t.T_MAX == 0x00000000FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF
-    assert t.T_MAX == 26959946667150639794667015087019630673637144422540572481103610249215  # the draft's U256(T_max)
+    assert (
+        t.target_of_level(224)
+        == t.T_MAX
+        == 0x00000000FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF
+    )
+    assert (
+        t.T_MAX == 26959946667150639794667015087019630673637144422540572481103610249215
+    )  # the draft's U256(T_max)
     assert t.target_of_level(256) == 2**256 - 1
 
 
@@ -86,10 +92,13 @@ def test_nbits_known_values() -> None:
 
 def _canonical_nbits() -> st.SearchStrategy[int]:
     """Every valid compact value: the forms target_to_nbits produces (normalized mantissa, no sign bit)."""
+
     def build(size: int, mantissa: int) -> int:
         return (size << 24) | mantissa
 
-    return st.builds(build, st.integers(min_value=3, max_value=32), st.integers(min_value=0x010000, max_value=0x7FFFFF))
+    return st.builds(
+        build, st.integers(min_value=3, max_value=32), st.integers(min_value=0x010000, max_value=0x7FFFFF)
+    )
 
 
 @given(_canonical_nbits())

@@ -21,7 +21,9 @@ def _advance(stats: dict[str, Any]) -> dict[str, Any]:
     new = {**by_n[12], "epoch": 13, "status": "open", "keyset_id": "01" + "ab" * 32}
     nxt["epochs"].insert(0, new)
     nxt["epoch"] = new
-    nxt["blocks"].insert(0, {"height": 216, "hash": "ff" * 32, "epoch": 12, "time": 0, "theta_b": 5_000_000_000})
+    nxt["blocks"].insert(
+        0, {"height": 216, "hash": "ff" * 32, "epoch": 12, "time": 0, "theta_b": 5_000_000_000}
+    )
     nxt["channels"][0]["accepted"] += 5
     return nxt
 

@@ -13,8 +13,15 @@ REGTEST = VardiffConfig(k_max=256)
 HOUR = 3600.0
 
 
-def simulate(hashrate: float, seed: int, *, nominal: float = 0.0, hours: float = 24.0,
-             config: VardiffConfig = REGTEST, max_target: int = U256_MAX) -> tuple[Vardiff, list[tuple[float, int]]]:
+def simulate(
+    hashrate: float,
+    seed: int,
+    *,
+    nominal: float = 0.0,
+    hours: float = 24.0,
+    config: VardiffConfig = REGTEST,
+    max_target: int = U256_MAX,
+) -> tuple[Vardiff, list[tuple[float, int]]]:
     """A miner whose level-k shares arrive as a Poisson process of rate h·2^(k−256); the pool checks every 10 s."""
     rng = random.Random(seed)
     v = Vardiff(config, nominal, max_target, 0.0)

@@ -47,8 +47,10 @@ def bad_mint(tmp_path: Path) -> Iterator[Callable[[Tamper], str]]:
 
     def start(tamper: Tamper) -> str:
         port, loop, stop = free_port(), asyncio.new_event_loop(), asyncio.Event()
-        thread = threading.Thread(target=loop.run_until_complete,
-                                  args=(serve_app(tampering_app(mint, tamper), "127.0.0.1", port, stop),))
+        thread = threading.Thread(
+            target=loop.run_until_complete,
+            args=(serve_app(tampering_app(mint, tamper), "127.0.0.1", port, stop),),
+        )
         thread.start()
         servers.append((loop, stop, thread))
         for _ in range(200):

@@ -26,8 +26,15 @@ pytestmark = pytest.mark.e2e
 
 
 def nutx(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "nutx_cli", "wallet", *args], input=stdin, capture_output=True,
-                          text=True, timeout=60, check=False, env={**os.environ, "HOME": str(home)})
+    return subprocess.run(
+        [sys.executable, "-m", "nutx_cli", "wallet", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "HOME": str(home)},
+    )
 
 
 def ok(home: Path, *args: str, stdin: str | None = None) -> str:
@@ -64,12 +71,16 @@ def test_wallet_commands_against_a_mint_process(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     epoch, value = asyncio.run(earn_ehash(mint_dir, wallet_dir, url))
     w = ["--wallet-dir", str(wallet_dir)]
-    with nutx_process(["mint", "serve", "--data-dir", str(mint_dir), "--http-port", str(port)],
-                      tmp_path / "mint.log", ready=lambda: port_open(port)):
+    with nutx_process(
+        ["mint", "serve", "--data-dir", str(mint_dir), "--http-port", str(port)],
+        tmp_path / "mint.log",
+        ready=lambda: port_open(port),
+    ):
         balance = ok(home, "balance", *w)
         assert f"mint     {url}" in balance and "sats     0" in balance
-        assert re.search(rf"ehash +epoch {epoch} +mature +7168 ehash  ≈ {value} sats  \(price \d+/\d+ sat/ehash\)",
-                         balance), balance
+        assert re.search(
+            rf"ehash +epoch {epoch} +mature +7168 ehash  ≈ {value} sats  \(price \d+/\d+ sat/ehash\)", balance
+        ), balance
 
         redeemed = nutx(home, "redeem", *w)
         assert redeemed.returncode == 0, redeemed.stderr
@@ -80,9 +91,15 @@ def test_wallet_commands_against_a_mint_process(tmp_path: Path) -> None:
 
         token = ok(home, "send", "100", *w).strip()
         assert token.startswith("cashuB")
-        assert ok(home, "receive", token, "--wallet-dir", str(tmp_path / "bob"), "--mint", url) == "received 100 sat\n"
+        assert (
+            ok(home, "receive", token, "--wallet-dir", str(tmp_path / "bob"), "--mint", url)
+            == "received 100 sat\n"
+        )
         again = nutx(home, "receive", token, "--wallet-dir", str(tmp_path / "bob"))
-        assert again.returncode == 1 and again.stderr == "error: this token was already received (its proofs are spent)\n"
+        assert (
+            again.returncode == 1
+            and again.stderr == "error: this token was already received (its proofs are spent)\n"
+        )
 
         invoice = FakeBackend().create_invoice(250_000, "rent", 3600).request
         withdrawn = ok(home, "withdraw", invoice, *w)
@@ -100,7 +117,10 @@ def test_wallet_commands_against_a_mint_process(tmp_path: Path) -> None:
         assert twice.returncode == 1 and "already shown" in twice.stderr and words not in twice.stdout
 
         bad = nutx(home, "send", "5", "--unit", "ehash", *w)
-        assert bad.returncode == 1 and bad.stderr == "error: ehash of different epochs has different prices: pass --epoch E\n"
+        assert (
+            bad.returncode == 1
+            and bad.stderr == "error: ehash of different epochs has different prices: pass --epoch E\n"
+        )
 
         for f in wallet_dir.iterdir():
             f.unlink()

@@ -23,8 +23,15 @@ pytestmark = pytest.mark.e2e
 
 
 def wallet_cmd(home: Path, *args: str, stdin: str | None = None) -> str:
-    out = subprocess.run([sys.executable, "-m", "nutx_cli", "wallet", *args], input=stdin, capture_output=True,
-                         text=True, timeout=120, check=False, env={**os.environ, "HOME": str(home)})
+    out = subprocess.run(
+        [sys.executable, "-m", "nutx_cli", "wallet", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "HOME": str(home)},
+    )
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stdout + out.stderr
     return out.stdout
 
@@ -48,11 +55,15 @@ def test_cpu_miner_earns_redeems_and_withdraws_and_a_kill_loses_nothing(tmp_path
     pool_flags = ("--start-level", "240", "--network-difficulty", "1/4096", "--maturity", "2")
     with node_and_pool(tmp_path, *pool_flags, pool_dir=home / ".nutx" / "pool", env=env) as stack:
         http = stack.mint_url
-        miner = NutxProcess(["mine", "--cpu", "--threads", "1", "--wallet-dir", str(wallet_dir)],
-                            tmp_path / "miner.log", env)
+        miner = NutxProcess(
+            ["mine", "--cpu", "--threads", "1", "--wallet-dir", str(wallet_dir)], tmp_path / "miner.log", env
+        )
         try:
-            miner.wait_until(lambda: any(e["status"] == "mature" for e in epochs(http).values()), 90,
-                             "done (a mature epoch)")
+            miner.wait_until(
+                lambda: any(e["status"] == "mature" for e in epochs(http).values()),
+                90,
+                "done (a mature epoch)",
+            )
         finally:
             miner.stop(signal.SIGKILL)  # killed wherever it is: between a submit and its answer, too
 
@@ -66,7 +77,9 @@ def test_cpu_miner_earns_redeems_and_withdraws_and_a_kill_loses_nothing(tmp_path
         mature = {n: e for n, e in mint_epochs.items() if e["status"] == "mature"}
         redeemed = wallet_cmd(home, "redeem", "--wallet-dir", str(wallet_dir))
         prices = {n: parse_price(e["price"]) for n, e in mature.items()}
-        expected = sum(redeem_value([e["work"]], price) for n, e in mature.items() if (price := prices[n]) is not None)
+        expected = sum(
+            redeem_value([e["work"]], price) for n, e in mature.items() if (price := prices[n]) is not None
+        )
         assert expected > 0 and all(p is not None for p in prices.values())
         assert f"redeemed: +{expected} sats" in redeemed
         assert sum(e["paid"] for e in epochs(http).values()) == expected

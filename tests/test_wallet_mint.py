@@ -35,7 +35,9 @@ async def mine(mint: Mint, wallet: Wallet, amounts: list[int]) -> int:
     assert epoch is not None
     keyset = mint.keyset(epoch.keyset_id)
     prepared = [wallet.prepare_share(keyset.id, a, epoch.epoch) for a in amounts]
-    sigs = await asyncio.gather(*(mint.sign_share(keyset_id=keyset.id, amount=p.amount, B_=p.B_) for p in prepared))
+    sigs = await asyncio.gather(
+        *(mint.sign_share(keyset_id=keyset.id, amount=p.amount, B_=p.B_) for p in prepared)
+    )
     for p, sig in zip(prepared, sigs, strict=True):
         wallet.complete_share(p, sig.C_, sig.e, sig.s, keyset.public_keys[p.amount])
     return epoch.epoch

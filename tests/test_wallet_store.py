@@ -54,7 +54,10 @@ def test_share_secret_is_stored_and_durable_before_submit(wallet: Wallet, tmp_pa
     other = sqlite3.connect(tmp_path / "w" / DB_NAME)
     rows = other.execute("SELECT secret, r, B_, epoch, state FROM pending_shares ORDER BY id").fetchall()
     other.close()
-    assert rows == [(first.secret, first.r, first.B_, 3, "pending"), (second.secret, second.r, second.B_, 3, "pending")]
+    assert rows == [
+        (first.secret, first.r, first.B_, 3, "pending"),
+        (second.secret, second.r, second.B_, 3, "pending"),
+    ]
     words = wallet.mnemonic
     wallet.close()
     again = Wallet.open(tmp_path / "w")
@@ -91,8 +94,9 @@ def test_a_signature_failing_dleq_is_kept_as_evidence_and_raises(
         sig = bdhke.sign(keyset.private_keys[8], prepared.B_)
         s = sig.s
     else:  # the mint publishes K over HTTP, the pool signs with a different key and proves it honestly
-        wallet.store.upsert_keyset(keyset.id, "ehash", epoch=5, active=True, input_fee_ppk=0,
-                                   keys=dict(keyset.public_keys))
+        wallet.store.upsert_keyset(
+            keyset.id, "ehash", epoch=5, active=True, input_fee_ppk=0, keys=dict(keyset.public_keys)
+        )
         sig = bdhke.sign(keyset.private_keys[8], prepared.B_)
         s, K = sig.s, keyset.public_keys[8]
     with pytest.raises(DleqFailure, match="DLEQ"):
@@ -119,7 +123,11 @@ def test_lost_and_orphaned_epochs_are_dropped(wallet: Wallet) -> None:
     assert balance.ehash_by_epoch == {3: 34}
     assert balance.epochs[0].status == "mature" and balance.epochs[0].estimated_sats == 34 * 7 // 3
     assert wallet.store.pending_shares() == []
-    dropped = [(h["epoch"], h["amount"], h["detail"]["status"]) for h in wallet.store.history() if h["kind"] == "dropped"]
+    dropped = [
+        (h["epoch"], h["amount"], h["detail"]["status"])
+        for h in wallet.store.history()
+        if h["kind"] == "dropped"
+    ]
     assert sorted(dropped) == [(1, 34, "lost"), (2, 34, "orphaned")]
 
 
@@ -155,7 +163,10 @@ def test_store_keeps_amounts_up_to_2_63_and_states(tmp_path: Path) -> None:
     big = Proof(2**63, keyset.id, "a" * 64, keyset.public_keys[1].hex())
     small = Proof(1, keyset.id, "b" * 64, keyset.public_keys[1].hex())
     with store.transaction():
-        assert store.add_proofs([StoredProof(big, "ehash", 1, UNSPENT), StoredProof(small, "ehash", 1, UNSPENT)]) == 2
+        assert (
+            store.add_proofs([StoredProof(big, "ehash", 1, UNSPENT), StoredProof(small, "ehash", 1, UNSPENT)])
+            == 2
+        )
         assert store.add_proofs([StoredProof(small, "ehash", 1, UNSPENT)]) == 0
         store.set_proof_state([small.Y], PENDING)
     assert store.proof_totals() == [("ehash", 1, 2**63)]
@@ -185,8 +196,10 @@ def test_select_proofs_prefers_an_exact_subset() -> None:
     from nutx_cli.core.models import Proof
 
     def proofs(*amounts: int) -> list[StoredProof]:
-        return [StoredProof(Proof(a, keyset_id, f"{i:064x}", "02" + "11" * 32), "sat", None, UNSPENT)
-                for i, a in enumerate(amounts)]
+        return [
+            StoredProof(Proof(a, keyset_id, f"{i:064x}", "02" + "11" * 32), "sat", None, UNSPENT)
+            for i, a in enumerate(amounts)
+        ]
 
     chosen, exact = select_proofs(proofs(1, 2, 4, 8, 64), 13)
     assert exact and sorted(p.amount for p in chosen) == [1, 4, 8]

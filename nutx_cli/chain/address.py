@@ -29,7 +29,9 @@ def address_to_script(address: str, network: str) -> bytes:
     if address.lower().startswith(hrp + "1"):
         version, program = bech32.decode(hrp, address)
         if version is None or program is None:
-            raise AddressError(f"{address!r} is not a valid {network} bech32 address (bad checksum or format)")
+            raise AddressError(
+                f"{address!r} is not a valid {network} bech32 address (bad checksum or format)"
+            )
         if version == 0 and len(program) not in (20, 32):
             raise AddressError(f"{address!r}: a v0 witness program has 20 or 32 bytes")
         return script.witness_program(version, bytes(program))
@@ -61,12 +63,19 @@ def script_to_address(script_pubkey: bytes, network: str) -> str | None:
     """The address of a standard output script, or None for anything else (bare scripts, OP_RETURN)."""
     _check_network(network)
     s = script_pubkey
-    if len(s) == 25 and s[:3] == bytes([script.OP_DUP, script.OP_HASH160, 20]) and s[23:] == bytes(
-            [script.OP_EQUALVERIFY, script.OP_CHECKSIG]):
+    if (
+        len(s) == 25
+        and s[:3] == bytes([script.OP_DUP, script.OP_HASH160, 20])
+        and s[23:] == bytes([script.OP_EQUALVERIFY, script.OP_CHECKSIG])
+    ):
         return str(base58.encode_check(bytes([_P2PKH_VERSION[network]]) + s[3:23]))
     if len(s) == 23 and s[:2] == bytes([script.OP_HASH160, 20]) and s[22] == script.OP_EQUAL:
         return str(base58.encode_check(bytes([_P2SH_VERSION[network]]) + s[2:22]))
-    if 4 <= len(s) <= 42 and s[1] == len(s) - 2 and (s[0] == script.OP_0 or script.OP_1 <= s[0] <= script.OP_1 + 15):
+    if (
+        4 <= len(s) <= 42
+        and s[1] == len(s) - 2
+        and (s[0] == script.OP_0 or script.OP_1 <= s[0] <= script.OP_1 + 15)
+    ):
         version = 0 if s[0] == script.OP_0 else s[0] - script.OP_1 + 1
         return str(bech32.encode(_HRP[network], version, s[2:]))
     return None

@@ -20,8 +20,9 @@ def witness_merkle_root(wtxids_without_coinbase: list[bytes]) -> bytes:
     return merkle_root([bytes(32), *wtxids_without_coinbase])
 
 
-def witness_commitment_script(wtxids_without_coinbase: list[bytes],
-                              reserved_value: bytes = WITNESS_RESERVED_VALUE) -> bytes:
+def witness_commitment_script(
+    wtxids_without_coinbase: list[bytes], reserved_value: bytes = WITNESS_RESERVED_VALUE
+) -> bytes:
     """The whole commitment scriptPubKey (GBT's `default_witness_commitment`)."""
     commitment = dsha256(witness_merkle_root(wtxids_without_coinbase) + reserved_value)
     return WITNESS_COMMITMENT_HEADER + commitment
@@ -42,8 +43,11 @@ class Block:
     txs: tuple[Tx, ...]
 
     def serialize(self, witness: bool = True) -> bytes:
-        return (self.header.serialize() + varint(len(self.txs))
-                + b"".join(tx.serialize(witness) for tx in self.txs))
+        return (
+            self.header.serialize()
+            + varint(len(self.txs))
+            + b"".join(tx.serialize(witness) for tx in self.txs)
+        )
 
     def hash(self) -> bytes:
         return self.header.hash()

@@ -18,8 +18,14 @@ from nutx_cli.chain.tx import Tx, TxIn, TxOut, varint
 from nutx_cli.errors import NutxError
 
 __all__ = [
-    "CoinbaseError", "CoinbaseParts", "address_to_script", "assemble_block", "block_subsidy",
-    "build_coinbase", "p2wpkh_address", "script_for_pubkey",
+    "CoinbaseError",
+    "CoinbaseParts",
+    "address_to_script",
+    "assemble_block",
+    "block_subsidy",
+    "build_coinbase",
+    "p2wpkh_address",
+    "script_for_pubkey",
 ]
 
 MIN_SCRIPT_SIG = 2
@@ -50,9 +56,17 @@ def block_subsidy(height: int, halving_interval: int) -> int:
     return 0 if halvings >= 64 else (50 * COIN) >> halvings
 
 
-def build_coinbase(height: int, value: int, script_pubkey: bytes, extranonce_size: int, *,
-                   witness_commitment: bytes | None = None, tag: bytes = b"/nutx/",
-                   sequence: int = SEQUENCE, locktime: int | None = None) -> CoinbaseParts:
+def build_coinbase(
+    height: int,
+    value: int,
+    script_pubkey: bytes,
+    extranonce_size: int,
+    *,
+    witness_commitment: bytes | None = None,
+    tag: bytes = b"/nutx/",
+    sequence: int = SEQUENCE,
+    locktime: int | None = None,
+) -> CoinbaseParts:
     """Split a coinbase paying `value` sats to `script_pubkey` around `extranonce_size` bytes.
 
     scriptSig = BIP34 height push ‖ tag ‖ extranonce (the extranonce ends the scriptSig).
@@ -68,14 +82,25 @@ def build_coinbase(height: int, value: int, script_pubkey: bytes, extranonce_siz
     if not MIN_SCRIPT_SIG <= script_len <= MAX_SCRIPT_SIG:
         raise CoinbaseError(
             f"coinbase scriptSig would have {script_len} bytes (height push {len(bip34_height(height))}, "
-            f"tag {len(tag)}, extranonce {extranonce_size}); it must have {MIN_SCRIPT_SIG}..{MAX_SCRIPT_SIG}")
+            f"tag {len(tag)}, extranonce {extranonce_size}); it must have {MIN_SCRIPT_SIG}..{MAX_SCRIPT_SIG}"
+        )
     outputs = [TxOut(value, script_pubkey)]
     if witness_commitment is not None:
         outputs.append(TxOut(0, witness_commitment))
-    prefix = (struct.pack("<i", 2) + varint(1) + bytes(32) + struct.pack("<I", 0xFFFFFFFF)
-              + varint(script_len) + head)
-    suffix = (struct.pack("<I", sequence) + varint(len(outputs)) + b"".join(o.serialize() for o in outputs)
-              + struct.pack("<I", max(height - 1, 0) if locktime is None else locktime))
+    prefix = (
+        struct.pack("<i", 2)
+        + varint(1)
+        + bytes(32)
+        + struct.pack("<I", 0xFFFFFFFF)
+        + varint(script_len)
+        + head
+    )
+    suffix = (
+        struct.pack("<I", sequence)
+        + varint(len(outputs))
+        + b"".join(o.serialize() for o in outputs)
+        + struct.pack("<I", max(height - 1, 0) if locktime is None else locktime)
+    )
     return CoinbaseParts(prefix, suffix)
 
 
@@ -90,10 +115,19 @@ def assemble_block(header: BlockHeader, coinbase_tx: bytes, other_txs: list[byte
         raise CoinbaseError("the first transaction of a block must be a coinbase")
     if find_witness_commitment(coinbase) is not None and not coinbase.has_witness():
         first = coinbase.inputs[0]
-        coinbase = Tx(coinbase.version,
-                      (TxIn(first.prev_txid, first.prev_vout, first.script_sig, first.sequence,
-                            (WITNESS_RESERVED_VALUE,)),),
-                      coinbase.outputs, coinbase.locktime)
+        coinbase = Tx(
+            coinbase.version,
+            (
+                TxIn(
+                    first.prev_txid,
+                    first.prev_vout,
+                    first.script_sig,
+                    first.sequence,
+                    (WITNESS_RESERVED_VALUE,),
+                ),
+            ),
+            coinbase.outputs,
+            coinbase.locktime,
+        )
     others = other_txs or []
-    return (header.serialize() + varint(1 + len(others)) + coinbase.serialize(witness=True) + b"".join(others))
-
+    return header.serialize() + varint(1 + len(others)) + coinbase.serialize(witness=True) + b"".join(others)

@@ -31,7 +31,7 @@ class BlockHeader:
     def parse(cls, data: bytes) -> BlockHeader:
         if len(data) != HEADER_SIZE:
             raise ValueError(f"a block header has 80 bytes, got {len(data)}")
-        version, = struct.unpack_from("<I", data, 0)
+        (version,) = struct.unpack_from("<I", data, 0)
         time, bits, nonce = struct.unpack_from("<III", data, 68)
         return cls(version, data[4:36], data[36:68], time, bits, nonce)
 

@@ -101,8 +101,13 @@ class Tx:
             out.append(b"\x00\x01")
         out.append(varint(len(self.inputs)))
         for i in self.inputs:
-            out.append(i.prev_txid + struct.pack("<I", i.prev_vout) + varint(len(i.script_sig)) + i.script_sig
-                       + struct.pack("<I", i.sequence))
+            out.append(
+                i.prev_txid
+                + struct.pack("<I", i.prev_vout)
+                + varint(len(i.script_sig))
+                + i.script_sig
+                + struct.pack("<I", i.sequence)
+            )
         out.append(varint(len(self.outputs)))
         out.extend(o.serialize() for o in self.outputs)
         if use_witness:
@@ -120,7 +125,11 @@ class Tx:
         return dsha256(self.serialize(witness=True))
 
     def is_coinbase(self) -> bool:
-        return len(self.inputs) == 1 and self.inputs[0].prev_txid == bytes(32) and self.inputs[0].prev_vout == 0xFFFFFFFF
+        return (
+            len(self.inputs) == 1
+            and self.inputs[0].prev_txid == bytes(32)
+            and self.inputs[0].prev_vout == 0xFFFFFFFF
+        )
 
     def weight(self) -> int:
         return 3 * len(self.serialize(witness=False)) + len(self.serialize(witness=True))

@@ -28,7 +28,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     level = logging.getLevelName(log_level.upper())
     if not isinstance(level, int):

@@ -47,22 +47,36 @@ def register(app: typer.Typer) -> None:
     @app.command("mine")
     def mine(
         ctx: typer.Context,
-        cpu: bool = typer.Option(False, "--cpu", help="Mine with this machine's CPU (the only miner built in)."),
+        cpu: bool = typer.Option(
+            False, "--cpu", help="Mine with this machine's CPU (the only miner built in)."
+        ),
         threads: int = typer.Option(os.cpu_count() or 1, "--threads", min=1, help="Hashing processes."),
-        wallet_dir: Path = typer.Option(default_data_dir("wallet"), "--wallet-dir", help="Where the ehash goes."),
+        wallet_dir: Path = typer.Option(
+            default_data_dir("wallet"), "--wallet-dir", help="Where the ehash goes."
+        ),
         user: str = typer.Option("cpu-miner", "--user", help="Name the pool shows for this channel."),
-        auto_redeem: bool = typer.Option(False, "--auto-redeem", help="Turn mature ehash into sats on its own."),
-        pool: str = typer.Option(None, "--pool", help="Pool SV2 address HOST:PORT (default: the local pool.json)."),
-        authority_key: str = typer.Option(None, "--authority-key", help="The pool's authority key (with --pool)."),
+        auto_redeem: bool = typer.Option(
+            False, "--auto-redeem", help="Turn mature ehash into sats on its own."
+        ),
+        pool: str = typer.Option(
+            None, "--pool", help="Pool SV2 address HOST:PORT (default: the local pool.json)."
+        ),
+        authority_key: str = typer.Option(
+            None, "--authority-key", help="The pool's authority key (with --pool)."
+        ),
         mint: str = typer.Option(None, "--mint", help="The pool's mint URL (default: the local pool.json)."),
-        pool_dir: Path = typer.Option(None, "--pool-dir", help="Data dir of a local pool to read pool.json from."),
+        pool_dir: Path = typer.Option(
+            None, "--pool-dir", help="Data dir of a local pool to read pool.json from."
+        ),
     ) -> None:
         """Mine on the pool with SV2 + the ecash extension; every share becomes ehash in the wallet."""
         from nutx_cli.miner.miner import CpuMiner, PoolAddress
         from nutx_cli.wallet.wallet import Wallet
 
         if not cpu:
-            raise NutxError("say which miner to run: `nutx mine --cpu` (real miners connect to `nutx proxy start`)")
+            raise NutxError(
+                "say which miner to run: `nutx mine --cpu` (real miners connect to `nutx proxy start`)"
+            )
         values = apply_config(ctx, wallet_dir)
         if values["pool"]:
             if not values["authority_key"]:
@@ -85,9 +99,17 @@ def register(app: typer.Typer) -> None:
                 last_logged[0] = time.monotonic()
                 typer.echo(status_line(status), err=True)
 
-        miner = CpuMiner(PoolAddress(host, port, key), wallet, threads=values["threads"], user=values["user"],
-                         auto_redeem=values["auto_redeem"], on_status=show)
-        typer.echo(f"nutx miner: {values['threads']} hashing processes → pool {host}:{port}, wallet {wallet_dir}")
+        miner = CpuMiner(
+            PoolAddress(host, port, key),
+            wallet,
+            threads=values["threads"],
+            user=values["user"],
+            auto_redeem=values["auto_redeem"],
+            on_status=show,
+        )
+        typer.echo(
+            f"nutx miner: {values['threads']} hashing processes → pool {host}:{port}, wallet {wallet_dir}"
+        )
 
         async def serve(stop: asyncio.Event) -> None:
             try:
@@ -98,5 +120,7 @@ def register(app: typer.Typer) -> None:
         run_until_signalled(serve)
         if tty:
             sys.stderr.write("\n")
-        typer.echo(f"miner stopped: {miner.status.accepted} shares accepted, "
-                   f"{sum(miner.status.rejected.values())} rejected, {miner.status.redeemed_sats} sat redeemed")
+        typer.echo(
+            f"miner stopped: {miner.status.accepted} shares accepted, "
+            f"{sum(miner.status.rejected.values())} rejected, {miner.status.redeemed_sats} sat redeemed"
+        )

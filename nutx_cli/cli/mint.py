@@ -29,16 +29,21 @@ def _info_dir() -> Path:
 
 
 def register(app: typer.Typer) -> None:
-    mint_app = typer.Typer(help="The Cashu mint alone (no pool): serve its HTTP API, or summarise it.",
-                           no_args_is_help=True)
+    mint_app = typer.Typer(
+        help="The Cashu mint alone (no pool): serve its HTTP API, or summarise it.", no_args_is_help=True
+    )
 
     @mint_app.command("serve")
     def serve(
         ctx: typer.Context,
-        data_dir: Path = typer.Option(default_data_dir("mint"), "--data-dir", help="Mint database and config."),
+        data_dir: Path = typer.Option(
+            default_data_dir("mint"), "--data-dir", help="Mint database and config."
+        ),
         host: str = typer.Option("127.0.0.1", "--host", help="Address the HTTP API listens on."),
         http_port: int = typer.Option(DEFAULT_HTTP_PORT, "--http-port", help="Cashu HTTP API port."),
-        network: str = typer.Option("regtest", "--network", help="regtest (fake Lightning) or a real network."),
+        network: str = typer.Option(
+            "regtest", "--network", help="regtest (fake Lightning) or a real network."
+        ),
         mint_fee: int = typer.Option(0, "--mint-fee", min=0, help="F_M in sats, taken from each won epoch."),
     ) -> None:
         """Run the mint and its Cashu HTTP API until Ctrl-C."""
@@ -63,8 +68,9 @@ def register(app: typer.Typer) -> None:
 
     @mint_app.command("info")
     def info(
-        data_dir: Path = typer.Option(None, "--data-dir", help="A mint's or pool's data dir (default: local pool, "
-                                                             "else ~/.nutx/mint)."),
+        data_dir: Path = typer.Option(
+            None, "--data-dir", help="A mint's or pool's data dir (default: local pool, else ~/.nutx/mint)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
     ) -> None:
         """Keysets, epochs and outstanding liabilities of a mint's data dir."""
@@ -93,11 +99,14 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"  {k['id']}  {k['unit']:5}  {'active' if k['active'] else 'inactive'}{epoch}")
         typer.echo("epochs:" if summary["epochs"] else "epochs: none yet")
         for e in summary["epochs"]:
-            typer.echo(f"  {e['epoch']:>4}  {e['status']:8}  work {e['work']}  θ_C {e['theta_c']}  "
-                       f"price {e['price']}  paid {e['paid']} sat")
+            typer.echo(
+                f"  {e['epoch']:>4}  {e['status']:8}  work {e['work']}  θ_C {e['theta_c']}  "
+                f"price {e['price']}  paid {e['paid']} sat"
+            )
         typer.echo("outstanding: " + ", ".join(f"{v} {u}" for u, v in summary["liabilities"].items()))
-        typer.echo(f"redeemed {summary['redeemed_sat']} sat, melted {summary['melted_sat']} sat, "
-                   f"paid out for orphaned epochs {summary['orphaned_paid_sat']} sat")
+        typer.echo(
+            f"redeemed {summary['redeemed_sat']} sat, melted {summary['melted_sat']} sat, "
+            f"paid out for orphaned epochs {summary['orphaned_paid_sat']} sat"
+        )
 
     app.add_typer(mint_app, name="mint")
-

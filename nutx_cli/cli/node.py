@@ -13,11 +13,15 @@ from nutx_cli.node.client import connect
 from nutx_cli.service import run_until_signalled
 
 NODE_RPC_HELP = "Node RPC URL http://user:pass@host:port, or http://host:port with --node-cookie."
-NODE_COOKIE_HELP = "The node's cookie file (default: ~/.nutx/node/.cookie when no --node-rpc has credentials)."
+NODE_COOKIE_HELP = (
+    "The node's cookie file (default: ~/.nutx/node/.cookie when no --node-rpc has credentials)."
+)
 
 
 def register(app: typer.Typer) -> None:
-    node_app = typer.Typer(help="The embedded regtest node (Bitcoin Core's consensus engine).", no_args_is_help=True)
+    node_app = typer.Typer(
+        help="The embedded regtest node (Bitcoin Core's consensus engine).", no_args_is_help=True
+    )
     regtest_app = typer.Typer(help="Regtest levers: blocks by another miner, reorgs.", no_args_is_help=True)
 
     @node_app.command("start")
@@ -33,8 +37,13 @@ def register(app: typer.Typer) -> None:
         from nutx_cli.node.server import NodeConfig, serve_node
 
         values = apply_config(ctx, data_dir)
-        config = NodeConfig(data_dir=data_dir, host=values["host"], rpc_port=values["rpc_port"],
-                            rpc_user=values["rpc_user"], rpc_password=values["rpc_password"])
+        config = NodeConfig(
+            data_dir=data_dir,
+            host=values["host"],
+            rpc_port=values["rpc_port"],
+            rpc_user=values["rpc_user"],
+            rpc_password=values["rpc_password"],
+        )
 
         async def serve(stop: asyncio.Event) -> None:
             await serve_node(config, stop)
@@ -44,7 +53,9 @@ def register(app: typer.Typer) -> None:
     @regtest_app.command("generate")
     def generate(
         count: int = typer.Argument(..., min=1, help="Number of blocks to mine."),
-        address: str = typer.Option(None, "--address", help="Pay the coinbases here (default: another miner)."),
+        address: str = typer.Option(
+            None, "--address", help="Pay the coinbases here (default: another miner)."
+        ),
         node_rpc: str = typer.Option(None, "--node-rpc", help=NODE_RPC_HELP),
         node_cookie: Path = typer.Option(None, "--node-cookie", help=NODE_COOKIE_HELP),
     ) -> None:
@@ -66,8 +77,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replace the last N blocks with a longer competing branch (a real reorg)."""
         result = connect(node_rpc, node_cookie=node_cookie).reorg(depth, address)
-        typer.echo(f"reorg at height {result['fork_height']}: {len(result['disconnected'])} blocks out, "
-                   f"{len(result['connected'])} in; tip {result['new_tip']} (was {result['old_tip']})")
+        typer.echo(
+            f"reorg at height {result['fork_height']}: {len(result['disconnected'])} blocks out, "
+            f"{len(result['connected'])} in; tip {result['new_tip']} (was {result['old_tip']})"
+        )
 
     app.add_typer(node_app, name="node")
     app.add_typer(regtest_app, name="regtest")

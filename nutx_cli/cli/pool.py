@@ -32,42 +32,69 @@ def parse_difficulty(text: str) -> Fraction:
 
 
 def register(app: typer.Typer) -> None:
-    pool_app = typer.Typer(help="The Stratum V2 pool that pays in ecash (and its mint).", no_args_is_help=True)
+    pool_app = typer.Typer(
+        help="The Stratum V2 pool that pays in ecash (and its mint).", no_args_is_help=True
+    )
 
     @pool_app.command("start")
     def start(
         ctx: typer.Context,
-        data_dir: Path = typer.Option(default_data_dir("pool"), "--data-dir", help="Mint database, keys, pool.json."),
+        data_dir: Path = typer.Option(
+            default_data_dir("pool"), "--data-dir", help="Mint database, keys, pool.json."
+        ),
         host: str = typer.Option("127.0.0.1", "--host", help="Address SV2 and the mint HTTP API bind to."),
         sv2_port: int = typer.Option(DEFAULT_SV2_PORT, "--sv2-port", help="Stratum V2 port for miners."),
-        http_port: int = typer.Option(DEFAULT_HTTP_PORT, "--http-port", help="Public Cashu HTTP API of the mint."),
-        admin_port: int = typer.Option(DEFAULT_ADMIN_PORT, "--admin-port", help="Admin stats and events (keep private)."),
+        http_port: int = typer.Option(
+            DEFAULT_HTTP_PORT, "--http-port", help="Public Cashu HTTP API of the mint."
+        ),
+        admin_port: int = typer.Option(
+            DEFAULT_ADMIN_PORT, "--admin-port", help="Admin stats and events (keep private)."
+        ),
         admin_host: str = typer.Option("127.0.0.1", "--admin-host", help=ADMIN_HOST_HELP),
-        admin_token: str | None = typer.Option(None, "--admin-token", envvar=TOKEN_ENV,
-                                               help=ADMIN_TOKEN_HELP),
+        admin_token: str | None = typer.Option(
+            None, "--admin-token", envvar=TOKEN_ENV, help=ADMIN_TOKEN_HELP
+        ),
         node_rpc: str = typer.Option(None, "--node-rpc", help=NODE_RPC_HELP),
         node_cookie: Path = typer.Option(None, "--node-cookie", help=NODE_COOKIE_HELP),
-        payout_address: str = typer.Option(None, "--payout-address",
-                                           help="Where block rewards go (default: an address of the pool's own key)."),
-        network_difficulty: str = typer.Option(DEFAULT_NETWORK_DIFFICULTY, "--network-difficulty",
-                                               help="Regtest's simulated network difficulty (T = T_max / D)."),
+        payout_address: str = typer.Option(
+            None,
+            "--payout-address",
+            help="Where block rewards go (default: an address of the pool's own key).",
+        ),
+        network_difficulty: str = typer.Option(
+            DEFAULT_NETWORK_DIFFICULTY,
+            "--network-difficulty",
+            help="Regtest's simulated network difficulty (T = T_max / D).",
+        ),
         maturity: int = typer.Option(100, "--maturity", min=1, help="Confirmations before a won epoch pays."),
         mint_fee: int = typer.Option(0, "--mint-fee", min=0, help="F_M: sats kept from each block reward."),
-        shares_per_minute: float = typer.Option(DEFAULT_SHARES_PER_MINUTE, "--shares-per-minute",
-                                                help="Vardiff aims at this share rate per channel."),
-        start_level: int = typer.Option(DEFAULT_START_LEVEL_REGTEST, "--start-level",
-                                        help="Level of channels that announce no hashrate."),
+        shares_per_minute: float = typer.Option(
+            DEFAULT_SHARES_PER_MINUTE,
+            "--shares-per-minute",
+            help="Vardiff aims at this share rate per channel.",
+        ),
+        start_level: int = typer.Option(
+            DEFAULT_START_LEVEL_REGTEST, "--start-level", help="Level of channels that announce no hashrate."
+        ),
     ) -> None:
         """Run the pool (SV2 + ecash extension), its mint HTTP API and the admin listener until Ctrl-C."""
         from nutx_cli.pool.run import PoolOptions, serve_pool
 
         values = apply_config(ctx, data_dir)
         options = PoolOptions(
-            data_dir=data_dir, host=values["host"], sv2_port=values["sv2_port"], http_port=values["http_port"],
-            admin=AdminAccess(values["admin_host"], values["admin_token"]), admin_port=values["admin_port"],
-            node_rpc=values["node_rpc"], node_cookie=values["node_cookie"], payout_address=values["payout_address"],
-            network_difficulty=parse_difficulty(str(values["network_difficulty"])), maturity=values["maturity"],
-            mint_fee=values["mint_fee"], shares_per_minute=values["shares_per_minute"],
+            data_dir=data_dir,
+            host=values["host"],
+            sv2_port=values["sv2_port"],
+            http_port=values["http_port"],
+            admin=AdminAccess(values["admin_host"], values["admin_token"]),
+            admin_port=values["admin_port"],
+            node_rpc=values["node_rpc"],
+            node_cookie=values["node_cookie"],
+            payout_address=values["payout_address"],
+            network_difficulty=parse_difficulty(str(values["network_difficulty"])),
+            maturity=values["maturity"],
+            mint_fee=values["mint_fee"],
+            shares_per_minute=values["shares_per_minute"],
             start_level=values["start_level"],
         )
 

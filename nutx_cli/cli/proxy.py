@@ -14,31 +14,48 @@ from nutx_cli.service import run_until_signalled
 
 
 def register(app: typer.Typer) -> None:
-    proxy_app = typer.Typer(help="Stratum V1 proxy for real miners, paid in ehash to its own wallet.",
-                            no_args_is_help=True)
+    proxy_app = typer.Typer(
+        help="Stratum V1 proxy for real miners, paid in ehash to its own wallet.", no_args_is_help=True
+    )
 
     @proxy_app.command("start")
     def start(
         ctx: typer.Context,
-        data_dir: Path = typer.Option(default_data_dir("proxy"), "--data-dir", help="Proxy data; wallet in <dir>/wallet."),
+        data_dir: Path = typer.Option(
+            default_data_dir("proxy"), "--data-dir", help="Proxy data; wallet in <dir>/wallet."
+        ),
         host: str = typer.Option("127.0.0.1", "--host", help="Address the SV1 listener binds to."),
         sv1_port: int = typer.Option(DEFAULT_SV1_PORT, "--sv1-port", help="Stratum V1 port for miners."),
-        admin_port: int = typer.Option(DEFAULT_PROXY_ADMIN_PORT, "--admin-port", help="Admin stats (keep private)."),
+        admin_port: int = typer.Option(
+            DEFAULT_PROXY_ADMIN_PORT, "--admin-port", help="Admin stats (keep private)."
+        ),
         admin_host: str = typer.Option("127.0.0.1", "--admin-host", help=ADMIN_HOST_HELP),
-        admin_token: str | None = typer.Option(None, "--admin-token", envvar=TOKEN_ENV,
-                                               help=ADMIN_TOKEN_HELP),
-        pool: str = typer.Option(None, "--pool", help="Pool SV2 address HOST:PORT (default: the local pool.json)."),
-        authority_key: str = typer.Option(None, "--authority-key", help="The pool's authority key (with --pool)."),
-        mint: str = typer.Option(None, "--mint", help="Mint URL for a new wallet (default: the local pool's)."),
+        admin_token: str | None = typer.Option(
+            None, "--admin-token", envvar=TOKEN_ENV, help=ADMIN_TOKEN_HELP
+        ),
+        pool: str = typer.Option(
+            None, "--pool", help="Pool SV2 address HOST:PORT (default: the local pool.json)."
+        ),
+        authority_key: str = typer.Option(
+            None, "--authority-key", help="The pool's authority key (with --pool)."
+        ),
+        mint: str = typer.Option(
+            None, "--mint", help="Mint URL for a new wallet (default: the local pool's)."
+        ),
     ) -> None:
         """Serve Stratum V1 miners until Ctrl-C; their shares earn ehash in <data-dir>/wallet."""
         from nutx_cli.proxy.run import ProxyOptions, serve_proxy
 
         values = apply_config(ctx, data_dir)
         options = ProxyOptions(
-            data_dir=data_dir, host=values["host"], sv1_port=values["sv1_port"],
-            admin=AdminAccess(values["admin_host"], values["admin_token"]), admin_port=values["admin_port"],
-            pool=values["pool"], authority_key=values["authority_key"], mint=values["mint"],
+            data_dir=data_dir,
+            host=values["host"],
+            sv1_port=values["sv1_port"],
+            admin=AdminAccess(values["admin_host"], values["admin_token"]),
+            admin_port=values["admin_port"],
+            pool=values["pool"],
+            authority_key=values["authority_key"],
+            mint=values["mint"],
         )
 
         async def serve(stop: asyncio.Event) -> None:

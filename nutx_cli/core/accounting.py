@@ -99,7 +99,9 @@ def check_redeem(
     if payout > value:
         raise OutputsExceedValue(f"outputs ask for {payout} sat but the proofs are worth {value} sat")
     if paid_so_far + payout > reward:
-        raise Insolvent(f"paying {payout} sat would take the epoch to {paid_so_far + payout} > θ_C = {reward}")
+        raise Insolvent(
+            f"paying {payout} sat would take the epoch to {paid_so_far + payout} > θ_C = {reward}"
+        )
     return payout
 
 

@@ -105,7 +105,9 @@ class EcashChannel:
         self._prev: SetNewPrevHash | None = None
         self._sequence = 0
         self._pending_submits: dict[int, asyncio.Future[SubmitResult]] = {}
-        self._pending_redeems: dict[int, asyncio.Future[RedeemSharesEcashSuccess | RedeemSharesEcashError]] = {}
+        self._pending_redeems: dict[
+            int, asyncio.Future[RedeemSharesEcashSuccess | RedeemSharesEcashError]
+        ] = {}
         self._request_id = 1
         self._closed = asyncio.Event()
         self._has_work = asyncio.Event()
@@ -130,9 +132,16 @@ class EcashChannel:
             async with asyncio.timeout(SETUP_TIMEOUT):
                 await conn.send(
                     SetupConnection(
-                        protocol=MINING_PROTOCOL, min_version=2, max_version=2, flags=0,
-                        endpoint_host=host, endpoint_port=port, vendor=vendor,
-                        hardware_version="cpu", firmware="nutx", device_id=user[:255],
+                        protocol=MINING_PROTOCOL,
+                        min_version=2,
+                        max_version=2,
+                        flags=0,
+                        endpoint_host=host,
+                        endpoint_port=port,
+                        vendor=vendor,
+                        hardware_version="cpu",
+                        firmware="nutx",
+                        device_id=user[:255],
                     )
                 )
                 reply = await conn.recv()
@@ -143,13 +152,18 @@ class EcashChannel:
                 await conn.send(RequestExtensions(request_id=1, requested_extensions=[ECASH_EXTENSION]))
                 reply = await conn.recv()
                 if isinstance(reply, RequestExtensionsError) or (
-                    isinstance(reply, RequestExtensionsSuccess) and ECASH_EXTENSION not in reply.supported_extensions
+                    isinstance(reply, RequestExtensionsSuccess)
+                    and ECASH_EXTENSION not in reply.supported_extensions
                 ):
                     raise ChannelError("the pool does not support the ecash extension 0x4CA5")
                 await conn.send(
                     OpenExtendedEcashMiningChannel(
-                        request_id=1, user_identity=user[:255], nominal_hash_rate=nominal_hash_rate,
-                        max_target=max_target, min_extranonce_size=min_extranonce_size, unit="ehash",
+                        request_id=1,
+                        user_identity=user[:255],
+                        nominal_hash_rate=nominal_hash_rate,
+                        max_target=max_target,
+                        min_extranonce_size=min_extranonce_size,
+                        unit="ehash",
                     )
                 )
                 reply = await conn.recv()
@@ -194,9 +208,16 @@ class EcashChannel:
         try:
             await self.conn.send(
                 SubmitSharesEcashExtended(
-                    channel_id=self.channel_id, sequence_number=seq, job_id=work.job.job_id,
-                    nonce=nonce, ntime=ntime, version=version, extranonce=extranonce,
-                    blinded_message=BlindedMessage(amount=work.amount, keyset_id=work.keyset.keyset_id, blinded_secret=B_),
+                    channel_id=self.channel_id,
+                    sequence_number=seq,
+                    job_id=work.job.job_id,
+                    nonce=nonce,
+                    ntime=ntime,
+                    version=version,
+                    extranonce=extranonce,
+                    blinded_message=BlindedMessage(
+                        amount=work.amount, keyset_id=work.keyset.keyset_id, blinded_secret=B_
+                    ),
                 )
             )
             return await future
@@ -242,7 +263,10 @@ class EcashChannel:
         if self._closed.is_set():
             return
         self._closed.set()
-        futures: list[asyncio.Future[Any]] = [*self._pending_submits.values(), *self._pending_redeems.values()]
+        futures: list[asyncio.Future[Any]] = [
+            *self._pending_submits.values(),
+            *self._pending_redeems.values(),
+        ]
         for future in futures:
             if not future.done():
                 future.set_exception(ChannelError(reason))

@@ -45,7 +45,12 @@ class HashJob:
     def header76(self, extranonce: bytes) -> bytes:
         coinbase = self.coinbase_prefix + extranonce + self.coinbase_suffix
         root = root_from_path(dsha256(coinbase), list(self.merkle_path))
-        return struct.pack("<I", self.version) + self.prev_hash + root + struct.pack("<II", self.ntime, self.nbits)
+        return (
+            struct.pack("<I", self.version)
+            + self.prev_hash
+            + root
+            + struct.pack("<II", self.ntime, self.nbits)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +129,12 @@ class Hashers:
         self._hashes: list[Any] = [ctx.RawValue("Q", 0) for _ in range(threads)]
         self._queues: list[Any] = [ctx.Queue() for _ in range(threads)]
         self._procs: list[SpawnProcess] = [
-            ctx.Process(target=_worker, args=(i, threads, q, self._found, counter, os.getpid()), daemon=True,
-                        name=f"nutx-hasher-{i}")
+            ctx.Process(
+                target=_worker,
+                args=(i, threads, q, self._found, counter, os.getpid()),
+                daemon=True,
+                name=f"nutx-hasher-{i}",
+            )
             for i, (q, counter) in enumerate(zip(self._queues, self._hashes, strict=True))
         ]
         for proc in self._procs:

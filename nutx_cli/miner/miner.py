@@ -52,7 +52,6 @@ class MinerStatus:
     last_error: str | None = None
 
 
-
 def hash_job(work: Work, generation: int, now: int) -> HashJob:
     """The plain inputs the hashing processes need for one Work."""
     min_ntime = max(work.prev.min_ntime, work.job.min_ntime or 0)
@@ -164,8 +163,12 @@ class CpuMiner:
         prepared = self.wallet.prepare_share(work.keyset_id, work.amount, work.epoch)
         try:
             reply = await channel.submit(
-                work, nonce=share.nonce, ntime=share.ntime, version=share.version,
-                extranonce=share.extranonce, B_=prepared.B_,
+                work,
+                nonce=share.nonce,
+                ntime=share.ntime,
+                version=share.version,
+                extranonce=share.extranonce,
+                B_=prepared.B_,
             )
         except ChannelError as exc:
             log.info("share not answered (%s); its secret stays pending for restore", exc)

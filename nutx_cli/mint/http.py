@@ -51,13 +51,21 @@ def _parse(items: list[Any], parse: Callable[[Any], T], bad_point: str, what: st
 
 
 def parse_inputs(body: dict[str, Any]) -> list[Proof]:
-    return _parse(_list(body, "inputs", MAX_INPUTS, "too-many-proofs"), Proof.from_json, "proof-invalid", "input")
+    return _parse(
+        _list(body, "inputs", MAX_INPUTS, "too-many-proofs"), Proof.from_json, "proof-invalid", "input"
+    )
 
 
-def parse_outputs(body: dict[str, Any], *, required: bool = True, allow_zero: bool = False) -> list[BlindedMessage]:
+def parse_outputs(
+    body: dict[str, Any], *, required: bool = True, allow_zero: bool = False
+) -> list[BlindedMessage]:
     items = _list(body, "outputs", MAX_OUTPUTS, "too-many-outputs", required=required)
-    return _parse(items, lambda d: BlindedMessage.from_json(d, allow_zero=allow_zero), "invalid-blinded-message",
-                  "output")
+    return _parse(
+        items,
+        lambda d: BlindedMessage.from_json(d, allow_zero=allow_zero),
+        "invalid-blinded-message",
+        "output",
+    )
 
 
 def _str(body: dict[str, Any], key: str, *, required: bool = True) -> Any:
@@ -128,8 +136,12 @@ def create_app(mint: Mint) -> FastAPI:
 
     @app.post("/v1/mint/quote/bolt11")
     def mint_quote(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        return mint.create_mint_quote(_int(body, "amount"), _str(body, "unit"),
-                                      _str(body, "description", required=False), _str(body, "pubkey", required=False))
+        return mint.create_mint_quote(
+            _int(body, "amount"),
+            _str(body, "unit"),
+            _str(body, "description", required=False),
+            _str(body, "pubkey", required=False),
+        )
 
     @app.get("/v1/mint/quote/bolt11/{quote}")
     def mint_quote_state(quote: str) -> dict[str, Any]:
@@ -137,7 +149,9 @@ def create_app(mint: Mint) -> FastAPI:
 
     @app.post("/v1/mint/bolt11")
     def mint_tokens(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        signatures = mint.mint(_str(body, "quote"), parse_outputs(body), _str(body, "signature", required=False))
+        signatures = mint.mint(
+            _str(body, "quote"), parse_outputs(body), _str(body, "signature", required=False)
+        )
         return {"signatures": [s.to_json() for s in signatures]}
 
     @app.post("/v1/melt/quote/bolt11")
@@ -185,8 +199,9 @@ class _Server(uvicorn.Server):
 
 async def serve_app(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve `app` on host:port until `stop` is set, then finish open requests and return."""
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                    access_log=False))
+    server = _Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+    )
     task = asyncio.create_task(server.serve())
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -88,8 +88,14 @@ class FakeBackend(LightningBackend):
     routing budget); `fee_paid_sat` is what a payment actually costs (≤ the reserve).
     """
 
-    def __init__(self, network: str = "regtest", *, fee_reserve_sat: int = 2, fee_reserve_ppm: int = 10_000,
-                 fee_paid_sat: int = 0) -> None:
+    def __init__(
+        self,
+        network: str = "regtest",
+        *,
+        fee_reserve_sat: int = 2,
+        fee_reserve_ppm: int = 10_000,
+        fee_paid_sat: int = 0,
+    ) -> None:
         if network != "regtest":
             raise LightningError(
                 f"the fake Lightning backend mints sats for nothing and only runs on regtest, not {network}"
@@ -111,7 +117,12 @@ class FakeBackend(LightningBackend):
         tags.add(TagChar.expire_time, expiry_s)
         now = int(time.time())
         request = bolt11.encode(
-            Bolt11(currency=BOLT11_CURRENCY[self.network], date=now, tags=tags, amount_msat=MilliSatoshi(amount_msat)),
+            Bolt11(
+                currency=BOLT11_CURRENCY[self.network],
+                date=now,
+                tags=tags,
+                amount_msat=MilliSatoshi(amount_msat),
+            ),
             self._node_key,
         )
         return self.decode(request)
@@ -127,7 +138,9 @@ class FakeBackend(LightningBackend):
         """Succeeds at once; for invoices of a fake backend the preimage is the real one."""
         fee = min(self.fee_paid_sat * 1000, fee_limit_msat)
         secret = bolt11.decode(invoice.request).payment_secret or ""
-        preimage = secret if hashlib.sha256(bytes.fromhex(secret)).hexdigest() == invoice.payment_hash else None
+        preimage = (
+            secret if hashlib.sha256(bytes.fromhex(secret)).hexdigest() == invoice.payment_hash else None
+        )
         return Payment(ok=True, preimage=preimage or secrets.token_bytes(32).hex(), fee_msat=fee)
 
     def payment_result(self, invoice: Invoice) -> Payment | None:

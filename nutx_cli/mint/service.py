@@ -114,11 +114,24 @@ class EpochInfo:
         reward = theta_c(row["theta_b"], row["mint_fee"]) if won else None
         price = epoch_price(row["theta_b"], row["mint_fee"], work) if won else None
         return cls(
-            epoch=row["epoch"], status=row["status"], keyset_id=row["keyset_id"], k_max=row["k_max"],
-            started_at=row["started_at"], ended_at=row["ended_at"], height=row["height"],
-            block_hash=row["block_hash"], work=work, work_by_amount=work_by_amount, theta_b=row["theta_b"],
-            mint_fee=row["mint_fee"], theta_c=reward, price=price, confirmations=row["confirmations"],
-            paid=row["paid"], start_hash=row["start_hash"], start_height=row["start_height"],
+            epoch=row["epoch"],
+            status=row["status"],
+            keyset_id=row["keyset_id"],
+            k_max=row["k_max"],
+            started_at=row["started_at"],
+            ended_at=row["ended_at"],
+            height=row["height"],
+            block_hash=row["block_hash"],
+            work=work,
+            work_by_amount=work_by_amount,
+            theta_b=row["theta_b"],
+            mint_fee=row["mint_fee"],
+            theta_c=reward,
+            price=price,
+            confirmations=row["confirmations"],
+            paid=row["paid"],
+            start_hash=row["start_hash"],
+            start_height=row["start_height"],
         )
 
 
@@ -135,7 +148,9 @@ class _Signed:
 
     def to_model(self) -> BlindSignature:
         return BlindSignature(
-            amount=self.row.amount, id=self.row.keyset_id, C_=self.row.C_.hex(),
+            amount=self.row.amount,
+            id=self.row.keyset_id,
+            C_=self.row.C_.hex(),
             dleq=DLEQ(e=self.row.e.hex(), s=self.row.s.hex()),
         )
 
@@ -143,8 +158,9 @@ class _Signed:
 class Mint:
     """A Cashu mint with `sat` and per-epoch `ehash` keysets; one instance per data dir."""
 
-    def __init__(self, store: MintStore, seed: bytes, network: str, mint_fee: int,
-                 lightning: LightningBackend) -> None:
+    def __init__(
+        self, store: MintStore, seed: bytes, network: str, mint_fee: int, lightning: LightningBackend
+    ) -> None:
         self.store = store
         self.network = network
         self.mint_fee = mint_fee
@@ -163,8 +179,14 @@ class Mint:
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, data_dir: Path, *, network: str = "regtest", mint_fee: int = 0,
-             lightning: LightningBackend | None = None) -> Mint:
+    def open(
+        cls,
+        data_dir: Path,
+        *,
+        network: str = "regtest",
+        mint_fee: int = 0,
+        lightning: LightningBackend | None = None,
+    ) -> Mint:
         """Create or reopen the mint in `data_dir`: same seed, same keysets after a restart."""
         if mint_fee < 0:
             raise NutxError(f"--mint-fee must be ≥ 0 sats, got {mint_fee}")
@@ -212,7 +234,9 @@ class Mint:
         for r in rows:
             keyset = derive_keyset(self._seed, r["unit"], r["idx"], input_fee_ppk=r["input_fee_ppk"])
             if keyset.id != r["id"]:
-                raise NutxError(f"keyset {r['id']} does not derive from this mint's seed: the data dir is damaged")
+                raise NutxError(
+                    f"keyset {r['id']} does not derive from this mint's seed: the data dir is damaged"
+                )
             self._remember(keyset, r["epoch"])
             if r["unit"] == SAT:
                 sat = keyset
@@ -229,8 +253,12 @@ class Mint:
             with self.store.transaction():
                 if result.ok:
                     self.store.spend_pending(quote, now_s())
-                    self.store.update_melt_quote(quote, state="PAID", payment_preimage=result.preimage,
-                                                 fee_paid=-(-result.fee_msat // 1000))
+                    self.store.update_melt_quote(
+                        quote,
+                        state="PAID",
+                        payment_preimage=result.preimage,
+                        fee_paid=-(-result.fee_msat // 1000),
+                    )
                 else:
                     self.store.drop_pending(quote)
                     self.store.update_melt_quote(quote, state="UNPAID")
@@ -258,8 +286,13 @@ class Mint:
         return self.keyset(self.epoch(epoch).keyset_id)
 
     def _keyset_json(self, keyset: Keyset) -> dict[str, Any]:
-        return {"id": keyset.id, "unit": keyset.unit, "active": self.keyset_active(keyset),
-                "input_fee_ppk": keyset.input_fee_ppk, "final_expiry": keyset.final_expiry}
+        return {
+            "id": keyset.id,
+            "unit": keyset.unit,
+            "active": self.keyset_active(keyset),
+            "input_fee_ppk": keyset.input_fee_ppk,
+            "final_expiry": keyset.final_expiry,
+        }
 
     def sat_keysets(self) -> list[Keyset]:
         return [k for k in self._keysets.values() if k.unit == SAT]
@@ -270,16 +303,28 @@ class Mint:
 
     def keys_json(self, keyset_id: str | None = None) -> dict[str, Any]:
         """GET /v1/keys (active sat keysets) or /v1/keys/{id} (any keyset, ehash included)."""
-        chosen = [self.keyset(keyset_id)] if keyset_id else [k for k in self.sat_keysets() if self.keyset_active(k)]
+        chosen = (
+            [self.keyset(keyset_id)]
+            if keyset_id
+            else [k for k in self.sat_keysets() if self.keyset_active(k)]
+        )
         return {"keysets": [{**self._keyset_json(k), "keys": k.public_json()["keys"]} for k in chosen]}
 
     def mining_keysets_json(self) -> dict[str, Any]:
         out = []
         for info in self.epochs():
             keyset = self.keyset(info.keyset_id)
-            out.append({"id": keyset.id, "unit": EHASH, "active": info.status in ACTIVE_EPOCH_STATUSES,
-                        "input_fee_ppk": keyset.input_fee_ppk, "epoch": info.epoch, "status": info.status,
-                        "k_max": info.k_max})
+            out.append(
+                {
+                    "id": keyset.id,
+                    "unit": EHASH,
+                    "active": info.status in ACTIVE_EPOCH_STATUSES,
+                    "input_fee_ppk": keyset.input_fee_ppk,
+                    "epoch": info.epoch,
+                    "status": info.status,
+                    "k_max": info.k_max,
+                }
+            )
         return {"keysets": out}
 
     def info_json(self) -> dict[str, Any]:
@@ -326,7 +371,9 @@ class Mint:
         """Start the next epoch at a chain tip and derive its ehash keyset."""
         with self.store.transaction():
             if self.store.open_epoch() is not None:
-                raise MintError("epoch-state", f"epoch {self.store.open_epoch()} is still open; close it first")
+                raise MintError(
+                    "epoch-state", f"epoch {self.store.open_epoch()} is still open; close it first"
+                )
             n = (self.store.last_epoch() or 0) + 1
             keyset = derive_keyset(self._seed, EHASH, n)
             self.store.add_keyset(keyset.id, EHASH, n, n, keyset.input_fee_ppk, now)
@@ -342,12 +389,23 @@ class Mint:
             self.store.update_epoch(epoch, **fields)
         return self.epoch(epoch)
 
-    def close_epoch_won(self, epoch: int, *, theta_b: int, block_hash: str, height: int, now: int) -> EpochInfo:
+    def close_epoch_won(
+        self, epoch: int, *, theta_b: int, block_hash: str, height: int, now: int
+    ) -> EpochInfo:
         """The pool's block ended the epoch: W_e is final, θ_C = θ_B − F_M."""
         if theta_b < 0:
             raise MintError("epoch-state", f"block reward cannot be negative ({theta_b})")
-        return self._move_epoch(epoch, ("open",), status="won", theta_b=theta_b, mint_fee=self.mint_fee,
-                                block_hash=block_hash, height=height, ended_at=now, confirmations=1)
+        return self._move_epoch(
+            epoch,
+            ("open",),
+            status="won",
+            theta_b=theta_b,
+            mint_fee=self.mint_fee,
+            block_hash=block_hash,
+            height=height,
+            ended_at=now,
+            confirmations=1,
+        )
 
     def close_epoch_lost(self, epoch: int, *, height: int, now: int) -> EpochInfo:
         return self._move_epoch(epoch, ("open",), status="lost", height=height, ended_at=now)
@@ -390,7 +448,9 @@ class Mint:
         k = keyset.private_keys.get(req.amount)
         if k is None:
             raise MintError("amount-mismatch", f"keyset has no key for amount {req.amount}")
-        key = self._signing_keys[(req.keyset_id, req.amount)] = bdhke.SigningKey.of(k, keyset.public_keys[req.amount])
+        key = self._signing_keys[(req.keyset_id, req.amount)] = bdhke.SigningKey.of(
+            k, keyset.public_keys[req.amount]
+        )
         return key
 
     def _commit_share_batch(self, batch: Sequence[SignedShare]) -> list[BatchResult]:
@@ -406,7 +466,9 @@ class Mint:
                 req, sig = signed.request, signed.sig
                 keyset_id = self.keyset(req.keyset_id).id
                 if keyset_id != open_keyset:
-                    results.append(MintError("inactive-keyset", f"keyset {keyset_id} is not the open epoch's"))
+                    results.append(
+                        MintError("inactive-keyset", f"keyset {keyset_id} is not the open epoch's")
+                    )
                 elif req.B_ in reused:
                     results.append(MintError("blinded-message-reused", "this B_ was signed before"))
                 else:
@@ -450,8 +512,9 @@ class Mint:
             out[i] = (p, keyset, SpendRow(row.Y, p.amount, keyset.id, p.witness))
         return out
 
-    def _check_outputs(self, outputs: Sequence[BlindedMessage], unit: str, *,
-                       allow_zero: bool = False) -> Keyset | None:
+    def _check_outputs(
+        self, outputs: Sequence[BlindedMessage], unit: str, *, allow_zero: bool = False
+    ) -> Keyset | None:
         """All outputs in one active keyset of `unit`, distinct B_, amounts the keyset has."""
         if len(outputs) > MAX_OUTPUTS:
             raise MintError("too-many-outputs", f"{len(outputs)} outputs; at most {MAX_OUTPUTS} per request")
@@ -480,10 +543,13 @@ class Mint:
         if status == "lost":
             raise MintError("epoch-lost", f"epoch {epoch} was lost; its ehash is worth nothing")
         if status == "orphaned":
-            raise MintError("epoch-orphaned", f"epoch {epoch} was orphaned by a reorg; its ehash is worth nothing")
+            raise MintError(
+                "epoch-orphaned", f"epoch {epoch} was orphaned by a reorg; its ehash is worth nothing"
+            )
 
-    def _sign(self, keyset: Keyset, outputs: Sequence[BlindedMessage],
-              amounts: Sequence[int] | None = None) -> list[_Signed]:
+    def _sign(
+        self, keyset: Keyset, outputs: Sequence[BlindedMessage], amounts: Sequence[int] | None = None
+    ) -> list[_Signed]:
         out = []
         for i, o in enumerate(outputs):
             amount = o.amount if amounts is None else amounts[i]
@@ -491,7 +557,9 @@ class Mint:
                 B_ = bytes.fromhex(o.B_)
                 sig = bdhke.sign(keyset.private_keys[amount], B_, keyset.public_keys[amount])
             except (bdhke.CryptoError, ValueError) as exc:
-                raise MintError("invalid-blinded-message", f"output {i}: B_ is not a valid point ({exc})") from None
+                raise MintError(
+                    "invalid-blinded-message", f"output {i}: B_ is not a valid point ({exc})"
+                ) from None
             out.append(_Signed(o, SignatureRow(B_, sig.C_, sig.e, sig.s, amount, keyset.id)))
         return out
 
@@ -553,7 +621,9 @@ class Mint:
             raise MintError("unit-mismatch", "redeem takes ehash proofs only")
         epochs = {self._keyset_epoch[keyset.id] for _, keyset, _ in checked}
         if len(epochs) != 1:
-            raise MintError("mixed-epochs", f"proofs of epochs {sorted(e or 0 for e in epochs)} in one redeem")
+            raise MintError(
+                "mixed-epochs", f"proofs of epochs {sorted(e or 0 for e in epochs)} in one redeem"
+            )
         epoch = epochs.pop()
         assert epoch is not None
         self._check_redeemable(epoch)
@@ -567,7 +637,9 @@ class Mint:
             self._check_unspent(spends, signed)
             assert info.price is not None and info.theta_c is not None
             try:
-                payout = check_redeem(amounts, [o.amount for o in outputs], info.price, info.paid, info.theta_c)
+                payout = check_redeem(
+                    amounts, [o.amount for o in outputs], info.price, info.paid, info.theta_c
+                )
             except AccountingError as exc:
                 raise MintError("outputs-exceed-value", str(exc)) from None
             now = now_s()
@@ -582,10 +654,13 @@ class Mint:
         if info.status == "lost":
             raise MintError("epoch-lost", f"epoch {epoch} was lost; its ehash is worth nothing")
         if info.status == "orphaned":
-            raise MintError("epoch-orphaned", f"epoch {epoch} was orphaned by a reorg; its ehash is worth nothing")
+            raise MintError(
+                "epoch-orphaned", f"epoch {epoch} was orphaned by a reorg; its ehash is worth nothing"
+            )
         if info.status != "mature":
-            raise MintError("epoch-not-redeemable",
-                            f"epoch {epoch} is {info.status}; redeem once its block is mature")
+            raise MintError(
+                "epoch-not-redeemable", f"epoch {epoch} is {info.status}; redeem once its block is mature"
+            )
         return info
 
     # -- NUT-07 / NUT-09 ------------------------------------------------------------------------
@@ -623,8 +698,9 @@ class Mint:
         if unit != SAT:
             raise MintError("unit-unsupported", f"unit {unit!r} is not supported; use sat")
 
-    def create_mint_quote(self, amount: int, unit: str, description: str | None = None,
-                          pubkey: str | None = None) -> dict[str, Any]:
+    def create_mint_quote(
+        self, amount: int, unit: str, description: str | None = None, pubkey: str | None = None
+    ) -> dict[str, Any]:
         self._check_unit(unit)
         if not 0 < amount <= MAX_MINT_SAT:
             raise MintError("amount-out-of-range", f"amount must be 1..{MAX_MINT_SAT} sat")
@@ -634,16 +710,27 @@ class Mint:
             except bdhke.CryptoError as exc:
                 raise MintError("malformed-request", f"pubkey: {exc}") from None
         invoice = self.lightning.create_invoice(amount * 1000, description or "nutx mint", QUOTE_EXPIRY_S)
-        row: dict[str, Any] = {"quote": str(uuid.uuid4()), "method": "bolt11", "request": invoice.request,
-               "payment_hash": invoice.payment_hash, "amount": amount, "unit": unit, "state": "UNPAID",
-               "expiry": invoice.expiry, "pubkey": pubkey, "created_at": now_s()}
+        row: dict[str, Any] = {
+            "quote": str(uuid.uuid4()),
+            "method": "bolt11",
+            "request": invoice.request,
+            "payment_hash": invoice.payment_hash,
+            "amount": amount,
+            "unit": unit,
+            "state": "UNPAID",
+            "expiry": invoice.expiry,
+            "pubkey": pubkey,
+            "created_at": now_s(),
+        }
         with self.store.transaction():
             self.store.add_mint_quote(row)
         return self._mint_quote_json(row)
 
     @staticmethod
     def _mint_quote_json(row: dict[str, Any]) -> dict[str, Any]:
-        return {k: row[k] for k in ("quote", "method", "request", "amount", "unit", "state", "expiry", "pubkey")}
+        return {
+            k: row[k] for k in ("quote", "method", "request", "amount", "unit", "state", "expiry", "pubkey")
+        }
 
     def _mint_quote_row(self, quote: str) -> dict[str, Any]:
         row = self.store.mint_quote(quote)
@@ -658,11 +745,15 @@ class Mint:
     def mint_quote(self, quote: str) -> dict[str, Any]:
         return self._mint_quote_json(self._mint_quote_row(quote))
 
-    def mint(self, quote: str, outputs: Sequence[BlindedMessage], signature: str | None = None) -> list[BlindSignature]:
+    def mint(
+        self, quote: str, outputs: Sequence[BlindedMessage], signature: str | None = None
+    ) -> list[BlindSignature]:
         row = self._mint_quote_row(quote)
         if row["state"] == "UNPAID":
             if _expired(row):
-                raise MintError("quote-expired", "the invoice of this quote expired unpaid; ask for a new quote")
+                raise MintError(
+                    "quote-expired", "the invoice of this quote expired unpaid; ask for a new quote"
+                )
             raise MintError("quote-not-paid", "the invoice of this quote is not paid yet")
         if row["state"] == "ISSUED":
             raise MintError("quote-already-issued", "this quote was already minted")
@@ -673,7 +764,9 @@ class Mint:
         keyset = self._check_outputs(outputs, SAT)
         assert keyset is not None
         if sum(o.amount for o in outputs) != row["amount"]:
-            raise MintError("transaction-unbalanced", f"outputs must add up to the quote's {row['amount']} sat")
+            raise MintError(
+                "transaction-unbalanced", f"outputs must add up to the quote's {row['amount']} sat"
+            )
         signed = self._sign(keyset, outputs)
         with self.store.transaction():
             state = self.store.mint_quote(quote)["state"]  # type: ignore[index]
@@ -685,8 +778,9 @@ class Mint:
         return [s.to_model() for s in signed]
 
     @staticmethod
-    def _check_quote_signature(quote: str, pubkey: str, outputs: Sequence[BlindedMessage],
-                               signature: str | None) -> None:
+    def _check_quote_signature(
+        quote: str, pubkey: str, outputs: Sequence[BlindedMessage], signature: str | None
+    ) -> None:
         """NUT-20: a BIP340 signature by the quote's pubkey over the request.
 
         Two message forms are in use: the spec's SHA256(quote || B_0 hex || …) and the length-prefixed
@@ -719,9 +813,18 @@ class Mint:
             raise MintError("invoice-already-paid", "this invoice was already paid")
         amount = -(-invoice.amount_msat // 1000)
         fee_reserve = -(-self.lightning.fee_reserve_msat(invoice.amount_msat) // 1000)
-        row: dict[str, Any] = {"quote": str(uuid.uuid4()), "method": "bolt11", "request": request, "payment_hash": invoice.payment_hash,
-               "amount": amount, "unit": unit, "fee_reserve": fee_reserve, "state": "UNPAID",
-               "expiry": invoice.expiry, "created_at": now_s()}
+        row: dict[str, Any] = {
+            "quote": str(uuid.uuid4()),
+            "method": "bolt11",
+            "request": request,
+            "payment_hash": invoice.payment_hash,
+            "amount": amount,
+            "unit": unit,
+            "fee_reserve": fee_reserve,
+            "state": "UNPAID",
+            "expiry": invoice.expiry,
+            "created_at": now_s(),
+        }
         with self.store.transaction():
             self.store.add_melt_quote(row)
         return self.melt_quote(row["quote"])
@@ -751,13 +854,27 @@ class Mint:
 
     def melt_quote(self, quote: str) -> dict[str, Any]:
         row = self._melt_quote_row(quote)
-        out = {k: row[k] for k in ("quote", "method", "request", "amount", "unit", "fee_reserve", "state",
-                                   "expiry", "payment_preimage")}
+        out = {
+            k: row[k]
+            for k in (
+                "quote",
+                "method",
+                "request",
+                "amount",
+                "unit",
+                "fee_reserve",
+                "state",
+                "expiry",
+                "payment_preimage",
+            )
+        }
         if row["change"]:
             out["change"] = row["change"]
         return out
 
-    def melt(self, quote: str, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage] = ()) -> dict[str, Any]:
+    def melt(
+        self, quote: str, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage] = ()
+    ) -> dict[str, Any]:
         """Pay the quote's invoice with `sat` proofs; overpaid fees come back as change on blank outputs."""
         row = self._melt_quote_row(quote)
         if row["state"] == "PAID":
@@ -774,7 +891,9 @@ class Mint:
         total_in = sum(p.amount for p, _, _ in checked)
         needed = row["amount"] + row["fee_reserve"]
         if total_in - fee < needed:
-            raise MintError("transaction-unbalanced", f"inputs {total_in} − fee {fee} < amount + fee reserve {needed}")
+            raise MintError(
+                "transaction-unbalanced", f"inputs {total_in} − fee {fee} < amount + fee reserve {needed}"
+            )
         spends = [r for _, _, r in checked]
         with self.store.transaction():
             if self._melt_quote_row(quote)["state"] != "UNPAID":
@@ -802,8 +921,13 @@ class Mint:
             self.store.drop_pending(quote)
             self.store.spend(spends, now_s())
             self.store.add_signatures([s.row for s in signed])
-            self.store.update_melt_quote(quote, state="PAID", payment_preimage=payment.preimage, fee_paid=fee_paid,
-                                         change=[s.to_model().to_json() for s in signed] or None)
+            self.store.update_melt_quote(
+                quote,
+                state="PAID",
+                payment_preimage=payment.preimage,
+                fee_paid=fee_paid,
+                change=[s.to_model().to_json() for s in signed] or None,
+            )
         return self.melt_quote(quote)
 
     # -- summaries ----------------------------------------------------------------------------
@@ -821,7 +945,8 @@ class Mint:
         """What `nutx mint info` prints: keysets, epochs and liabilities."""
         return {
             "network": self.network,
-            "keysets": [self._keyset_json(k) for k in self.sat_keysets()] + self.mining_keysets_json()["keysets"],
+            "keysets": [self._keyset_json(k) for k in self.sat_keysets()]
+            + self.mining_keysets_json()["keysets"],
             "epochs": [e.to_json() for e in self.epochs()],
             "liabilities": self.liabilities(),
             "redeemed_sat": sum(e.paid for e in self.epochs()),

@@ -46,8 +46,12 @@ class GroupCommitSigner:
     the error that refused it there.
     """
 
-    def __init__(self, sign: Callable[[ShareRequest], BlindSig],
-                 commit: Callable[[Sequence[SignedShare]], list[BatchResult]], max_batch: int = 2000) -> None:
+    def __init__(
+        self,
+        sign: Callable[[ShareRequest], BlindSig],
+        commit: Callable[[Sequence[SignedShare]], list[BatchResult]],
+        max_batch: int = 2000,
+    ) -> None:
         self._sign = sign
         self._commit = commit
         self._max_batch = max_batch

@@ -91,7 +91,14 @@ CREATE TABLE IF NOT EXISTS redemptions (
 """
 
 EPOCH_FIELDS = (
-    "status", "ended_at", "height", "block_hash", "theta_b", "mint_fee", "confirmations", "paid",
+    "status",
+    "ended_at",
+    "height",
+    "block_hash",
+    "theta_b",
+    "mint_fee",
+    "confirmations",
+    "paid",
 )
 QUOTE_FIELDS = ("state", "payment_preimage", "fee_paid", "change")
 
@@ -136,8 +143,9 @@ class MintStore(SqliteStore):
 
     # -- keysets ------------------------------------------------------------------------------
 
-    def add_keyset(self, keyset_id: str, unit: str, idx: int, epoch: int | None, input_fee_ppk: int,
-                   now: int) -> None:
+    def add_keyset(
+        self, keyset_id: str, unit: str, idx: int, epoch: int | None, input_fee_ppk: int, now: int
+    ) -> None:
         self.db.execute(
             "INSERT INTO keysets (id, unit, idx, epoch, input_fee_ppk, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (keyset_id, unit, idx, epoch, input_fee_ppk, now),
@@ -163,8 +171,9 @@ class MintStore(SqliteStore):
             "SELECT B_, C_, e, s, amount_log2, keyset_id, share FROM signatures WHERE B_ IN", list(blinded)
         )
         return {
-            r["B_"]: SignatureRow(r["B_"], r["C_"], r["e"], r["s"], 1 << r["amount_log2"], r["keyset_id"],
-                                  bool(r["share"]))
+            r["B_"]: SignatureRow(
+                r["B_"], r["C_"], r["e"], r["s"], 1 << r["amount_log2"], r["keyset_id"], bool(r["share"])
+            )
             for r in rows
         }
 
@@ -178,14 +187,18 @@ class MintStore(SqliteStore):
         return sum(r["n"] << r["amount_log2"] for r in rows)
 
     def issued_by_keyset(self) -> dict[str, int]:
-        rows = self._rows("SELECT keyset_id, amount_log2, COUNT(*) AS n FROM signatures GROUP BY keyset_id, amount_log2")
+        rows = self._rows(
+            "SELECT keyset_id, amount_log2, COUNT(*) AS n FROM signatures GROUP BY keyset_id, amount_log2"
+        )
         out: dict[str, int] = {}
         for r in rows:
             out[r["keyset_id"]] = out.get(r["keyset_id"], 0) + (r["n"] << r["amount_log2"])
         return out
 
     def spent_by_keyset(self) -> dict[str, int]:
-        rows = self._rows("SELECT keyset_id, amount_log2, COUNT(*) AS n FROM spent GROUP BY keyset_id, amount_log2")
+        rows = self._rows(
+            "SELECT keyset_id, amount_log2, COUNT(*) AS n FROM spent GROUP BY keyset_id, amount_log2"
+        )
         out: dict[str, int] = {}
         for r in rows:
             out[r["keyset_id"]] = out.get(r["keyset_id"], 0) + (r["n"] << r["amount_log2"])
@@ -292,8 +305,9 @@ class MintStore(SqliteStore):
 
     # -- epochs -------------------------------------------------------------------------------
 
-    def add_epoch(self, epoch: int, keyset_id: str, k_max: int, started_at: int, start_hash: str,
-                  start_height: int) -> None:
+    def add_epoch(
+        self, epoch: int, keyset_id: str, k_max: int, started_at: int, start_hash: str, start_height: int
+    ) -> None:
         self.db.execute(
             "INSERT INTO epochs (epoch, status, keyset_id, k_max, started_at, start_hash, start_height) "
             "VALUES (?, 'open', ?, ?, ?, ?, ?)",
@@ -328,7 +342,9 @@ class MintStore(SqliteStore):
 
     def work_counts(self, epoch: int) -> dict[int, int]:
         """Amount → number of share signatures of that amount in the epoch."""
-        rows = self._rows("SELECT amount_log2, count FROM epoch_work WHERE epoch = ? ORDER BY amount_log2", (epoch,))
+        rows = self._rows(
+            "SELECT amount_log2, count FROM epoch_work WHERE epoch = ? ORDER BY amount_log2", (epoch,)
+        )
         return {1 << r["amount_log2"]: r["count"] for r in rows}
 
     def add_work(self, epoch: int, counts: dict[int, int]) -> None:

@@ -100,7 +100,9 @@ def _claim(marker: Path) -> bool:
         except ValueError:
             pid = 0
         if pid and pid != os.getpid() and _alive(pid):
-            raise NutxError(f"another node (pid {pid}) is using {marker.parent}; stop it or pick another --data-dir")
+            raise NutxError(
+                f"another node (pid {pid}) is using {marker.parent}; stop it or pick another --data-dir"
+            )
         unclean = True
     marker.write_text(f"{os.getpid()}\n")
     return unclean
@@ -131,12 +133,14 @@ class ChainService:
         marker = self._data_dir / RUNNING_MARKER
         unclean = _claim(marker)
         if unclean:
-            log.warning("the node did not shut down cleanly: rebuilding the chainstate from %s/blocks",
-                        self._data_dir)
+            log.warning(
+                "the node did not shut down cleanly: rebuilding the chainstate from %s/blocks", self._data_dir
+            )
         loop = asyncio.get_running_loop()
         try:
             self._kernel = await loop.run_in_executor(
-                self._executor, functools.partial(Kernel, self._data_dir, reindex=unclean))
+                self._executor, functools.partial(Kernel, self._data_dir, reindex=unclean)
+            )
         except BaseException:
             marker.unlink(missing_ok=True)
             raise

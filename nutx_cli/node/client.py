@@ -43,12 +43,18 @@ class NodeUnreachable(NutxError):
 class NodeClient:
     """A bitcoind JSON-RPC client; `call("getblockcount")` → 101."""
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT,
-                 cookie_url: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self, url: str, timeout: float = DEFAULT_TIMEOUT, cookie_url: Callable[[], str] | None = None
+    ) -> None:
         """`cookie_url` re-reads a cookie file: a restarted node writes a new cookie, as bitcoind does."""
         self._cookie_url = cookie_url
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is None or not parts.password:
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username is None
+            or not parts.password
+        ):
             raise NutxError(f"--node-rpc {redact(url)!r} is not an http://user:pass@host:port URL")
         self.url = url
         self.timeout = timeout
@@ -85,14 +91,23 @@ class NodeClient:
                 if exc.code == -342 and "401" in str(exc.message):
                     if attempt == 1 and self._reread_cookie():
                         continue
-                    raise NodeUnreachable(f"the node at {self.display_url} refused our credentials: check "
-                                          "--node-rpc user:password or --node-cookie PATH") from None
+                    raise NodeUnreachable(
+                        f"the node at {self.display_url} refused our credentials: check "
+                        "--node-rpc user:password or --node-cookie PATH"
+                    ) from None
                 if exc.code in (-342, -343):
                     self._local.proxy = None
-                    raise NodeUnreachable(f"the node at {self.display_url} gave a bad reply: {exc.message}") from None
+                    raise NodeUnreachable(
+                        f"the node at {self.display_url} gave a bad reply: {exc.message}"
+                    ) from None
                 raise NodeRpcError(method, exc.code, str(exc.message)) from None
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
-                    http.client.CannotSendRequest, http.client.ResponseNotReady) as exc:
+            except (
+                http.client.RemoteDisconnected,
+                BrokenPipeError,
+                ConnectionResetError,
+                http.client.CannotSendRequest,
+                http.client.ResponseNotReady,
+            ) as exc:
                 self._local.proxy = None
                 if attempt == 2:
                     raise self._unreachable(exc) from None
@@ -102,8 +117,10 @@ class NodeClient:
         raise AssertionError("unreachable")
 
     def _unreachable(self, exc: Exception) -> NodeUnreachable:
-        return NodeUnreachable(f"cannot reach the node at {self.display_url} ({exc.__class__.__name__}: {exc}): "
-                               "start it with `nutx node start` or pass --node-rpc URL")
+        return NodeUnreachable(
+            f"cannot reach the node at {self.display_url} ({exc.__class__.__name__}: {exc}): "
+            "start it with `nutx node start` or pass --node-rpc URL"
+        )
 
     # -- the calls the pool and the CLI use ------------------------------------------------------------
 
@@ -146,8 +163,15 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def connect(node_rpc: str | None = None, *, node_cookie: Path | None = None, node_data_dir: Path | None = None,
-            host: str = "127.0.0.1", port: int = DEFAULT_RPC_PORT, timeout: float = DEFAULT_TIMEOUT) -> NodeClient:
+def connect(
+    node_rpc: str | None = None,
+    *,
+    node_cookie: Path | None = None,
+    node_data_dir: Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_RPC_PORT,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> NodeClient:
     """A client for the node, from the flags every role that talks to it takes.
 
     `--node-rpc http://user:pass@host:port` carries fixed credentials (`--rpc-user`, rpcauth).
@@ -158,14 +182,18 @@ def connect(node_rpc: str | None = None, *, node_cookie: Path | None = None, nod
     """
     if node_rpc and node_cookie is None:
         if urlsplit(node_rpc).username == COOKIE_USER:
-            log.warning("--node-rpc carries the node's cookie, which a restarted node replaces and every local "
-                        "user can read on the command line: pass --node-rpc http://HOST:PORT --node-cookie PATH")
+            log.warning(
+                "--node-rpc carries the node's cookie, which a restarted node replaces and every local "
+                "user can read on the command line: pass --node-rpc http://HOST:PORT --node-cookie PATH"
+            )
         return NodeClient(node_rpc, timeout)
     cookie = node_cookie or cookie_path(node_data_dir)
     base = urlsplit(node_rpc or f"http://{host}:{port}")
     if base.username is not None or base.password is not None:
-        raise NutxError(f"--node-rpc {redact(base.geturl())!r} has credentials and --node-cookie others: "
-                        "give the URL as http://host:port")
+        raise NutxError(
+            f"--node-rpc {redact(base.geturl())!r} has credentials and --node-cookie others: "
+            "give the URL as http://host:port"
+        )
 
     def url() -> str:
         return base._replace(netloc=f"{read_cookie(cookie)}@{base.netloc}").geturl()

@@ -37,7 +37,9 @@ DISCARD_TIMEOUT = 5.0
 class _Abort(Exception):
     """Reply with `status` and close the connection."""
 
-    def __init__(self, status: int, body: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    def __init__(
+        self, status: int, body: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         self.status = status
         self.body = body
         self.headers = headers or []
@@ -115,7 +117,9 @@ class RpcHttpServer:
                 return
             conn.start_next_cycle()
 
-    async def _read_body(self, conn: h11.Connection, reader: asyncio.StreamReader, request: h11.Request) -> bytes:
+    async def _read_body(
+        self, conn: h11.Connection, reader: asyncio.StreamReader, request: h11.Request
+    ) -> bytes:
         headers = {k.lower(): v for k, v in request.headers}
         if request.method != b"POST":
             raise _Abort(405, b"JSONRPC server handles only POST requests")
@@ -158,8 +162,15 @@ class RpcHttpServer:
             return False
         return any(hmac.compare_digest(given, c) for c in self._credentials)
 
-    async def _send(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int, body: bytes,
-                    headers: list[tuple[bytes, bytes]], close: bool = False) -> None:
+    async def _send(
+        self,
+        conn: h11.Connection,
+        writer: asyncio.StreamWriter,
+        status: int,
+        body: bytes,
+        headers: list[tuple[bytes, bytes]],
+        close: bool = False,
+    ) -> None:
         all_headers = [*headers, (b"Content-Length", str(len(body)).encode())]
         if close:
             all_headers.append((b"Connection", b"close"))

@@ -23,7 +23,8 @@ log = logging.getLogger("nutx.node.kernel")
 
 MEDIAN_TIME_SPAN = 11
 _REASON = re.compile(
-    r"(?:FAILED \(|AcceptBlock: |CheckBlock: |Block validation error: |ConnectBlock(?:\(\))?: )([a-z][a-z0-9-]+)")
+    r"(?:FAILED \(|AcceptBlock: |CheckBlock: |Block validation error: |ConnectBlock(?:\(\))?: )([a-z][a-z0-9-]+)"
+)
 _FALLBACK_REASON = {
     pbk.BlockValidationResult.MISSING_PREV: "prev-blk-not-found",
     pbk.BlockValidationResult.INVALID_PREV: "bad-prevblk",
@@ -69,7 +70,9 @@ class Kernel:
         try:
             self._chainman: pbk.ChainstateManager | None = pbk.ChainstateManager(options)
         except RuntimeError as exc:
-            raise KernelError(f"cannot open the chainstate in {data_dir} ({exc}); is another node using it?") from exc
+            raise KernelError(
+                f"cannot open the chainstate in {data_dir} ({exc}); is another node using it?"
+            ) from exc
         if reindex:
             self._chainman.import_blocks(sorted(blocks_dir.glob("blk*.dat")))
         self._callbacks = callbacks  # the kernel keeps raw pointers into these trampolines
@@ -79,7 +82,9 @@ class Kernel:
             self._log_lines.append(message)
         log.debug("%s", message.rstrip())
 
-    def _on_block_checked(self, _user_data: object, block: pbk.Block, state: pbk.BlockValidationState) -> None:
+    def _on_block_checked(
+        self, _user_data: object, block: pbk.Block, state: pbk.BlockValidationState
+    ) -> None:
         # The state is valid only inside this callback; reading the result of a VALID state aborts.
         mode = state.validation_mode
         result = state.block_validation_result if mode != pbk.ValidationMode.VALID else None

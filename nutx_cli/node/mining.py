@@ -96,12 +96,29 @@ def search_header(header: BlockHeader, target: int) -> BlockHeader:
     raise MiningError("no nonce meets the target; change the time or the extranonce and search again")
 
 
-def mine_coinbase_only(template: Template, script_pubkey: bytes, extranonce: bytes, tag: bytes = b"/nutx/",
-                       time: int | None = None) -> bytes:
+def mine_coinbase_only(
+    template: Template,
+    script_pubkey: bytes,
+    extranonce: bytes,
+    tag: bytes = b"/nutx/",
+    time: int | None = None,
+) -> bytes:
     """A full, valid block paying the template's value to `script_pubkey` (the "another miner" lever)."""
-    parts = build_coinbase(template.height, template.coinbasevalue, script_pubkey, len(extranonce),
-                           witness_commitment=template.witness_commitment, tag=tag)
+    parts = build_coinbase(
+        template.height,
+        template.coinbasevalue,
+        script_pubkey,
+        len(extranonce),
+        witness_commitment=template.witness_commitment,
+        tag=tag,
+    )
     coinbase = parts.with_extranonce(extranonce)
-    header = BlockHeader(template.version, template.prev_hash, Tx.parse(coinbase).txid(),
-                         template.curtime if time is None else time, template.bits, 0)
+    header = BlockHeader(
+        template.version,
+        template.prev_hash,
+        Tx.parse(coinbase).txid(),
+        template.curtime if time is None else time,
+        template.bits,
+        0,
+    )
     return assemble_block(search_header(header, template.target), coinbase)

@@ -49,8 +49,15 @@ class RpcError(Exception):
         return {"code": self.code, "message": self.message}
 
 
-_JSON_TYPE = {bool: "bool", int: "number", float: "number", str: "string", list: "array", dict: "object",
-              type(None): "null"}
+_JSON_TYPE = {
+    bool: "bool",
+    int: "number",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], name: str) -> Any:
@@ -61,15 +68,20 @@ def _expect(value: Any, kind: type | tuple[type, ...], name: str) -> Any:
         ok = isinstance(value, kinds)
     if not ok:
         want = _JSON_TYPE.get(kinds[0], "value")
-        raise RpcError(RPC_TYPE_ERROR, f"JSON value of type {_JSON_TYPE.get(type(value), 'value')} for "
-                                       f"{name} is not of expected type {want}")
+        raise RpcError(
+            RPC_TYPE_ERROR,
+            f"JSON value of type {_JSON_TYPE.get(type(value), 'value')} for "
+            f"{name} is not of expected type {want}",
+        )
     return value
 
 
 def _hash_param(value: Any, name: str) -> bytes:
     _expect(value, str, name)
     if len(value) != 64:
-        raise RpcError(RPC_INVALID_PARAMETER, f"{name} must be of length 64 (not {len(value)}, for '{value}')")
+        raise RpcError(
+            RPC_INVALID_PARAMETER, f"{name} must be of length 64 (not {len(value)}, for '{value}')"
+        )
     try:
         return from_display_hex(value)
     except ValueError:
@@ -124,9 +136,15 @@ def tx_json(tx: Tx) -> dict[str, Any]:
     stripped, full = len(tx.serialize(witness=False)), len(tx.serialize())
     vin: list[dict[str, Any]] = []
     for txin in tx.inputs:
-        item: dict[str, Any] = ({"coinbase": txin.script_sig.hex()} if tx.is_coinbase() else {
-            "txid": to_display_hex(txin.prev_txid), "vout": txin.prev_vout,
-            "scriptSig": {"hex": txin.script_sig.hex()}})
+        item: dict[str, Any] = (
+            {"coinbase": txin.script_sig.hex()}
+            if tx.is_coinbase()
+            else {
+                "txid": to_display_hex(txin.prev_txid),
+                "vout": txin.prev_vout,
+                "scriptSig": {"hex": txin.script_sig.hex()},
+            }
+        )
         if txin.witness:
             item["txinwitness"] = [w.hex() for w in txin.witness]
         item["sequence"] = txin.sequence
@@ -137,9 +155,17 @@ def tx_json(tx: Tx) -> dict[str, Any]:
         if (address := script_to_address(out.script_pubkey, NETWORK)) is not None:
             spk["address"] = address
         vout.append({"value": out.value / COIN, "n": n, "scriptPubKey": spk})
-    return {"txid": to_display_hex(tx.txid()), "hash": to_display_hex(tx.wtxid()), "version": tx.version,
-            "size": full, "vsize": (3 * stripped + full + 3) // 4, "weight": 3 * stripped + full,
-            "locktime": tx.locktime, "vin": vin, "vout": vout}
+    return {
+        "txid": to_display_hex(tx.txid()),
+        "hash": to_display_hex(tx.wtxid()),
+        "version": tx.version,
+        "size": full,
+        "vsize": (3 * stripped + full + 3) // 4,
+        "weight": 3 * stripped + full,
+        "locktime": tx.locktime,
+        "vin": vin,
+        "vout": vout,
+    }
 
 
 def block_json(kernel: Kernel, entry: Entry, raw: bytes, verbosity: int) -> dict[str, Any]:
@@ -147,8 +173,11 @@ def block_json(kernel: Kernel, entry: Entry, raw: bytes, verbosity: int) -> dict
     result = header_json(kernel, entry, len(block.txs))
     stripped = len(block.serialize(witness=False))
     result.update(size=len(raw), strippedsize=stripped, weight=3 * stripped + len(raw))
-    result["tx"] = [to_display_hex(tx.txid()) for tx in block.txs] if verbosity == 1 else [
-        tx_json(tx) for tx in block.txs]
+    result["tx"] = (
+        [to_display_hex(tx.txid()) for tx in block.txs]
+        if verbosity == 1
+        else [tx_json(tx) for tx in block.txs]
+    )
     return result
 
 
@@ -158,8 +187,12 @@ def _fill_witness_reserved_value(block: Block, raw: bytes) -> bytes:
     if find_witness_commitment(coinbase) is None or coinbase.has_witness():
         return raw
     first = coinbase.inputs[0]
-    filled = Tx(coinbase.version, (TxIn(first.prev_txid, first.prev_vout, first.script_sig, first.sequence,
-                                        (bytes(32),)),), coinbase.outputs, coinbase.locktime)
+    filled = Tx(
+        coinbase.version,
+        (TxIn(first.prev_txid, first.prev_vout, first.script_sig, first.sequence, (bytes(32),)),),
+        coinbase.outputs,
+        coinbase.locktime,
+    )
     return Block(block.header, (filled, *block.txs[1:])).serialize()
 
 
@@ -169,7 +202,9 @@ Method = Callable[..., Awaitable[Any]]
 class NodeRpc:
     """The method table of the node's RPC server."""
 
-    def __init__(self, chain: ChainService, stop: asyncio.Event, longpoll_timeout: float = LONGPOLL_TIMEOUT) -> None:
+    def __init__(
+        self, chain: ChainService, stop: asyncio.Event, longpoll_timeout: float = LONGPOLL_TIMEOUT
+    ) -> None:
         self._chain = chain
         self._stop = stop
         self._started = time.monotonic()
@@ -219,13 +254,23 @@ class NodeRpc:
         def info(k: Kernel) -> dict[str, Any]:
             tip = k.tip()
             return {
-                "chain": NETWORK, "blocks": tip.height, "headers": tip.height,
-                "bestblockhash": to_display_hex(tip.hash), "bits": f"{tip.header.bits:08x}",
-                "target": f"{nbits_to_target(tip.header.bits):064x}", "difficulty": difficulty(tip.header.bits),
-                "time": tip.header.time, "mediantime": k.median_time_past(tip.hash),
-                "verificationprogress": 1, "initialblockdownload": False, "chainwork": chainwork(tip),
-                "size_on_disk": 0, "pruned": False, "warnings": [],
+                "chain": NETWORK,
+                "blocks": tip.height,
+                "headers": tip.height,
+                "bestblockhash": to_display_hex(tip.hash),
+                "bits": f"{tip.header.bits:08x}",
+                "target": f"{nbits_to_target(tip.header.bits):064x}",
+                "difficulty": difficulty(tip.header.bits),
+                "time": tip.header.time,
+                "mediantime": k.median_time_past(tip.hash),
+                "verificationprogress": 1,
+                "initialblockdownload": False,
+                "chainwork": chainwork(tip),
+                "size_on_disk": 0,
+                "pruned": False,
+                "warnings": [],
             }
+
         return await self._chain.call(info)
 
     async def getblockcount(self) -> int:
@@ -256,7 +301,10 @@ class NodeRpc:
 
         def view(k: Kernel) -> dict[str, Any]:
             raw = k.block_bytes(entry.hash)
-            return header_json(k, k.entry(entry.hash) or entry, None if raw is None else len(Block.parse(raw).txs))
+            return header_json(
+                k, k.entry(entry.hash) or entry, None if raw is None else len(Block.parse(raw).txs)
+            )
+
         return await self._chain.call(view)
 
     async def getblock(self, blockhash: Any, verbosity: Any = 1) -> Any:
@@ -271,6 +319,7 @@ class NodeRpc:
             if level <= 0:
                 return raw.hex()
             return block_json(k, k.entry(entry.hash) or entry, raw, 1 if level == 1 else 2)
+
         return await self._chain.call(view)
 
     async def getdifficulty(self) -> float:
@@ -285,8 +334,10 @@ class NodeRpc:
             raise RpcError(RPC_INVALID_PARAMETER, "Invalid mode")
         rules = request.get("rules", [])
         if not isinstance(rules, list) or "segwit" not in rules:
-            raise RpcError(RPC_INVALID_PARAMETER, 'getblocktemplate must be called with the segwit rule set '
-                                                  '(call with {"rules": ["segwit"]})')
+            raise RpcError(
+                RPC_INVALID_PARAMETER,
+                'getblocktemplate must be called with the segwit rule set (call with {"rules": ["segwit"]})',
+            )
         longpollid = request.get("longpollid")
         if longpollid is not None:
             _expect(longpollid, str, "longpollid")
@@ -298,6 +349,7 @@ class NodeRpc:
 
         def make(k: Kernel) -> dict[str, Any]:
             return template_on(k, k.tip(), int(time.time())).to_gbt()
+
         return await self._chain.call(make)
 
     async def submitblock(self, hexdata: Any, dummy: Any = None) -> str | None:
@@ -331,10 +383,13 @@ class NodeRpc:
             done = await self._chain.call(lambda k: reorg(k, depth, script))
         except LeverError as exc:
             raise RpcError(RPC_INVALID_PARAMETER, str(exc)) from None
-        return {"old_tip": to_display_hex(done.old_tip), "new_tip": to_display_hex(done.new_tip),
-                "fork_height": done.fork_height,
-                "disconnected": [to_display_hex(h) for h in done.disconnected],
-                "connected": [to_display_hex(h) for h in done.connected]}
+        return {
+            "old_tip": to_display_hex(done.old_tip),
+            "new_tip": to_display_hex(done.new_tip),
+            "fork_height": done.fork_height,
+            "disconnected": [to_display_hex(h) for h in done.disconnected],
+            "connected": [to_display_hex(h) for h in done.connected],
+        }
 
     async def waitfornewblock(self, timeout: Any = 0, current_tip: Any = None) -> dict[str, Any]:
         _expect(timeout, int, "timeout")
@@ -346,19 +401,40 @@ class NodeRpc:
     async def getmininginfo(self) -> dict[str, Any]:
         def info(k: Kernel) -> dict[str, Any]:
             tip = k.tip()
-            return {"blocks": tip.height, "bits": f"{tip.header.bits:08x}", "difficulty": difficulty(tip.header.bits),
-                    "target": f"{nbits_to_target(tip.header.bits):064x}", "networkhashps": 0, "pooledtx": 0,
-                    "chain": NETWORK, "warnings": []}
+            return {
+                "blocks": tip.height,
+                "bits": f"{tip.header.bits:08x}",
+                "difficulty": difficulty(tip.header.bits),
+                "target": f"{nbits_to_target(tip.header.bits):064x}",
+                "networkhashps": 0,
+                "pooledtx": 0,
+                "chain": NETWORK,
+                "warnings": [],
+            }
+
         return await self._chain.call(info)
 
     # -- control ----------------------------------------------------------------------------------
 
     async def getnetworkinfo(self) -> dict[str, Any]:
-        return {"version": 290000, "subversion": f"/nutx:{__version__}/", "protocolversion": 70016,
-                "localservices": "0000000000000409", "localservicesnames": ["NETWORK", "WITNESS", "NETWORK_LIMITED"],
-                "localrelay": False, "timeoffset": 0, "networkactive": False, "connections": 0,
-                "connections_in": 0, "connections_out": 0, "networks": [], "relayfee": 0.00001,
-                "incrementalfee": 0.00001, "localaddresses": [], "warnings": []}
+        return {
+            "version": 290000,
+            "subversion": f"/nutx:{__version__}/",
+            "protocolversion": 70016,
+            "localservices": "0000000000000409",
+            "localservicesnames": ["NETWORK", "WITNESS", "NETWORK_LIMITED"],
+            "localrelay": False,
+            "timeoffset": 0,
+            "networkactive": False,
+            "connections": 0,
+            "connections_in": 0,
+            "connections_out": 0,
+            "networks": [],
+            "relayfee": 0.00001,
+            "incrementalfee": 0.00001,
+            "localaddresses": [],
+            "warnings": [],
+        }
 
     async def uptime(self) -> int:
         return int(time.monotonic() - self._started)

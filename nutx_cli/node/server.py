@@ -17,6 +17,7 @@ from nutx_cli.private_files import private_dir, write_private
 
 log = logging.getLogger("nutx.node")
 
+
 @dataclass(frozen=True)
 class NodeConfig:
     data_dir: Path
@@ -53,8 +54,10 @@ async def serve_node(config: NodeConfig, stop: asyncio.Event) -> None:
         try:
             port = await http.start(config.host, config.rpc_port)
         except OSError as exc:
-            raise NutxError(f"cannot listen on {config.host}:{config.rpc_port} ({exc.strerror}); "
-                            "is another node running? pick another --rpc-port") from None
+            raise NutxError(
+                f"cannot listen on {config.host}:{config.rpc_port} ({exc.strerror}); "
+                "is another node running? pick another --rpc-port"
+            ) from None
         auth = f"cookie {cookie}" if cookie else f"user {config.rpc_user}"
         print(f"nutx node ready: rpc http://{config.host}:{port} ({auth}) height {tip.height}", flush=True)
         await stop.wait()

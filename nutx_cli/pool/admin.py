@@ -58,8 +58,17 @@ class QuietServer(uvicorn.Server):
 
 async def start_http(app: Any, host: str, port: int) -> tuple[QuietServer, asyncio.Task[None]]:
     """Serve `app` on host:port in this loop; returns once the socket listens."""
-    server = QuietServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                        ws="websockets-sansio", timeout_graceful_shutdown=2))
+    server = QuietServer(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=2,
+        )
+    )
 
     async def serve() -> None:
         try:

@@ -58,7 +58,9 @@ class MaturityUpdate:
     confirmations: int
 
 
-def maturity_update(epoch: int, status: str, confirmations: int, previous: int | None) -> MaturityUpdate | None:
+def maturity_update(
+    epoch: int, status: str, confirmations: int, previous: int | None
+) -> MaturityUpdate | None:
     """The change to record for a won/mature epoch whose block has `confirmations` (−1: off the best chain)."""
     if status not in ("won", "mature"):
         return None

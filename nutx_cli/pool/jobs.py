@@ -53,8 +53,9 @@ class ChannelJobs:
         self._valid: dict[int, Job] = {}
         self.prev_hash: SetNewPrevHash | None = None
 
-    def new_job(self, channel_id: int, template: Template, level: int, epoch: int, keyset_id: str,
-                *, future: bool) -> Job:
+    def new_job(
+        self, channel_id: int, template: Template, level: int, epoch: int, keyset_id: str, *, future: bool
+    ) -> Job:
         """Create the next job for `template`; a future job waits for its SetNewPrevHash."""
         job_id = self._next_id
         self._next_id += 1
@@ -101,4 +102,3 @@ class ChannelJobs:
     def invalidate(self) -> None:
         """Make every job stale (the epoch closed: nothing more is signed for it)."""
         self._valid = {}
-

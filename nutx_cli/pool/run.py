@@ -34,7 +34,13 @@ from nutx_cli.sv2.connection import serve
 
 log = logging.getLogger(__name__)
 
-CHAIN_NETWORKS = {"main": "mainnet", "test": "testnet", "testnet4": "testnet", "signet": "signet", "regtest": "regtest"}
+CHAIN_NETWORKS = {
+    "main": "mainnet",
+    "test": "testnet",
+    "testnet4": "testnet",
+    "signet": "signet",
+    "regtest": "regtest",
+}
 
 
 @dataclass(frozen=True)
@@ -102,26 +108,44 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
 
     mint = Mint.open(data_dir, network=network, mint_fee=options.mint_fee)
     try:
-        vardiff = VardiffConfig(k_max=mint.k_max, shares_per_minute=options.shares_per_minute,
-                                start_level=min(options.start_level, mint.k_max))
-        settings = PoolSettings(network=network, payout_script=payout_script,
-                                network_difficulty=options.network_difficulty if network == "regtest" else None,
-                                maturity=options.maturity, vardiff=vardiff)
+        vardiff = VardiffConfig(
+            k_max=mint.k_max,
+            shares_per_minute=options.shares_per_minute,
+            start_level=min(options.start_level, mint.k_max),
+        )
+        settings = PoolSettings(
+            network=network,
+            payout_script=payout_script,
+            network_difficulty=options.network_difficulty if network == "regtest" else None,
+            maturity=options.maturity,
+            vardiff=vardiff,
+        )
         pool = Pool(mint, node, settings)
         await pool.start()
         try:
-            sv2 = await serve(options.host, options.sv2_port, on_connection=pool.handle_connection,
-                              static_secret=static, authority_secret=authority)
+            sv2 = await serve(
+                options.host,
+                options.sv2_port,
+                on_connection=pool.handle_connection,
+                static_secret=static,
+                authority_secret=authority,
+            )
         except OSError as exc:
-            raise NutxError(f"cannot listen for SV2 on {options.host}:{options.sv2_port} ({exc.strerror}): "
-                            "pick another --sv2-port") from None
+            raise NutxError(
+                f"cannot listen for SV2 on {options.host}:{options.sv2_port} ({exc.strerror}): "
+                "pick another --sv2-port"
+            ) from None
         http_server = await start_http(create_app(mint), options.host, options.http_port)
         admin_app = AdminGuard(create_admin_app(pool.stats_json, pool.events), options.admin)
         admin_server = await start_http(admin_app, options.admin.host, options.admin_port)
         authority_text = authority_key_to_text(pubkey_of_secret(authority))
-        pool_info = PoolInfo(sv2=f"{options.host}:{sv2.port}", authority_key=authority_text,
-                             http=f"http://{options.host}:{options.http_port}",
-                             admin=f"http://{options.admin.host}:{options.admin_port}", network=network)
+        pool_info = PoolInfo(
+            sv2=f"{options.host}:{sv2.port}",
+            authority_key=authority_text,
+            http=f"http://{options.host}:{options.http_port}",
+            admin=f"http://{options.admin.host}:{options.admin_port}",
+            network=network,
+        )
         write_pool_json(data_dir, pool_info)
         assert pool.tip is not None
         echo(f"pool on {network}: epoch {pool.epoch}, tip {pool.tip.height} {pool.tip.hash}")

@@ -120,7 +120,9 @@ class Pool:
         self._template_ids = 0
         self._extranonce_prefix = int.from_bytes(os.urandom(4), "big")
         self._epoch_lock = asyncio.Lock()
-        self._share_tasks: set[asyncio.Task[None]] = set()  # block shares and retargets (signatures: _signing)
+        self._share_tasks: set[asyncio.Task[None]] = (
+            set()
+        )  # block shares and retargets (signatures: _signing)
         self._signing = 0  # mint.sign_share calls in flight
         self._signed_all = asyncio.Event()
         self._signed_all.set()
@@ -138,8 +140,12 @@ class Pool:
     async def _fetch_template(self) -> Template:
         gbt = await self.rpc(self.node.getblocktemplate)
         self._template_ids += 1
-        return template_from_gbt(gbt, self._template_ids, self.settings.payout_script,
-                                 simulated_difficulty=self.settings.network_difficulty)
+        return template_from_gbt(
+            gbt,
+            self._template_ids,
+            self.settings.payout_script,
+            simulated_difficulty=self.settings.network_difficulty,
+        )
 
     async def _hash_at(self, height: int, tip: Tip) -> str | None:
         """The hash at `height` on the best chain ending at `tip`, or None if that chain is shorter."""
@@ -179,7 +185,9 @@ class Pool:
         if current is None:
             current = self.mint.open_epoch(tip_hash=tip.hash, height=tip.height, now=int(time.time()))
         elif current.start_hash != tip.hash:
-            current = await self._close_and_open(Tip(current.start_hash, current.start_height), current.epoch, tip)
+            current = await self._close_and_open(
+                Tip(current.start_hash, current.start_height), current.epoch, tip
+            )
         self._enter_epoch(current.epoch, tip, template)
         await self._scan_maturity()
 
@@ -194,8 +202,13 @@ class Pool:
 
     def _ecash_keyset(self, epoch: int) -> EcashKeyset:
         keyset = self.mint.ehash_keyset(epoch)
-        return EcashKeyset(keyset_id=bytes.fromhex(keyset.id), unit="ehash", epoch=epoch, k_max=self.k_max,
-                           keys=[(a, keyset.public_keys[a]) for a in sorted(keyset.public_keys)])
+        return EcashKeyset(
+            keyset_id=bytes.fromhex(keyset.id),
+            unit="ehash",
+            epoch=epoch,
+            k_max=self.k_max,
+            keys=[(a, keyset.public_keys[a]) for a in sorted(keyset.public_keys)],
+        )
 
     async def _close_and_open(self, start: Tip, epoch: int, new_tip: Tip) -> EpochInfo:
         """Close `epoch` (started at `start`) by the won/lost rule and open the next at `new_tip`."""
@@ -206,10 +219,16 @@ class Pool:
         now = int(time.time())
         if outcome.status == "won":
             assert theta_b is not None and outcome.block_hash is not None
-            self.mint.close_epoch_won(epoch, theta_b=theta_b, block_hash=outcome.block_hash,
-                                      height=outcome.height, now=now)
-            log.info("epoch %d won: block %s at height %d, θ_B %d sats", epoch, outcome.block_hash,
-                     outcome.height, theta_b)
+            self.mint.close_epoch_won(
+                epoch, theta_b=theta_b, block_hash=outcome.block_hash, height=outcome.height, now=now
+            )
+            log.info(
+                "epoch %d won: block %s at height %d, θ_B %d sats",
+                epoch,
+                outcome.block_hash,
+                outcome.height,
+                theta_b,
+            )
         else:
             self.mint.close_epoch_lost(epoch, height=outcome.height, now=now)
             log.info("epoch %d lost (block %s at height %d)", epoch, block_at_next, outcome.height)
@@ -323,8 +342,14 @@ class Pool:
 
     def _send_job(self, channel: Channel, *, future: bool) -> None:
         assert self.template is not None and self.keyset is not None
-        job = channel.jobs.new_job(channel.channel_id, self.template, channel.level, self.epoch,
-                                   self.keyset.keyset_id.hex(), future=future)
+        job = channel.jobs.new_job(
+            channel.channel_id,
+            self.template,
+            channel.level,
+            self.epoch,
+            self.keyset.keyset_id.hex(),
+            future=future,
+        )
         if future:
             self._send(channel, job.message, channel.jobs.activate(job))
         else:
@@ -333,17 +358,29 @@ class Pool:
     def _send_new_epoch(self, channel: Channel) -> None:
         """SetEcashKeyset before the SetNewPrevHash that starts the epoch (stratum.md §6.5.1)."""
         assert self.template is not None and self.keyset is not None
-        job = channel.jobs.new_job(channel.channel_id, self.template, channel.level, self.epoch,
-                                   self.keyset.keyset_id.hex(), future=True)
-        self._send(channel, SetEcashKeyset(channel_id=channel.channel_id, keyset=self.keyset),
-                         job.message, channel.jobs.activate(job))
+        job = channel.jobs.new_job(
+            channel.channel_id,
+            self.template,
+            channel.level,
+            self.epoch,
+            self.keyset.keyset_id.hex(),
+            future=True,
+        )
+        self._send(
+            channel,
+            SetEcashKeyset(channel_id=channel.channel_id, keyset=self.keyset),
+            job.message,
+            channel.jobs.activate(job),
+        )
 
     async def _retarget(self, channel: Channel) -> None:
         """SetTarget, then a fresh job at the new level so it applies at once (stratum.md §6.5.2)."""
         async with self._epoch_lock:  # the job must be on the current template and epoch
             channel.stats.level = channel.level
-            self._send(channel, SetTarget(channel_id=channel.channel_id,
-                                                maximum_target=target_of_level(channel.level)))
+            self._send(
+                channel,
+                SetTarget(channel_id=channel.channel_id, maximum_target=target_of_level(channel.level)),
+            )
             self._send_job(channel, future=False)
         self.events.publish({"type": "channel", **channel.stats.to_json(time.time())})
 
@@ -362,7 +399,9 @@ class Pool:
             await conn.send(SetupConnectionError(flags=0, error_code="protocol-version-mismatch"))
             return
         if setup.flags & REQUIRES_WORK_SELECTION:
-            await conn.send(SetupConnectionError(flags=REQUIRES_WORK_SELECTION, error_code="unsupported-feature-flags"))
+            await conn.send(
+                SetupConnectionError(flags=REQUIRES_WORK_SELECTION, error_code="unsupported-feature-flags")
+            )
             return
         await conn.send(SetupConnectionSuccess(used_version=2, flags=0))
         ecash = False
@@ -372,32 +411,52 @@ class Pool:
                 if isinstance(msg, SubmitSharesEcashExtended):
                     channel = mine.get(msg.channel_id)
                     if channel is None:
-                        await conn.send(SubmitSharesEcashExtendedError(
-                            channel_id=msg.channel_id, sequence_number=msg.sequence_number,
-                            error_code="invalid-channel-id"))
+                        await conn.send(
+                            SubmitSharesEcashExtendedError(
+                                channel_id=msg.channel_id,
+                                sequence_number=msg.sequence_number,
+                                error_code="invalid-channel-id",
+                            )
+                        )
                         continue
                     self._on_share(channel, conn, msg)
                 elif isinstance(msg, RequestExtensions):
                     if ECASH_EXTENSION in msg.requested_extensions:
                         ecash = True
-                        await conn.send(RequestExtensionsSuccess(request_id=msg.request_id,
-                                                                 supported_extensions=[ECASH_EXTENSION]))
+                        await conn.send(
+                            RequestExtensionsSuccess(
+                                request_id=msg.request_id, supported_extensions=[ECASH_EXTENSION]
+                            )
+                        )
                     else:
-                        await conn.send(RequestExtensionsError(
-                            request_id=msg.request_id, unsupported_extensions=list(msg.requested_extensions),
-                            required_extensions=[ECASH_EXTENSION]))
+                        await conn.send(
+                            RequestExtensionsError(
+                                request_id=msg.request_id,
+                                unsupported_extensions=list(msg.requested_extensions),
+                                required_extensions=[ECASH_EXTENSION],
+                            )
+                        )
                 elif isinstance(msg, OpenExtendedEcashMiningChannel):
                     if not ecash:
-                        await conn.send(OpenMiningChannelError(request_id=msg.request_id, error_code="ecash-required"))
+                        await conn.send(
+                            OpenMiningChannelError(request_id=msg.request_id, error_code="ecash-required")
+                        )
                         continue
                     channel = await self._open_channel(conn, msg, mine)
                     if channel is not None:
                         mine[channel.channel_id] = channel
                 elif isinstance(msg, (OpenStandardMiningChannel, OpenExtendedMiningChannel)):
-                    await conn.send(OpenMiningChannelError(request_id=msg.request_id, error_code="ecash-required"))
+                    await conn.send(
+                        OpenMiningChannelError(request_id=msg.request_id, error_code="ecash-required")
+                    )
                 elif isinstance(msg, (SubmitSharesExtended, SubmitSharesStandard)):
-                    await conn.send(SubmitSharesError(channel_id=msg.channel_id, sequence_number=msg.sequence_number,
-                                                      error_code="ecash-required"))
+                    await conn.send(
+                        SubmitSharesError(
+                            channel_id=msg.channel_id,
+                            sequence_number=msg.sequence_number,
+                            error_code="ecash-required",
+                        )
+                    )
                 elif isinstance(msg, UpdateChannel):
                     await self._update_channel(conn, mine, msg)
                 elif isinstance(msg, CloseChannel):
@@ -412,8 +471,9 @@ class Pool:
             for channel in mine.values():
                 self._drop_channel(channel)
 
-    async def _open_channel(self, conn: Connection, msg: OpenExtendedEcashMiningChannel,
-                            mine: dict[int, Channel]) -> Channel | None:
+    async def _open_channel(
+        self, conn: Connection, msg: OpenExtendedEcashMiningChannel, mine: dict[int, Channel]
+    ) -> Channel | None:
         def refuse(code: str) -> OpenMiningChannelError:
             return OpenMiningChannelError(request_id=msg.request_id, error_code=code)
 
@@ -432,23 +492,42 @@ class Pool:
         async with self._epoch_lock:  # a channel opened during a tip change starts in the new epoch
             return await self._add_channel(conn, msg, mine, vardiff, now)
 
-    async def _add_channel(self, conn: Connection, msg: OpenExtendedEcashMiningChannel, mine: dict[int, Channel],
-                           vardiff: Vardiff, now: float) -> Channel:
+    async def _add_channel(
+        self,
+        conn: Connection,
+        msg: OpenExtendedEcashMiningChannel,
+        mine: dict[int, Channel],
+        vardiff: Vardiff,
+        now: float,
+    ) -> Channel:
         assert self.keyset is not None
         self._channel_keys += 1
         channel_id = max(mine, default=1) + 1  # id 1 is the connection's group
         self._extranonce_prefix = (self._extranonce_prefix + 1) % (1 << 32)
         prefix = self._extranonce_prefix.to_bytes(4, "big")
         channel = Channel(
-            key=self._channel_keys, channel_id=channel_id, user=msg.user_identity,
-            jobs=ChannelJobs(prefix), vardiff=vardiff,  # every job allows version rolling (BIP323 bits)
-            stats=ChannelStats(id=self._channel_keys, user=msg.user_identity, level=vardiff.level, opened_at=now),
+            key=self._channel_keys,
+            channel_id=channel_id,
+            user=msg.user_identity,
+            jobs=ChannelJobs(prefix),
+            vardiff=vardiff,  # every job allows version rolling (BIP323 bits)
+            stats=ChannelStats(
+                id=self._channel_keys, user=msg.user_identity, level=vardiff.level, opened_at=now
+            ),
         )
         self.channels[channel.key] = channel
         self._connections[channel.key] = conn
-        conn.send_nowait(OpenExtendedEcashMiningChannelSuccess(
-            request_id=msg.request_id, channel_id=channel_id, target=target_of_level(channel.level),
-            extranonce_size=EXTRANONCE_SIZE, extranonce_prefix=prefix, group_channel_id=1, keyset=self.keyset))
+        conn.send_nowait(
+            OpenExtendedEcashMiningChannelSuccess(
+                request_id=msg.request_id,
+                channel_id=channel_id,
+                target=target_of_level(channel.level),
+                extranonce_size=EXTRANONCE_SIZE,
+                extranonce_prefix=prefix,
+                group_channel_id=1,
+                keyset=self.keyset,
+            )
+        )
         self._send_job(channel, future=True)
         self.events.publish({"type": "channel", **channel.stats.to_json(now)})
         log.info("channel %d open for %r at level %d", channel.key, channel.user, channel.level)
@@ -466,7 +545,9 @@ class Pool:
         try:
             new = channel.vardiff.update(float(msg.nominal_hash_rate), msg.maximum_target, time.time())
         except VardiffError:
-            await conn.send(UpdateChannelError(channel_id=msg.channel_id, error_code="max-target-out-of-range"))
+            await conn.send(
+                UpdateChannelError(channel_id=msg.channel_id, error_code="max-target-out-of-range")
+            )
             return
         if new is not None:
             await self._retarget(channel)
@@ -487,8 +568,15 @@ class Pool:
         """
         now = time.time()
         try:
-            checked = check_share(share, channel.jobs, extranonce_size=EXTRANONCE_SIZE, k_max=self.k_max,
-                                  known_keysets=self.known_keysets, seen=self.seen, now=int(now))
+            checked = check_share(
+                share,
+                channel.jobs,
+                extranonce_size=EXTRANONCE_SIZE,
+                k_max=self.k_max,
+                known_keysets=self.known_keysets,
+                seen=self.seen,
+                now=int(now),
+            )
         except ShareRejected as exc:
             self._reject(channel, conn, share, exc.code, now)
             return
@@ -504,8 +592,15 @@ class Pool:
             return
         signing.add_done_callback(functools.partial(self._on_signed, channel, conn, share, checked, now))
 
-    def _on_signed(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended,
-                   checked: CheckedShare, now: float, signing: asyncio.Future[BlindSig]) -> None:
+    def _on_signed(
+        self,
+        channel: Channel,
+        conn: Connection,
+        share: SubmitSharesEcashExtended,
+        checked: CheckedShare,
+        now: float,
+        signing: asyncio.Future[BlindSig],
+    ) -> None:
         if signing.cancelled():
             self.seen.discard(checked.hash)
             return
@@ -519,8 +614,14 @@ class Pool:
         else:
             log.error("signing a share failed: %r", exc)
 
-    async def _on_block_share(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended,
-                              checked: CheckedShare, now: float) -> None:
+    async def _on_block_share(
+        self,
+        channel: Channel,
+        conn: Connection,
+        share: SubmitSharesEcashExtended,
+        checked: CheckedShare,
+        now: float,
+    ) -> None:
         try:
             async with self._epoch_lock:
                 if checked.job.epoch != self.epoch:
@@ -540,17 +641,43 @@ class Pool:
             raise
         self._accept(channel, conn, share, checked, sig, now)
 
-    def _accept(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended, checked: CheckedShare,
-                sig: BlindSig, now: float) -> None:
+    def _accept(
+        self,
+        channel: Channel,
+        conn: Connection,
+        share: SubmitSharesEcashExtended,
+        checked: CheckedShare,
+        sig: BlindSig,
+        now: float,
+    ) -> None:
         channel.stats.record_accepted(checked.level, checked.hash_int, now)
         blinded = share.blinded_message
-        self._reply(conn, SubmitSharesEcashExtendedSuccess(
-            channel_id=share.channel_id, sequence_number=share.sequence_number,
-            signature=BlindSignature(amount=checked.amount, keyset_id=blinded.keyset_id,
-                                     blinded_signature=sig.C_, dleq_e=sig.e, dleq_s=sig.s)))
+        self._reply(
+            conn,
+            SubmitSharesEcashExtendedSuccess(
+                channel_id=share.channel_id,
+                sequence_number=share.sequence_number,
+                signature=BlindSignature(
+                    amount=checked.amount,
+                    keyset_id=blinded.keyset_id,
+                    blinded_signature=sig.C_,
+                    dleq_e=sig.e,
+                    dleq_s=sig.s,
+                ),
+            ),
+        )
         if self.events.has_subscribers:
-            self.events.publish({"type": "share", "channel": channel.key, "level": checked.level,
-                                 "amount": checked.amount, "accepted": True, "reason": None, "time": int(now)})
+            self.events.publish(
+                {
+                    "type": "share",
+                    "channel": channel.key,
+                    "level": checked.level,
+                    "amount": checked.amount,
+                    "accepted": True,
+                    "reason": None,
+                    "time": int(now),
+                }
+            )
         if channel.vardiff.on_share(now) is not None:
             self._track(asyncio.create_task(self._retarget(channel)))
 
@@ -571,8 +698,9 @@ class Pool:
 
     def _sign(self, checked: CheckedShare, share: SubmitSharesEcashExtended) -> asyncio.Future[BlindSig]:
         """The mint signs now (MintError if it cannot); the future resolves once the signature is durable."""
-        signing = self.mint.sign_share_nowait(keyset_id=checked.job.keyset_id, amount=checked.amount,
-                                              B_=share.blinded_message.blinded_secret)
+        signing = self.mint.sign_share_nowait(
+            keyset_id=checked.job.keyset_id, amount=checked.amount, B_=share.blinded_message.blinded_secret
+        )
         self._signing += 1
         self._signed_all.clear()
         signing.add_done_callback(self._signature_done)
@@ -583,15 +711,28 @@ class Pool:
         if not self._signing:
             self._signed_all.set()
 
-    def _reject(self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended,
-                code: str, now: float) -> None:
+    def _reject(
+        self, channel: Channel, conn: Connection, share: SubmitSharesEcashExtended, code: str, now: float
+    ) -> None:
         channel.stats.record_rejected(code)
-        self._reply(conn, SubmitSharesEcashExtendedError(channel_id=share.channel_id,
-                                                         sequence_number=share.sequence_number, error_code=code))
+        self._reply(
+            conn,
+            SubmitSharesEcashExtendedError(
+                channel_id=share.channel_id, sequence_number=share.sequence_number, error_code=code
+            ),
+        )
         if self.events.has_subscribers:
-            self.events.publish({"type": "share", "channel": channel.key, "level": channel.level,
-                                 "amount": share.blinded_message.amount, "accepted": False, "reason": code,
-                                 "time": int(now)})
+            self.events.publish(
+                {
+                    "type": "share",
+                    "channel": channel.key,
+                    "level": channel.level,
+                    "amount": share.blinded_message.amount,
+                    "accepted": False,
+                    "reason": code,
+                    "time": int(now),
+                }
+            )
 
     async def _submit_block(self, checked: CheckedShare) -> None:
         """submitblock before the share is signed; the tip change, not the verdict, decides the epoch."""
@@ -602,38 +743,69 @@ class Pool:
             verdict = await self.rpc(self.node.submitblock, block)
         except NutxError as exc:
             verdict = f"error: {exc}"
-        log.info("block %s at height %d submitted: %s", block_hash, checked.job.template.height,
-                 verdict or "accepted")
+        log.info(
+            "block %s at height %d submitted: %s",
+            block_hash,
+            checked.job.template.height,
+            verdict or "accepted",
+        )
 
     async def _redeem(self, msg: RedeemSharesEcash) -> Message:
         """RedeemSharesEcash: the same operation as `POST /v1/mining/redeem`, through the mint."""
         try:
-            proofs = [ModelProof(amount=p.amount, id=p.keyset_id.hex(), secret=p.secret.decode("utf-8"),
-                                 C=p.signature.hex(), witness=p.witness.decode("utf-8") or None)
-                      for p in msg.proofs]
-            outputs = [ModelBlindedMessage(amount=o.amount, id=o.keyset_id.hex(), B_=o.blinded_secret.hex())
-                       for o in msg.outputs]
+            proofs = [
+                ModelProof(
+                    amount=p.amount,
+                    id=p.keyset_id.hex(),
+                    secret=p.secret.decode("utf-8"),
+                    C=p.signature.hex(),
+                    witness=p.witness.decode("utf-8") or None,
+                )
+                for p in msg.proofs
+            ]
+            outputs = [
+                ModelBlindedMessage(amount=o.amount, id=o.keyset_id.hex(), B_=o.blinded_secret.hex())
+                for o in msg.outputs
+            ]
             signatures = await asyncio.to_thread(self.mint.redeem, proofs, outputs)
         except UnicodeDecodeError:
-            return RedeemSharesEcashError(request_id=msg.request_id, error_code="proof-invalid", failed_indexes=[])
+            return RedeemSharesEcashError(
+                request_id=msg.request_id, error_code="proof-invalid", failed_indexes=[]
+            )
         except MintError as exc:
-            return RedeemSharesEcashError(request_id=msg.request_id, error_code=exc.name,
-                                          failed_indexes=[])  # the mint names no index
+            return RedeemSharesEcashError(
+                request_id=msg.request_id, error_code=exc.name, failed_indexes=[]
+            )  # the mint names no index
         except NutxError:  # a malformed proof or output the mint's models refused
-            return RedeemSharesEcashError(request_id=msg.request_id, error_code="malformed-request",
-                                          failed_indexes=[])
-        return RedeemSharesEcashSuccess(request_id=msg.request_id, signatures=[
-            BlindSignature(amount=s.amount, keyset_id=bytes.fromhex(s.id), blinded_signature=bytes.fromhex(s.C_),
-                           dleq_e=bytes.fromhex(s.dleq.e) if s.dleq else bytes(32),
-                           dleq_s=bytes.fromhex(s.dleq.s) if s.dleq else bytes(32))
-            for s in signatures])
+            return RedeemSharesEcashError(
+                request_id=msg.request_id, error_code="malformed-request", failed_indexes=[]
+            )
+        return RedeemSharesEcashSuccess(
+            request_id=msg.request_id,
+            signatures=[
+                BlindSignature(
+                    amount=s.amount,
+                    keyset_id=bytes.fromhex(s.id),
+                    blinded_signature=bytes.fromhex(s.C_),
+                    dleq_e=bytes.fromhex(s.dleq.e) if s.dleq else bytes(32),
+                    dleq_s=bytes.fromhex(s.dleq.s) if s.dleq else bytes(32),
+                )
+                for s in signatures
+            ],
+        )
 
     # -- statistics ------------------------------------------------------------------------------------
 
     @staticmethod
     def _block_json(epoch: dict[str, Any]) -> dict[str, Any]:
-        return {"height": epoch["height"], "hash": epoch["block_hash"], "epoch": epoch["epoch"],
-                "time": epoch["ended_at"], "theta_b": epoch["theta_b"], "status": epoch["status"]}
+        return {
+            "height": epoch["height"],
+            "hash": epoch["block_hash"],
+            "epoch": epoch["epoch"],
+            "time": epoch["ended_at"],
+            "theta_b": epoch["theta_b"],
+            "status": epoch["status"],
+        }
 
     def stats_json(self) -> dict[str, Any]:
         """`GET /v1/pool/stats` (DESIGN.md §5) plus `"epochs"`, newest first."""
@@ -653,7 +825,10 @@ class Pool:
                 "blocks_found": len(blocks),
                 "uptime": int(now - self.started_at),
                 "network": self.settings.network,
-                "tip": {"height": self.tip.height if self.tip else None, "hash": self.tip.hash if self.tip else None},
+                "tip": {
+                    "height": self.tip.height if self.tip else None,
+                    "hash": self.tip.hash if self.tip else None,
+                },
                 "k_max": self.k_max,
             },
             "channels": channels,

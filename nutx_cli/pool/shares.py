@@ -52,8 +52,16 @@ class CheckedShare:
         return int.from_bytes(self.hash, "little")
 
 
-def check_share(share: SubmitSharesEcashExtended, jobs: ChannelJobs, *, extranonce_size: int, k_max: int,
-                known_keysets: Container[str], seen: Container[bytes], now: int) -> CheckedShare:
+def check_share(
+    share: SubmitSharesEcashExtended,
+    jobs: ChannelJobs,
+    *,
+    extranonce_size: int,
+    k_max: int,
+    known_keysets: Container[str],
+    seen: Container[bytes],
+    now: int,
+) -> CheckedShare:
     """Validate `share` against the job it names; raises ShareRejected with the SV2 error name."""
     try:
         job = jobs.lookup(share.job_id)

@@ -61,8 +61,14 @@ def network_target(bits: int, simulated_difficulty: Fraction | None) -> int:
     return target
 
 
-def template_from_gbt(gbt: dict[str, Any], template_id: int, payout_script: bytes, *,
-                      simulated_difficulty: Fraction | None = None, tag: bytes = b"/nutx/") -> Template:
+def template_from_gbt(
+    gbt: dict[str, Any],
+    template_id: int,
+    payout_script: bytes,
+    *,
+    simulated_difficulty: Fraction | None = None,
+    tag: bytes = b"/nutx/",
+) -> Template:
     """Build the pool's template from a getblocktemplate result (stratum.md §8.2)."""
     try:
         txs = gbt.get("transactions", [])
@@ -70,8 +76,12 @@ def template_from_gbt(gbt: dict[str, Any], template_id: int, payout_script: byte
         height = int(gbt["height"])
         bits = int(gbt["bits"], 16)
         coinbase = build_coinbase(
-            height, int(gbt["coinbasevalue"]), payout_script, EXTRANONCE_PREFIX_SIZE + EXTRANONCE_SIZE,
-            witness_commitment=bytes.fromhex(commitment) if commitment else None, tag=tag,
+            height,
+            int(gbt["coinbasevalue"]),
+            payout_script,
+            EXTRANONCE_PREFIX_SIZE + EXTRANONCE_SIZE,
+            witness_commitment=bytes.fromhex(commitment) if commitment else None,
+            tag=tag,
         )
         return Template(
             id=template_id,

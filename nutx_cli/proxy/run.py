@@ -58,7 +58,9 @@ def resolve_upstream(options: ProxyOptions) -> tuple[Upstream, str | None]:
     if options.pool is not None:
         host, port = parse_host_port(options.pool)
         if options.authority_key is None:
-            raise NutxError("--pool needs --authority-key KEY (the pool prints it and writes it to pool.json)")
+            raise NutxError(
+                "--pool needs --authority-key KEY (the pool prints it and writes it to pool.json)"
+            )
         return Upstream(host, port, options.authority_key), options.mint
     info = read_pool_json()
     host, port = parse_host_port(info.sv2)
@@ -71,7 +73,9 @@ def checked_upstream(options: ProxyOptions) -> tuple[Upstream, str | None]:
     try:
         authority_key_from_text(upstream.authority_key)
     except KeyFormatError as exc:
-        raise NutxError(f"--authority-key: {exc}; copy it from the pool's pool.json or its start output") from None
+        raise NutxError(
+            f"--authority-key: {exc}; copy it from the pool's pool.json or its start output"
+        ) from None
     return upstream, mint_url
 
 
@@ -80,8 +84,10 @@ def wallet_summary(wallet: Wallet) -> dict[str, Any]:
     balance = wallet.balance()
     return {
         "ehash_by_epoch": {str(e.epoch): e.amount for e in balance.epochs},
-        "epochs": [{"epoch": e.epoch, "ehash": e.amount, "status": e.status, "estimated_sats": e.estimated_sats}
-                   for e in balance.epochs],
+        "epochs": [
+            {"epoch": e.epoch, "ehash": e.amount, "status": e.status, "estimated_sats": e.estimated_sats}
+            for e in balance.epochs
+        ],
         "sats": balance.sats,
         "pending_shares": balance.pending_shares,
     }
@@ -107,8 +113,13 @@ async def serve_proxy(options: ProxyOptions, stop: asyncio.Event, echo: Callable
         wallet.close()
 
 
-async def _serve(options: ProxyOptions, upstream: Upstream, wallet: Wallet, stop: asyncio.Event,
-                 echo: Callable[[str], None]) -> None:
+async def _serve(
+    options: ProxyOptions,
+    upstream: Upstream,
+    wallet: Wallet,
+    stop: asyncio.Event,
+    echo: Callable[[str], None],
+) -> None:
     proxy = Proxy(upstream, wallet)
 
     def stats() -> dict[str, Any]:
@@ -117,8 +128,10 @@ async def _serve(options: ProxyOptions, upstream: Upstream, wallet: Wallet, stop
     try:
         server = await asyncio.start_server(proxy.handle_connection, options.host, options.sv1_port)
     except OSError as exc:
-        raise NutxError(f"cannot listen for SV1 on {options.host}:{options.sv1_port} ({exc.strerror}): "
-                        f"pick another --sv1-port") from None
+        raise NutxError(
+            f"cannot listen for SV1 on {options.host}:{options.sv1_port} ({exc.strerror}): "
+            f"pick another --sv1-port"
+        ) from None
     try:
         admin_app = AdminGuard(create_proxy_admin_app(stats), options.admin)
         http, http_task = await start_http(admin_app, options.admin.host, options.admin_port)

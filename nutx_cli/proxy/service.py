@@ -97,8 +97,9 @@ class Proxy:
         """The statistics of a worker, created when its first job is pushed (so it always has a level)."""
         stats = self.workers.get(user)
         if stats is None:
-            stats = self.workers[user] = ChannelStats(id=len(self.workers) + 1, user=user, level=level,
-                                                      opened_at=time.time())
+            stats = self.workers[user] = ChannelStats(
+                id=len(self.workers) + 1, user=user, level=level, opened_at=time.time()
+            )
         return stats
 
     async def handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -236,9 +237,13 @@ class Downstream:
         try:
             async with asyncio.timeout(OPEN_TIMEOUT):
                 channel = await EcashChannel.open(
-                    up.host, up.port, up.authority_key, user=UPSTREAM_USER,
+                    up.host,
+                    up.port,
+                    up.authority_key,
+                    user=UPSTREAM_USER,
                     max_target=self.session.suggested_target or 2**256 - 1,
-                    min_extranonce_size=MIN_EXTRANONCE2_SIZE, vendor="nutx-proxy",
+                    min_extranonce_size=MIN_EXTRANONCE2_SIZE,
+                    vendor="nutx-proxy",
                 )
         except (NutxError, OSError, TimeoutError) as exc:
             log.warning("cannot open an upstream channel for %s: %s", self.peer, exc)
@@ -249,8 +254,13 @@ class Downstream:
         self.channel = channel
         channel.on_work = self._on_work
         self._watcher = asyncio.create_task(self._watch_channel(channel))
-        log.info("miner %s: upstream channel %d (extranonce %d+%d bytes)", self.peer, channel.channel_id,
-                 len(channel.extranonce_prefix), channel.extranonce_size)
+        log.info(
+            "miner %s: upstream channel %d (extranonce %d+%d bytes)",
+            self.peer,
+            channel.channel_id,
+            len(channel.extranonce_prefix),
+            channel.extranonce_size,
+        )
         if channel.work is not None:
             self._activate(channel.work)  # pushed by the Ready event, after the subscribe answer
         return self.session.subscribed(channel.extranonce_prefix, channel.extranonce_size)
@@ -302,7 +312,9 @@ class Downstream:
             return
         with contextlib.suppress(Sv2Error):
             await self.channel.conn.send(
-                UpdateChannel(channel_id=self.channel.channel_id, nominal_hash_rate=0.0, maximum_target=max_target)
+                UpdateChannel(
+                    channel_id=self.channel.channel_id, nominal_hash_rate=0.0, maximum_target=max_target
+                )
             )
 
     async def _forward(self, share: ShareAccepted) -> None:
@@ -314,14 +326,28 @@ class Downstream:
         try:
             prepared = wallet.prepare_share(job.keyset.keyset_id.hex(), job.amount, job.keyset.epoch)
         except (NutxError, OSError) as exc:  # not stored, so not sent: nothing can be lost
-            log.error("wallet cannot store a share's secret, share of %s not forwarded: %s", share.worker, exc)
+            log.error(
+                "wallet cannot store a share's secret, share of %s not forwarded: %s", share.worker, exc
+            )
             stats.record_rejected("wallet-error")
             return
-        work = Work(job.upstream, job.prev, self.session.extranonce1, self.session.extranonce2_size, job.target,
-                    job.keyset)
+        work = Work(
+            job.upstream,
+            job.prev,
+            self.session.extranonce1,
+            self.session.extranonce2_size,
+            job.target,
+            job.keyset,
+        )
         try:
-            answer = await channel.submit(work, nonce=share.nonce, ntime=share.ntime, version=share.version,
-                                          extranonce=share.extranonce2, B_=prepared.B_)
+            answer = await channel.submit(
+                work,
+                nonce=share.nonce,
+                ntime=share.ntime,
+                version=share.version,
+                extranonce=share.extranonce2,
+                B_=prepared.B_,
+            )
         except (ChannelError, Sv2Error) as exc:
             wallet.fail_share(prepared, f"upstream: {exc}")
             stats.record_rejected("upstream-closed")
@@ -333,13 +359,16 @@ class Downstream:
             return
         sig = answer.signature
         try:
-            wallet.complete_share(prepared, sig.blinded_signature, sig.dleq_e, sig.dleq_s,
-                                  job.keyset.key_for(job.amount))
+            wallet.complete_share(
+                prepared, sig.blinded_signature, sig.dleq_e, sig.dleq_s, job.keyset.key_for(job.amount)
+            )
         except (NutxError, OSError) as exc:
             log.error("worker %s: the pool's signature was not stored: %s", share.worker, exc)
             stats.record_rejected("dleq-failure" if isinstance(exc, DleqFailure) else "wallet-error")
             return
-        stats.record_accepted(level_of_target(job.target), int.from_bytes(share.header_hash, "little"), time.time())
+        stats.record_accepted(
+            level_of_target(job.target), int.from_bytes(share.header_hash, "little"), time.time()
+        )
 
     async def close(self) -> None:
         if self._closed:

@@ -58,6 +58,8 @@ class Sv1Job:
             self.clean,
         ]
 
-    def header(self, extranonce1: bytes, extranonce2: bytes, ntime: int, nonce: int, version: int) -> BlockHeader:
+    def header(
+        self, extranonce1: bytes, extranonce2: bytes, ntime: int, nonce: int, version: int
+    ) -> BlockHeader:
         root = extended_merkle_root(self.upstream, extranonce1, extranonce2)
         return BlockHeader(version, self.prev.prev_hash, root, ntime, self.prev.nbits, nonce)

@@ -134,7 +134,9 @@ class MinerSession:
     def receive(self, request: Request) -> list[Event]:
         handler = _HANDLERS.get(request.method)
         if handler is None:
-            return [Send(error_response(request.id, ERR_METHOD_NOT_FOUND, f"unknown method {request.method!r}"))]
+            return [
+                Send(error_response(request.id, ERR_METHOD_NOT_FOUND, f"unknown method {request.method!r}"))
+            ]
         try:
             return handler(self, request)
         except Sv1Error as exc:
@@ -146,7 +148,11 @@ class MinerSession:
 
     def _configure(self, request: Request) -> list[Event]:
         params = request.params
-        if len(params) < 1 or not isinstance(params[0], list) or (len(params) > 1 and not isinstance(params[1], dict)):
+        if (
+            len(params) < 1
+            or not isinstance(params[0], list)
+            or (len(params) > 1 and not isinstance(params[1], dict))
+        ):
             raise Sv1Error(ERR_INVALID_PARAMS, "mining.configure takes [[extensions], {parameters}]")
         options = params[1] if len(params) > 1 else {}
         result: dict[str, object] = {}
@@ -222,7 +228,10 @@ class MinerSession:
         if self.extranonce1 is None:
             raise Sv1Error(ERR_NOT_SUBSCRIBED, "not subscribed")
         if not 5 <= len(params) <= 6 or not all(isinstance(p, str) for p in params):
-            raise Sv1Error(ERR_INVALID_PARAMS, "mining.submit takes [worker, job_id, extranonce2, ntime, nonce(, version_bits)]")
+            raise Sv1Error(
+                ERR_INVALID_PARAMS,
+                "mining.submit takes [worker, job_id, extranonce2, ntime, nonce(, version_bits)]",
+            )
         worker, job_id, en2_hex, ntime_hex, nonce_hex = params[:5]
         if worker not in self.users:
             raise Sv1Error(ERR_UNAUTHORIZED, f"unauthorized worker {worker!r}")
@@ -258,7 +267,9 @@ class MinerSession:
         if version_bits_hex is None:
             return job.version
         if self.version_mask is None:
-            raise Sv1Error(ERR_OTHER, "version bits sent without negotiating version rolling (mining.configure)")
+            raise Sv1Error(
+                ERR_OTHER, "version bits sent without negotiating version rolling (mining.configure)"
+            )
         bits = _hex_u32(version_bits_hex, "version_bits")
         mask = self.version_mask
         outside = bits & ~mask & 0xFFFFFFFF
@@ -305,7 +316,10 @@ class MinerSession:
 
     def _subscribe_result(self, request_id: RequestId) -> Response:
         assert self.extranonce1 is not None
-        subscriptions = [["mining.set_difficulty", self.subscription_id], ["mining.notify", self.subscription_id]]
+        subscriptions = [
+            ["mining.set_difficulty", self.subscription_id],
+            ["mining.notify", self.subscription_id],
+        ]
         return result_response(request_id, [subscriptions, self.extranonce1.hex(), self.extranonce2_size])
 
 

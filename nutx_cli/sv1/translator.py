@@ -50,7 +50,9 @@ class JobTranslator:
         """The newest job as a clean job, for a miner that just became ready."""
         return None if self._latest is None else replace(self._latest, clean=True)
 
-    def activate(self, job: NewExtendedMiningJob, prev: SetNewPrevHash, target: int, keyset: EcashKeyset) -> Sv1Job:
+    def activate(
+        self, job: NewExtendedMiningJob, prev: SetNewPrevHash, target: int, keyset: EcashKeyset
+    ) -> Sv1Job:
         """The SV1 job for an upstream job that became active on `prev` at the recorded `target`."""
         try:
             if keyset.keyset_id not in self._verified_keysets:
@@ -79,5 +81,7 @@ class JobTranslator:
         if latest is None or now <= latest.ntime:
             return None
         self._refreshes += 1
-        self._latest = replace(latest, job_id=f"{latest.upstream.job_id}.{self._refreshes}", ntime=now, clean=False)
+        self._latest = replace(
+            latest, job_id=f"{latest.upstream.job_id}.{self._refreshes}", ntime=now, clean=False
+        )
         return self._latest

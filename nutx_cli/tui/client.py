@@ -150,8 +150,9 @@ class PoolAdminClient:
         delays = backoff_delays(self.backoff_first, self.backoff_ceiling)
         while True:
             try:
-                async with websockets.connect(self.events_url, open_timeout=self.timeout,
-                                              additional_headers=self.headers) as ws:
+                async with websockets.connect(
+                    self.events_url, open_timeout=self.timeout, additional_headers=self.headers
+                ) as ws:
                     sink.events_changed(True)
                     delays = backoff_delays(self.backoff_first, self.backoff_ceiling)
                     async for message in ws:

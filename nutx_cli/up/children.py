@@ -86,7 +86,9 @@ class ChildProcess:
             if ready():
                 return
             time.sleep(0.05)
-        raise ChildFailed(f"`nutx {' '.join(self.args)}` not {what} after {timeout:.0f}s; see {self.log_path}")
+        raise ChildFailed(
+            f"`nutx {' '.join(self.args)}` not {what} after {timeout:.0f}s; see {self.log_path}"
+        )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Signal the process by PID and wait; SIGKILL if it does not end in time."""

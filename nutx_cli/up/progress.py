@@ -52,7 +52,9 @@ class Progress:
             sats = int(wallet.get("sats", 0))
             if sats > self.sats and self.started:
                 self.redeemed += sats - self.sats
-                lines.append(f"wallet: redeemed mature ehash into {sats - self.sats} sat (wallet holds {sats} sat)")
+                lines.append(
+                    f"wallet: redeemed mature ehash into {sats - self.sats} sat (wallet holds {sats} sat)"
+                )
             self.sats = sats
         self.started = True
         return lines

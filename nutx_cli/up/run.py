@@ -91,24 +91,52 @@ class Roles:
         for port in (o.rpc_port, o.sv2_port, o.http_port, o.admin_port):
             if port_open(port):
                 raise NutxError(f"port {port} is in use (another `nutx up`?); stop it or pick other ports")
-        node = self._spawn(["node", "start", "--data-dir", str(o.node_dir), "--rpc-port", str(o.rpc_port)], "node")
+        node = self._spawn(
+            ["node", "start", "--data-dir", str(o.node_dir), "--rpc-port", str(o.rpc_port)], "node"
+        )
         node.wait_until(lambda: o.node_cookie.exists() and port_open(o.rpc_port), READY_TIMEOUT, "listening")
         echo(f"node   ready  rpc 127.0.0.1:{o.rpc_port}  (data {o.node_dir})")
         pool_json = o.pool_dir / "pool.json"
         pool_json.unlink(missing_ok=True)
         pool = self._spawn(
-            ["pool", "start", "--data-dir", str(o.pool_dir), *o.node_flags,
-             "--sv2-port", str(o.sv2_port), "--http-port", str(o.http_port), "--admin-port", str(o.admin_port),
-             "--network-difficulty", o.network_difficulty, "--maturity", str(o.maturity),
-             "--start-level", str(o.start_level)],
+            [
+                "pool",
+                "start",
+                "--data-dir",
+                str(o.pool_dir),
+                *o.node_flags,
+                "--sv2-port",
+                str(o.sv2_port),
+                "--http-port",
+                str(o.http_port),
+                "--admin-port",
+                str(o.admin_port),
+                "--network-difficulty",
+                o.network_difficulty,
+                "--maturity",
+                str(o.maturity),
+                "--start-level",
+                str(o.start_level),
+            ],
             "pool",
         )
         pool.wait_until(lambda: pool_json.exists() and port_open(o.admin_port), READY_TIMEOUT, "listening")
         info = read_pool_json(o.pool_dir)
         echo(f"pool   ready  sv2 {info.sv2}  mint {info.http}  admin {info.admin}")
         self._spawn(
-            ["mine", "--cpu", "--threads", str(o.threads), "--wallet-dir", str(o.wallet_dir),
-             "--pool-dir", str(o.pool_dir), "--auto-redeem", "--user", "up-miner"],
+            [
+                "mine",
+                "--cpu",
+                "--threads",
+                str(o.threads),
+                "--wallet-dir",
+                str(o.wallet_dir),
+                "--pool-dir",
+                str(o.pool_dir),
+                "--auto-redeem",
+                "--user",
+                "up-miner",
+            ],
             "miner",
         )
         echo(f"miner  started  {o.threads} hashing process(es), wallet {o.wallet_dir}")
@@ -126,7 +154,9 @@ class Roles:
         for child in self.children:
             if not child.running():
                 tail = "\n".join(child.output().splitlines()[-10:])
-                raise NutxError(f"`nutx {child.name}` stopped unexpectedly ({child.proc.returncode}); its log:\n{tail}")
+                raise NutxError(
+                    f"`nutx {child.name}` stopped unexpectedly ({child.proc.returncode}); its log:\n{tail}"
+                )
 
     def stop(self) -> None:
         for child in reversed(self.children):
@@ -164,8 +194,12 @@ class OtherMiner:
 
 
 async def headless(
-    options: UpOptions, roles: Roles, stop: asyncio.Event, echo: Callable[[str], None],
-    until_redeemed: bool, timeout: float | None,
+    options: UpOptions,
+    roles: Roles,
+    stop: asyncio.Event,
+    echo: Callable[[str], None],
+    until_redeemed: bool,
+    timeout: float | None,
 ) -> Progress:
     """Print one line per event until stopped (or, with `until_redeemed`, until the wallet got sats)."""
     progress = Progress()

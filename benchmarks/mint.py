@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nutx_cli.core import bdhke
 from nutx_cli.mint import Mint
-from tests.mint_helpers import open_epoch, outputs
+from tests.helpers.mint import open_epoch, outputs
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--swaps", type=int, default=40)

@@ -22,7 +22,7 @@ from nutx_cli.node.mining import (
     Template,
     mine_coinbase_only,
 )
-from tests.node_helpers import running_node
+from tests.helpers.node import running_node
 
 GENESIS = from_display_hex("0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206")
 count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000

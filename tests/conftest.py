@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from nutx_cli.mint import Mint
-from tests.mint_helpers import ServerThread
+from tests.helpers.mint import ServerThread
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VECTORS_DIR = REPO_ROOT.parent / "shared" / "vectors"

@@ -21,8 +21,8 @@ import websockets
 from nutx_cli.local import read_pool_json
 from nutx_cli.tui.client import PoolAdminClient
 from nutx_cli.tui.stats import PoolEvent, PoolStats
-from tests.procs import port_open
-from tests.stack import node
+from tests.helpers.procs import port_open
+from tests.helpers.stack import node
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,8 @@ from nutx_cli.mint import Mint
 from nutx_cli.mint.store import DB_NAME as MINT_DB
 from nutx_cli.wallet import Wallet
 from nutx_cli.wallet.store import DB_NAME as WALLET_DB
-from tests.procs import free_port, nutx_process, port_open
-from tests.stack import node_and_pool
+from tests.helpers.procs import free_port, nutx_process, port_open
+from tests.helpers.stack import node_and_pool
 
 POOL_KEYS = ("authority.key", "sv2_static.key", "payout.key")
 

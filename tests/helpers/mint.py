@@ -1,0 +1,148 @@
+"""A minimal test wallet for the mint tests (blind outputs, unblind signatures, get sats and ehash), and
+the mint's HTTP API served from a thread on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from nutx_cli.core import bdhke
+from nutx_cli.core.keysets import Keyset, amount_split
+from nutx_cli.core.models import DLEQ, BlindedMessage, BlindSignature, Proof
+from nutx_cli.mint import Mint, create_app
+from nutx_cli.mint.http import serve_app
+from nutx_cli.mint.lightning import FakeBackend, Invoice, Payment
+from tests.helpers.procs import free_port, port_open
+
+
+def random_r() -> bytes:
+    while True:
+        r = secrets.token_bytes(32)
+        if 0 < int.from_bytes(r, "big") < bdhke.CURVE_ORDER:
+            return r
+
+
+@dataclass
+class Outputs:
+    """Blinded outputs with the secrets and blinding factors needed to unblind their signatures."""
+
+    messages: list[BlindedMessage]
+    secrets: list[str]
+    rs: list[bytes]
+
+    def unblind(self, sigs: Sequence[BlindSignature], keyset: Keyset) -> list[Proof]:
+        proofs = []
+        for sig, secret, r, msg in zip(sigs, self.secrets, self.rs, self.messages, strict=True):
+            K = keyset.public_keys[sig.amount]
+            assert sig.dleq is not None
+            assert bdhke.verify_blind_dleq(
+                K,
+                bytes.fromhex(msg.B_),
+                bytes.fromhex(sig.C_),
+                bytes.fromhex(sig.dleq.e),
+                bytes.fromhex(sig.dleq.s),
+            )
+            C = bdhke.unblind(bytes.fromhex(sig.C_), r, K)
+            proofs.append(Proof(sig.amount, sig.id, secret, C.hex()))
+        return proofs
+
+
+def outputs(keyset_id: str, amounts: Sequence[int]) -> Outputs:
+    secrets_ = [secrets.token_hex(32) for _ in amounts]
+    rs = [random_r() for _ in amounts]
+    msgs = [
+        BlindedMessage(a, keyset_id, bdhke.blind(s, r).hex())
+        for a, s, r in zip(amounts, secrets_, rs, strict=True)
+    ]
+    return Outputs(msgs, secrets_, rs)
+
+
+def mint_sats(mint: Mint, amount: int) -> list[Proof]:
+    quote = mint.create_mint_quote(amount, "sat")
+    assert mint.mint_quote(quote["quote"])["state"] == "PAID"
+    outs = outputs(mint.sat_keyset.id, amount_split(amount))
+    return outs.unblind(mint.mint(quote["quote"], outs.messages), mint.sat_keyset)
+
+
+async def mine_shares(mint: Mint, amounts: Sequence[int]) -> list[Proof]:
+    """Sign one share per amount in the open epoch and unblind them into ehash proofs."""
+    epoch = mint.current_epoch()
+    assert epoch is not None
+    keyset = mint.keyset(epoch.keyset_id)
+    outs = outputs(keyset.id, amounts)
+    sigs = await asyncio.gather(
+        *(
+            mint.sign_share(keyset_id=keyset.id, amount=m.amount, B_=bytes.fromhex(m.B_))
+            for m in outs.messages
+        )
+    )
+    models = [
+        BlindSignature(m.amount, keyset.id, s.C_.hex(), DLEQ(s.e.hex(), s.s.hex()))
+        for m, s in zip(outs.messages, sigs, strict=True)
+    ]
+    return outs.unblind(models, keyset)
+
+
+def won_epoch(mint: Mint, epoch: int, theta_b: int, *, mature: bool = True) -> None:
+    mint.close_epoch_won(epoch, theta_b=theta_b, block_hash="ab" * 32, height=epoch + 100, now=1_700_000_100)
+    if mature:
+        mint.set_confirmations(epoch, 2, maturity=2)
+
+
+def open_epoch(mint: Mint) -> int:
+    n = len(mint.epochs()) + 1
+    return mint.open_epoch(tip_hash=f"{n:064x}", height=n + 99, now=1_700_000_000).epoch
+
+
+class HeldPayments(FakeBackend):
+    """The fake backend, but every payment waits for `release`: melts stay in flight while others arrive."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.in_flight = 0
+        self._count = threading.Lock()
+
+    def pay_invoice(self, invoice: Invoice, fee_limit_msat: int) -> Payment:
+        with self._count:
+            self.in_flight += 1
+        if not self.release.wait(60):
+            return Payment(ok=False, error="the test never released the payment")
+        return super().pay_invoice(invoice, fee_limit_msat)
+
+    @staticmethod
+    async def until(condition: Callable[[], bool]) -> None:
+        """Wait (on the event loop) until `condition` holds; fail after a generous bound."""
+        for _ in range(6000):
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the condition never held")
+
+
+class ServerThread:
+    """`serve_app` on its own event loop in a thread, so the test can drive the Mint directly too."""
+
+    def __init__(self, mint: Mint) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._thread = threading.Thread(
+            target=self._loop.run_until_complete,
+            args=(serve_app(create_app(mint), "127.0.0.1", self.port, self._stop),),
+        )
+        self._thread.start()
+        for _ in range(200):
+            if port_open(self.port):
+                return
+            threading.Event().wait(0.025)
+        raise AssertionError("mint HTTP server did not start")
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+        self._loop.close()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nutx_cli.core.targets import U256_MAX
 from nutx_cli.errors import NutxError
 from nutx_cli.sv2.connection import Connection
 from nutx_cli.sv2.ecash import (
@@ -38,6 +39,8 @@ from nutx_cli.sv2.ecash import (
 from nutx_cli.sv2.errors import Sv2Error
 from nutx_cli.sv2.extensions import RequestExtensions, RequestExtensionsError, RequestExtensionsSuccess
 from nutx_cli.sv2.messages import (
+    PROTOCOL_MINING,
+    PROTOCOL_VERSION,
     CloseChannel,
     Message,
     NewExtendedMiningJob,
@@ -48,11 +51,11 @@ from nutx_cli.sv2.messages import (
     SetupConnection,
     SetupConnectionError,
     SetupConnectionSuccess,
+    UpdateChannel,
 )
 
 log = logging.getLogger(__name__)
 
-MINING_PROTOCOL = 0
 SETUP_TIMEOUT = 10.0
 
 
@@ -91,7 +94,7 @@ class EcashChannel:
     """One open ecash channel; `work` is the current Work (None until the first job is active)."""
 
     def __init__(self, conn: Connection, opened: OpenExtendedEcashMiningChannelSuccess) -> None:
-        self.conn = conn
+        self._conn = conn
         self.channel_id = opened.channel_id
         self.group_channel_id = opened.group_channel_id
         self.extranonce_prefix = opened.extranonce_prefix
@@ -122,7 +125,7 @@ class EcashChannel:
         *,
         user: str,
         nominal_hash_rate: float = 0.0,
-        max_target: int = 2**256 - 1,
+        max_target: int = U256_MAX,
         min_extranonce_size: int = 8,
         vendor: str = "nutx",
     ) -> EcashChannel:
@@ -132,9 +135,9 @@ class EcashChannel:
             async with asyncio.timeout(SETUP_TIMEOUT):
                 await conn.send(
                     SetupConnection(
-                        protocol=MINING_PROTOCOL,
-                        min_version=2,
-                        max_version=2,
+                        protocol=PROTOCOL_MINING,
+                        min_version=PROTOCOL_VERSION,
+                        max_version=PROTOCOL_VERSION,
                         flags=0,
                         endpoint_host=host,
                         endpoint_port=port,
@@ -206,7 +209,7 @@ class EcashChannel:
         future: asyncio.Future[SubmitResult] = asyncio.get_running_loop().create_future()
         self._pending_submits[seq] = future
         try:
-            await self.conn.send(
+            await self._conn.send(
                 SubmitSharesEcashExtended(
                     channel_id=self.channel_id,
                     sequence_number=seq,
@@ -224,6 +227,14 @@ class EcashChannel:
         finally:
             self._pending_submits.pop(seq, None)
 
+    async def update(self, max_target: int, nominal_hash_rate: float = 0.0) -> None:
+        """UpdateChannel: ask for a new max_target; the pool answers SetTarget if the level moves."""
+        await self._conn.send(
+            UpdateChannel(
+                channel_id=self.channel_id, nominal_hash_rate=nominal_hash_rate, maximum_target=max_target
+            )
+        )
+
     async def redeem(self, proofs: list[Proof], outputs: list[BlindedMessage]) -> list[BlindSignature]:
         """RedeemSharesEcash over SV2; raises ChannelError with the pool's error code."""
         self._request_id += 1
@@ -233,7 +244,7 @@ class EcashChannel:
         )
         self._pending_redeems[rid] = future
         try:
-            await self.conn.send(RedeemSharesEcash(request_id=rid, proofs=proofs, outputs=outputs))
+            await self._conn.send(RedeemSharesEcash(request_id=rid, proofs=proofs, outputs=outputs))
             reply = await future
         finally:
             self._pending_redeems.pop(rid, None)
@@ -245,14 +256,14 @@ class EcashChannel:
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
-        await self.conn.close()
+        await self._conn.close()
         self._finish("channel closed")
 
     # --- reading ---------------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
         try:
-            async for message in self.conn:
+            async for message in self._conn:
                 self._handle(message)
         except Sv2Error as exc:
             log.warning("pool connection failed: %s", exc)

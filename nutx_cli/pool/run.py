@@ -22,7 +22,8 @@ from nutx_cli.errors import NutxError
 from nutx_cli.local import PoolInfo, write_pool_json
 from nutx_cli.node.client import connect
 from nutx_cli.pool.admin import create_admin_app, start_http, stop_http
-from nutx_cli.pool.service import Pool, PoolSettings
+from nutx_cli.pool.service import Pool
+from nutx_cli.pool.settings import PoolSettings
 from nutx_cli.private_files import private_dir, read_private, write_private
 from nutx_cli.sv2.certificate import (
     authority_key_to_text,
@@ -120,8 +121,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
             maturity=options.maturity,
             vardiff=vardiff,
         )
-        pool = Pool(mint, node, settings)
-        await pool.start()
+        pool = await Pool.start(mint, node, settings)
         try:
             sv2 = await serve(
                 options.host,
@@ -147,8 +147,8 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
             network=network,
         )
         write_pool_json(data_dir, pool_info)
-        assert pool.tip is not None
-        echo(f"pool on {network}: epoch {pool.epoch}, tip {pool.tip.height} {pool.tip.hash}")
+        tip = pool.current.tip
+        echo(f"pool on {network}: epoch {pool.current.number}, tip {tip.height} {tip.hash}")
         echo(f"  sv2        {pool_info.sv2}")
         echo(f"  authority  {authority_text}")
         echo(f"  mint http  {pool_info.http}")

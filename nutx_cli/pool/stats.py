@@ -1,96 +1,115 @@
-"""Per-channel statistics for people and the TUI (DESIGN.md §5): counts, hashrate windows, best share.
+"""The pool's admin stats document (`GET /v1/pool/stats`, DESIGN.md §5) and the epoch history it shows.
 
-The hashrate is the draft's estimator ĥ = Σ 2^32·D_k / t over the shares of a window t (1 min,
-5 min, 1 h, 1 d), using each share's assigned level. Work is kept in 10-second buckets so a day of
-history costs a bounded amount of memory at any share rate. Pure: times are passed in.
+Beyond DESIGN §5 it carries `"epochs"` (every EPOCH, newest first), `"hashrate_history"` (one sample a
+minute, oldest first), `pool.k_max`, the current epoch's `age` and each block's epoch `status`.
 """
 
 from __future__ import annotations
 
-import functools
 from collections import Counter, deque
-from dataclasses import dataclass, field
-from fractions import Fraction
+from collections.abc import Iterable
 from typing import Any
 
-from nutx_cli.core.targets import T_MAX, difficulty_of_level
+from nutx_cli.core.share_stats import ShareStats
+from nutx_cli.mint import Mint
+from nutx_cli.pool.channel import Channels
+from nutx_cli.pool.current import CurrentEpoch
+from nutx_cli.pool.settings import PoolSettings
 
-WINDOWS = {"1m": 60, "5m": 300, "1h": 3600, "1d": 86400}
-BUCKET_SECONDS = 10
-
-
-@functools.cache
-def share_hashes(level: int) -> float:
-    """The draft's work estimate of one share at a level: 2^32 · D_k hashes."""
-    return float(difficulty_of_level(level) * 2**32)
-
-
-def share_difficulty(hash_int: int) -> float:
-    """The difficulty a hash actually reached, T_max / h (for "best share"; display only)."""
-    return T_MAX / max(hash_int, 1)
+HISTORY_SAMPLES = 1440
+"""One pool hashrate sample a minute for a day (`hashrate_history`, for the TUI's chart)."""
+SAMPLE_SECONDS = 60
+EPOCHS_CACHE_SECONDS = 3.0
+"""The epoch history is re-read from the mint at most this often (the open epoch always)."""
 
 
-@dataclass
-class ChannelStats:
-    """Counters and windows of one channel."""
+class EpochHistory:
+    """Every epoch's EPOCH JSON, re-read from the mint every few seconds or as soon as one changed."""
 
-    id: int
-    user: str
-    level: int
-    opened_at: float
-    accepted: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-    last_share: float | None = None
-    best_share: float = 0.0
-    _buckets: deque[list[float]] = field(default_factory=deque)  # [bucket start, Σ 2^32·D]
+    def __init__(self, mint: Mint) -> None:
+        self.mint = mint
+        self._epochs: list[dict[str, Any]] = []
+        self._read_at: float | None = None
 
-    def record_accepted(self, level: int, hash_int: int, now: float) -> None:
-        self.accepted += 1
-        self.last_share = now
-        self.best_share = max(self.best_share, share_difficulty(hash_int))
-        work = share_hashes(level)
-        start = now - now % BUCKET_SECONDS
-        if self._buckets and self._buckets[-1][0] == start:
-            self._buckets[-1][1] += work
-        else:
-            self._buckets.append([start, work])
-        horizon = now - WINDOWS["1d"] - BUCKET_SECONDS
-        while self._buckets and self._buckets[0][0] < horizon:
-            self._buckets.popleft()
+    def forget(self) -> None:
+        """An epoch changed (closed, opened, confirmed, orphaned): the next read goes to the mint."""
+        self._read_at = None
 
-    def record_rejected(self, reason: str) -> None:
-        self.rejected[reason] += 1
-
-    def hashrate(self, now: float) -> dict[str, float]:
-        """H/s over each window (a channel younger than a window is averaged over its age)."""
-        out = {}
-        for name, seconds in WINDOWS.items():
-            since = now - seconds
-            work = sum(w for start, w in self._buckets if start + BUCKET_SECONDS > since)
-            span = max(min(seconds, now - self.opened_at), 1.0)
-            out[name] = work / span
-        return out
-
-    def to_json(self, now: float) -> dict[str, Any]:
-        d = difficulty_of_level(self.level)
-        return {
-            "id": self.id,
-            "user": self.user,
-            "level": self.level,
-            "difficulty": format_fraction(d),
-            "hashrate": self.hashrate(now),
-            "accepted": self.accepted,
-            "rejected": dict(self.rejected),
-            "last_share": None if self.last_share is None else int(self.last_share),
-            "best_share": self.best_share,
-        }
+    def all(self, now: float) -> list[dict[str, Any]]:
+        if self._read_at is None or now - self._read_at > EPOCHS_CACHE_SECONDS:
+            self._epochs = [e.to_json() for e in self.mint.epochs()]
+            self._read_at = now
+        return self._epochs
 
 
-def levels_json(channels: list[ChannelStats]) -> dict[str, dict[str, int]]:
+def block_json(epoch: dict[str, Any]) -> dict[str, Any]:
+    """A block entry (stats `blocks`, the `block` event) of a won epoch's EPOCH JSON."""
+    return {
+        "height": epoch["height"],
+        "hash": epoch["block_hash"],
+        "epoch": epoch["epoch"],
+        "time": epoch["ended_at"],
+        "theta_b": epoch["theta_b"],
+        "status": epoch["status"],
+    }
+
+
+def levels_json(channels: Iterable[ShareStats]) -> dict[str, dict[str, int]]:
     """The anonymity set per level: how many channels mine at it."""
     counts = Counter(c.level for c in channels)
     return {str(k): {"channels": n} for k, n in sorted(counts.items())}
 
 
-def format_fraction(value: Fraction) -> str:
-    return f"{value.numerator}/{value.denominator}"
+class PoolStats:
+    """Builds the stats document from the pool's live state; keeps the hashrate history."""
+
+    def __init__(
+        self,
+        mint: Mint,
+        settings: PoolSettings,
+        current: CurrentEpoch,
+        channels: Channels,
+        epochs: EpochHistory,
+        started_at: float,
+    ) -> None:
+        self.mint = mint
+        self.settings = settings
+        self.current = current
+        self.channels = channels
+        self.epochs = epochs
+        self.started_at = started_at
+        self.history: deque[dict[str, float]] = deque(maxlen=HISTORY_SAMPLES)
+
+    def hashrate(self, now: float) -> float:
+        return sum(c.stats.hashrate(now)["5m"] for c in self.channels)
+
+    def sample(self, now: float) -> None:
+        """Add a hashrate sample if the last one is a minute old."""
+        if not self.history or now - self.history[-1]["time"] >= SAMPLE_SECONDS:
+            self.history.append({"time": int(now), "hashrate": self.hashrate(now)})
+
+    def document(self, now: float) -> dict[str, Any]:
+        """`GET /v1/pool/stats` at `now`."""
+        channels = [c.stats.to_json(now) for c in self.channels]
+        number, tip = self.current.number, self.current.tip
+        open_epoch = {**self.mint.epoch(number).to_json()}
+        open_epoch["age"] = max(0, int(now) - int(open_epoch["started_at"]))
+        epochs = [open_epoch if e["epoch"] == number else e for e in self.epochs.all(now)]
+        blocks = [block_json(e) for e in epochs if e["block_hash"] is not None]
+        return {
+            "pool": {
+                "hashrate": self.hashrate(now),
+                "channels": len(channels),
+                "blocks_found": len(blocks),
+                "uptime": int(now - self.started_at),
+                "network": self.settings.network,
+                "tip": {"height": tip.height, "hash": tip.hash},
+                "k_max": self.mint.k_max,
+            },
+            "channels": channels,
+            "levels": levels_json([c.stats for c in self.channels]),
+            "epoch": open_epoch,
+            "blocks": blocks,
+            "epochs": epochs,
+            "hashrate_history": list(self.history),
+        }

@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from nutx_cli.core.targets import level_of_target
+from nutx_cli.core.share_stats import ShareStats
+from nutx_cli.core.targets import U256_MAX, level_of_target, target_of_level
 from nutx_cli.errors import NutxError
 from nutx_cli.miner.channel import ChannelError, EcashChannel, Work
-from nutx_cli.pool.stats import ChannelStats
 from nutx_cli.sv1.difficulty import difficulty_for_target
 from nutx_cli.sv1.job import Sv1Job
 from nutx_cli.sv1.protocol import LineSplitter, LineTooLong, Request, Sv1Error, encode, parse_line
@@ -43,7 +43,6 @@ from nutx_cli.sv1.session import (
 from nutx_cli.sv1.translator import REFRESH_SECONDS, JobTranslator, TranslatorError
 from nutx_cli.sv2.ecash import EcashKeyset, SubmitSharesEcashExtendedSuccess
 from nutx_cli.sv2.errors import Sv2Error
-from nutx_cli.sv2.messages import UpdateChannel
 from nutx_cli.wallet import DleqFailure
 
 log = logging.getLogger(__name__)
@@ -87,17 +86,17 @@ class Proxy:
         self.upstream = upstream
         self.wallet = wallet
         self.miners: set[Downstream] = set()
-        self.workers: dict[str, ChannelStats] = {}
+        self.workers: dict[str, ShareStats] = {}
         self.started = time.time()
         self.keyset: EcashKeyset | None = None
         """The newest epoch keyset any channel has seen (for the stats)."""
         self._numbers = itertools.count(1)
 
-    def worker(self, user: str, level: int) -> ChannelStats:
+    def worker(self, user: str, level: int) -> ShareStats:
         """The statistics of a worker, created when its first job is pushed (so it always has a level)."""
         stats = self.workers.get(user)
         if stats is None:
-            stats = self.workers[user] = ChannelStats(
+            stats = self.workers[user] = ShareStats(
                 id=len(self.workers) + 1, user=user, level=level, opened_at=time.time()
             )
         return stats
@@ -126,7 +125,7 @@ class Proxy:
         workers = []
         for stats in self.workers.values():
             entry = stats.to_json(now)
-            entry["sv1_difficulty"] = difficulty_for_target((1 << stats.level) - 1)
+            entry["sv1_difficulty"] = difficulty_for_target(target_of_level(stats.level))
             entry["connections"] = sum(1 for m in self.miners if stats.user in m.session.users)
             workers.append(entry)
         channels = [m.channel for m in self.miners if m.channel is not None and not m.channel.closed]
@@ -241,7 +240,7 @@ class Downstream:
                     up.port,
                     up.authority_key,
                     user=UPSTREAM_USER,
-                    max_target=self.session.suggested_target or 2**256 - 1,
+                    max_target=self.session.suggested_target or U256_MAX,
                     min_extranonce_size=MIN_EXTRANONCE2_SIZE,
                     vendor="nutx-proxy",
                 )
@@ -311,11 +310,7 @@ class Downstream:
         if self.channel is None or self.channel.closed:
             return
         with contextlib.suppress(Sv2Error):
-            await self.channel.conn.send(
-                UpdateChannel(
-                    channel_id=self.channel.channel_id, nominal_hash_rate=0.0, maximum_target=max_target
-                )
-            )
+            await self.channel.update(max_target)
 
     async def _forward(self, share: ShareAccepted) -> None:
         """Submit one locally accepted share upstream with a fresh blinded message from the wallet."""

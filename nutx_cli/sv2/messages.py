@@ -70,6 +70,8 @@ def message(extension_type: int, msg_type: int, channel_msg: bool) -> Callable[[
 PROTOCOL_MINING = 0
 PROTOCOL_JOB_DECLARATION = 1
 PROTOCOL_TEMPLATE_DISTRIBUTION = 2
+PROTOCOL_VERSION = 2
+"""The one version of the SV2 protocol there is (SetupConnection min/max_version, Success.used_version)."""
 
 # SetupConnection.flags for the Mining protocol (§5.2), client side
 REQUIRES_STANDARD_JOBS = 1 << 0

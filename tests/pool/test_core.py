@@ -10,11 +10,12 @@ import pytest
 from nutx_cli.chain.block import Block, witness_commitment_script
 from nutx_cli.chain.hashes import to_display_hex
 from nutx_cli.core.bdhke import blind
+from nutx_cli.core.share_stats import ShareStats
 from nutx_cli.core.targets import T_MAX, target_of_difficulty, target_of_level
 from nutx_cli.pool.epochs import Tip, decide_outcome, maturity_update, tip_changed
 from nutx_cli.pool.jobs import ChannelJobs
 from nutx_cli.pool.shares import ShareRejected, check_share
-from nutx_cli.pool.stats import ChannelStats, levels_json
+from nutx_cli.pool.stats import levels_json
 from nutx_cli.pool.template import EXTRANONCE_SIZE, Template, TemplateError, template_from_gbt
 from nutx_cli.sv2.ecash import BlindedMessage, SubmitSharesEcashExtended
 
@@ -195,7 +196,7 @@ def test_epoch_decisions() -> None:
 
 
 def test_channel_stats() -> None:
-    s = ChannelStats(id=1, user="alice", level=256, opened_at=NOW)
+    s = ShareStats(id=1, user="alice", level=256, opened_at=NOW)
     for i in range(60):
         s.record_accepted(256, T_MAX * 4, NOW + i)
     s.record_rejected("stale-share")
@@ -207,7 +208,7 @@ def test_channel_stats() -> None:
     assert j["hashrate"]["1m"] == pytest.approx(expected, rel=0.2)
     assert j["hashrate"]["1d"] == pytest.approx(expected, rel=0.05)  # averaged over the channel's age
     assert j["best_share"] == pytest.approx(0.25)
-    assert levels_json([s, ChannelStats(2, "bob", 256, NOW), ChannelStats(3, "c", 250, NOW)]) == {
+    assert levels_json([s, ShareStats(2, "bob", 256, NOW), ShareStats(3, "c", 250, NOW)]) == {
         "250": {"channels": 1},
         "256": {"channels": 2},
     }

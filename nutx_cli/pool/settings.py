@@ -1,0 +1,18 @@
+"""What `nutx pool start` configures (DESIGN.md §1) that the pool's services read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from nutx_cli.core.vardiff import VardiffConfig
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    network: str
+    payout_script: bytes
+    network_difficulty: Fraction | None
+    """Regtest's simulated network difficulty (DESIGN.md §6); None elsewhere."""
+    maturity: int
+    vardiff: VardiffConfig

@@ -18,9 +18,9 @@ import httpx
 import pytest
 import websockets
 
+from nutx_cli.core.pool_stats import PoolEvent, PoolStats
 from nutx_cli.local import read_pool_json
 from nutx_cli.tui.client import PoolAdminClient
-from nutx_cli.tui.stats import PoolEvent, PoolStats
 from tests.helpers.procs import port_open
 from tests.helpers.stack import node
 

@@ -13,11 +13,10 @@ import functools
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
 
+from nutx_cli.core.pool_stats import HASHRATE_WINDOWS, ChannelSummary
 from nutx_cli.core.targets import T_MAX, difficulty_of_level
 
-WINDOWS = {"1m": 60, "5m": 300, "1h": 3600, "1d": 86400}
 BUCKET_SECONDS = 10
 
 
@@ -56,7 +55,7 @@ class ShareStats:
             self._buckets[-1][1] += work
         else:
             self._buckets.append([start, work])
-        horizon = now - WINDOWS["1d"] - BUCKET_SECONDS
+        horizon = now - HASHRATE_WINDOWS["1d"] - BUCKET_SECONDS
         while self._buckets and self._buckets[0][0] < horizon:
             self._buckets.popleft()
 
@@ -66,27 +65,23 @@ class ShareStats:
     def hashrate(self, now: float) -> dict[str, float]:
         """H/s over each window (a channel younger than a window is averaged over its age)."""
         out = {}
-        for name, seconds in WINDOWS.items():
+        for name, seconds in HASHRATE_WINDOWS.items():
             since = now - seconds
             work = sum(w for start, w in self._buckets if start + BUCKET_SECONDS > since)
             span = max(min(seconds, now - self.opened_at), 1.0)
             out[name] = work / span
         return out
 
-    def to_json(self, now: float) -> dict[str, Any]:
-        d = difficulty_of_level(self.level)
-        return {
-            "id": self.id,
-            "user": self.user,
-            "level": self.level,
-            "difficulty": format_fraction(d),
-            "hashrate": self.hashrate(now),
-            "accepted": self.accepted,
-            "rejected": dict(self.rejected),
-            "last_share": None if self.last_share is None else int(self.last_share),
-            "best_share": self.best_share,
-        }
-
-
-def format_fraction(value: Fraction) -> str:
-    return f"{value.numerator}/{value.denominator}"
+    def summary(self, now: float) -> ChannelSummary:
+        """The stats document's entry for this stream at `now`."""
+        return ChannelSummary(
+            id=str(self.id),
+            user=self.user,
+            level=self.level,
+            difficulty=difficulty_of_level(self.level),
+            hashrate=self.hashrate(now),
+            accepted=self.accepted,
+            rejected=dict(self.rejected),
+            last_share=None if self.last_share is None else int(self.last_share),
+            best_share=Fraction(self.best_share),
+        )

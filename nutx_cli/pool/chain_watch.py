@@ -17,6 +17,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, TypeVar
 
+from nutx_cli.core.pool_stats import Block, BlockEvent, EpochEvent
 from nutx_cli.errors import NutxError
 from nutx_cli.mint import EpochInfo, Mint
 from nutx_cli.node.client import NodeClient, NodeRpcError
@@ -27,7 +28,7 @@ from nutx_cli.pool.events import EventHub
 from nutx_cli.pool.inflight import Signatures
 from nutx_cli.pool.settings import PoolSettings
 from nutx_cli.pool.shares import CheckedShare
-from nutx_cli.pool.stats import EpochHistory, block_json
+from nutx_cli.pool.stats import EpochHistory
 from nutx_cli.pool.template import Template, template_from_gbt
 from nutx_cli.sv2.ecash import EcashKeyset
 
@@ -115,12 +116,12 @@ class EpochKeeper:
         else:
             self.mint.close_epoch_lost(epoch, height=outcome.height, now=now)
             log.info("epoch %d lost (block %s at height %d)", epoch, block_at_next, outcome.height)
-        closed = self.mint.epoch(epoch)
-        self.events.publish({"type": "epoch", **closed.to_json()})
+        closed = self.mint.epoch(epoch).to_json()
+        self.events.publish(EpochEvent(closed).to_json(dict))
         if outcome.status == "won":
-            self.events.publish({"type": "block", **block_json(closed.to_json())})
+            self.events.publish(BlockEvent(Block.of_epoch(closed)).to_json())
         opened = self.mint.open_epoch(tip_hash=new_tip.hash, height=new_tip.height, now=now)
-        self.events.publish({"type": "epoch", **opened.to_json()})
+        self.events.publish(EpochEvent(opened.to_json()).to_json(dict))
         self.history.forget()
         return opened
 
@@ -146,7 +147,7 @@ class EpochKeeper:
                 log.warning("epoch %d orphaned: block %s left the best chain", info.epoch, info.block_hash)
             else:
                 self.mint.set_confirmations(info.epoch, update.confirmations, maturity=self.settings.maturity)
-            self.events.publish({"type": "epoch", **self.mint.epoch(info.epoch).to_json()})
+            self.events.publish(EpochEvent(self.mint.epoch(info.epoch).to_json()).to_json(dict))
             self.history.forget()
 
     async def submit_block(self, checked: CheckedShare) -> None:

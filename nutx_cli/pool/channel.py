@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from nutx_cli.core.pool_stats import ChannelEvent
 from nutx_cli.core.share_stats import ShareStats
 from nutx_cli.core.targets import target_of_level
 from nutx_cli.core.vardiff import Vardiff
@@ -112,7 +113,7 @@ class Channels:
                 )
             )
             self.send_job(channel, future=True)
-        self.events.publish({"type": "channel", **channel.stats.to_json(action.now)})
+        self.events.publish(ChannelEvent(channel.stats.summary(action.now)).to_json())
         log.info("channel %d open for %r at level %d", channel.key, channel.user, channel.level)
         return channel
 
@@ -155,7 +156,7 @@ class Channels:
                 SetTarget(channel_id=channel.channel_id, maximum_target=target_of_level(channel.level))
             )
             self.send_job(channel, future=False)
-        self.events.publish({"type": "channel", **channel.stats.to_json(now)})
+        self.events.publish(ChannelEvent(channel.stats.summary(now)).to_json())
 
     def _new_job(self, channel: Channel, *, future: bool) -> Job:
         current = self.current

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from nutx_cli.core.bdhke import BlindSig
+from nutx_cli.core.pool_stats import ShareEvent
 from nutx_cli.errors import NutxError
 from nutx_cli.mint import MintError
 from nutx_cli.pool.channel import Channel, Peer
@@ -220,15 +221,7 @@ class SharesInFlight:
     ) -> None:
         if self.events.has_subscribers:
             self.events.publish(
-                {
-                    "type": "share",
-                    "channel": channel.key,
-                    "level": level,
-                    "amount": amount,
-                    "accepted": reason is None,
-                    "reason": reason,
-                    "time": int(now),
-                }
+                ShareEvent(str(channel.key), level, amount, reason is None, reason, int(now)).to_json()
             )
 
     def _reply(self, peer: Peer, message: Message) -> None:

@@ -37,7 +37,7 @@ from nutx_cli.pool.session import (
     Send,
 )
 from nutx_cli.pool.settings import PoolSettings
-from nutx_cli.pool.stats import EpochHistory, PoolStats
+from nutx_cli.pool.stats import EpochHistory, PoolStatsBuilder
 from nutx_cli.pool.template import EXTRANONCE_SIZE
 from nutx_cli.sv2.ecash import (
     BlindSignature,
@@ -90,7 +90,7 @@ class Pool:
             retarget=self.channels.retarget,
             events=events,
         )
-        self.stats = PoolStats(mint, settings, current, self.channels, history, started_at=time.time())
+        self.stats = PoolStatsBuilder(mint, settings, current, self.channels, history, started_at=time.time())
 
     @classmethod
     async def start(cls, mint: Mint, node: NodeClient, settings: PoolSettings) -> Pool:
@@ -124,7 +124,7 @@ class Pool:
 
     def stats_json(self) -> dict[str, Any]:
         """`GET /v1/pool/stats` (DESIGN.md §5)."""
-        return self.stats.document(time.time())
+        return self.stats.stats(time.time()).to_json(dict)
 
     # -- connections -----------------------------------------------------------------------------------
 

@@ -1,7 +1,5 @@
-"""The pool's admin stats document (`GET /v1/pool/stats`, DESIGN.md §5) and the epoch history it shows.
-
-Beyond DESIGN §5 it carries `"epochs"` (every EPOCH, newest first), `"hashrate_history"` (one sample a
-minute, oldest first), `pool.k_max`, the current epoch's `age` and each block's epoch `status`.
+"""The pool's admin stats (`GET /v1/pool/stats`, DESIGN.md §5; the schema is `nutx_cli.core.pool_stats`)
+from its live state, the epoch history it shows and the hashrate history it keeps.
 """
 
 from __future__ import annotations
@@ -10,6 +8,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from typing import Any
 
+from nutx_cli.core.pool_stats import Block, ChainTip, HashrateSample, PoolStats, PoolSummary
 from nutx_cli.core.share_stats import ShareStats
 from nutx_cli.mint import Mint
 from nutx_cli.pool.channel import Channels
@@ -42,25 +41,12 @@ class EpochHistory:
         return self._epochs
 
 
-def block_json(epoch: dict[str, Any]) -> dict[str, Any]:
-    """A block entry (stats `blocks`, the `block` event) of a won epoch's EPOCH JSON."""
-    return {
-        "height": epoch["height"],
-        "hash": epoch["block_hash"],
-        "epoch": epoch["epoch"],
-        "time": epoch["ended_at"],
-        "theta_b": epoch["theta_b"],
-        "status": epoch["status"],
-    }
-
-
-def levels_json(channels: Iterable[ShareStats]) -> dict[str, dict[str, int]]:
+def levels(channels: Iterable[ShareStats]) -> dict[int, int]:
     """The anonymity set per level: how many channels mine at it."""
-    counts = Counter(c.level for c in channels)
-    return {str(k): {"channels": n} for k, n in sorted(counts.items())}
+    return dict(sorted(Counter(c.level for c in channels).items()))
 
 
-class PoolStats:
+class PoolStatsBuilder:
     """Builds the stats document from the pool's live state; keeps the hashrate history."""
 
     def __init__(
@@ -78,38 +64,38 @@ class PoolStats:
         self.channels = channels
         self.epochs = epochs
         self.started_at = started_at
-        self.history: deque[dict[str, float]] = deque(maxlen=HISTORY_SAMPLES)
+        self.history: deque[HashrateSample] = deque(maxlen=HISTORY_SAMPLES)
 
     def hashrate(self, now: float) -> float:
         return sum(c.stats.hashrate(now)["5m"] for c in self.channels)
 
     def sample(self, now: float) -> None:
         """Add a hashrate sample if the last one is a minute old."""
-        if not self.history or now - self.history[-1]["time"] >= SAMPLE_SECONDS:
-            self.history.append({"time": int(now), "hashrate": self.hashrate(now)})
+        if not self.history or now - self.history[-1].time >= SAMPLE_SECONDS:
+            self.history.append(HashrateSample(int(now), self.hashrate(now)))
 
-    def document(self, now: float) -> dict[str, Any]:
-        """`GET /v1/pool/stats` at `now`."""
-        channels = [c.stats.to_json(now) for c in self.channels]
+    def stats(self, now: float) -> PoolStats[dict[str, Any]]:
+        """`GET /v1/pool/stats` at `now`; the epochs are the mint's EPOCH JSON."""
         number, tip = self.current.number, self.current.tip
-        open_epoch = {**self.mint.epoch(number).to_json()}
+        open_epoch = self.mint.epoch(number).to_json()
         open_epoch["age"] = max(0, int(now) - int(open_epoch["started_at"]))
         epochs = [open_epoch if e["epoch"] == number else e for e in self.epochs.all(now)]
-        blocks = [block_json(e) for e in epochs if e["block_hash"] is not None]
-        return {
-            "pool": {
-                "hashrate": self.hashrate(now),
-                "channels": len(channels),
-                "blocks_found": len(blocks),
-                "uptime": int(now - self.started_at),
-                "network": self.settings.network,
-                "tip": {"height": tip.height, "hash": tip.hash},
-                "k_max": self.mint.k_max,
-            },
-            "channels": channels,
-            "levels": levels_json([c.stats for c in self.channels]),
-            "epoch": open_epoch,
-            "blocks": blocks,
-            "epochs": epochs,
-            "hashrate_history": list(self.history),
-        }
+        blocks = [Block.of_epoch(e) for e in epochs if e["block_hash"] is not None]
+        channels = [c.stats.summary(now) for c in self.channels]
+        return PoolStats(
+            pool=PoolSummary(
+                hashrate=self.hashrate(now),
+                channels=len(channels),
+                blocks_found=len(blocks),
+                uptime=int(now - self.started_at),
+                network=self.settings.network,
+                tip=ChainTip(tip.height, tip.hash),
+                k_max=self.mint.k_max,
+            ),
+            channels=channels,
+            levels=levels(c.stats for c in self.channels),
+            epoch=open_epoch,
+            epochs=epochs,
+            blocks=blocks,
+            hashrate_history=list(self.history),
+        )

@@ -124,7 +124,7 @@ class Proxy:
         now = time.time()
         workers = []
         for stats in self.workers.values():
-            entry = stats.to_json(now)
+            entry = stats.summary(now).to_json()
             entry["sv1_difficulty"] = difficulty_for_target(target_of_level(stats.level))
             entry["connections"] = sum(1 for m in self.miners if stats.user in m.session.users)
             workers.append(entry)

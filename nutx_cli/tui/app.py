@@ -16,6 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
+from nutx_cli.core.pool_stats import PoolEvent, PoolStats
 from nutx_cli.errors import NutxError
 from nutx_cli.tui.client import PoolAdminClient
 from nutx_cli.tui.model import DashboardModel
@@ -28,7 +29,7 @@ from nutx_cli.tui.panes import (
     StatusBar,
     WalletPane,
 )
-from nutx_cli.tui.stats import PoolEvent, PoolStats
+from nutx_cli.tui.stats import Epoch
 from nutx_cli.tui.wallet_view import NoWallet, WalletView
 from nutx_cli.wallet.view import WalletSummary
 
@@ -119,10 +120,10 @@ class DashboardApp(App[None]):
             self.set_interval(WALLET_INTERVAL, self.read_wallet)
 
     # FeedSink: the client's reports.
-    def stats_received(self, stats: PoolStats) -> None:
+    def stats_received(self, stats: PoolStats[Epoch]) -> None:
         self.model.apply_stats(stats, self.clock())
 
-    def event_received(self, event: PoolEvent) -> None:
+    def event_received(self, event: PoolEvent[Epoch]) -> None:
         self.model.apply_event(event)
 
     def connection_changed(self, connected: bool, detail: str) -> None:

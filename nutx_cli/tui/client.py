@@ -16,9 +16,10 @@ from typing import Protocol
 import httpx
 import websockets
 
+from nutx_cli.core.pool_stats import PoolEvent, PoolStats, StatsError
 from nutx_cli.errors import NutxError
 from nutx_cli.local import DEFAULT_ADMIN_PORT, read_pool_json
-from nutx_cli.tui.stats import PoolEvent, PoolStats, StatsError, parse_event, parse_stats
+from nutx_cli.tui.stats import Epoch, parse_event, parse_stats
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,9 @@ EVENTS_PATH = "/v1/pool/events"
 class FeedSink(Protocol):
     """Where the client delivers what it learns (the app, in practice)."""
 
-    def stats_received(self, stats: PoolStats) -> None: ...
+    def stats_received(self, stats: PoolStats[Epoch]) -> None: ...
 
-    def event_received(self, event: PoolEvent) -> None: ...
+    def event_received(self, event: PoolEvent[Epoch]) -> None: ...
 
     def connection_changed(self, connected: bool, detail: str) -> None: ...
 
@@ -114,7 +115,7 @@ class PoolAdminClient:
             tasks.create_task(self._poll(sink))
             tasks.create_task(self._follow(sink))
 
-    async def fetch_stats(self, http: httpx.AsyncClient) -> PoolStats:
+    async def fetch_stats(self, http: httpx.AsyncClient) -> PoolStats[Epoch]:
         response = await http.get(self.stats_url)
         response.raise_for_status()
         try:

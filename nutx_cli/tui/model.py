@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, replace
 
-from nutx_cli.tui.stats import (
+from nutx_cli.core.pool_stats import (
     Block,
     BlockEvent,
-    Channel,
     ChannelEvent,
-    Epoch,
+    ChannelSummary,
     EpochEvent,
     HashrateSample,
     PoolEvent,
@@ -22,6 +21,7 @@ from nutx_cli.tui.stats import (
     PoolSummary,
     ShareEvent,
 )
+from nutx_cli.tui.stats import Epoch
 
 FEED_SIZE = 200
 HISTORY_SIZE = 240
@@ -41,7 +41,7 @@ class DashboardModel:
     def __init__(self, url: str, feed_size: int = FEED_SIZE, history_size: int = HISTORY_SIZE) -> None:
         self.url = url
         self.pool: PoolSummary | None = None
-        self.channels: dict[str, Channel] = {}
+        self.channels: dict[str, ChannelSummary] = {}
         self.levels: dict[int, int] = {}
         self.epoch: Epoch | None = None
         self.epochs: list[Epoch] = []
@@ -52,7 +52,7 @@ class DashboardModel:
         self.updated_at: float | None = None
         self.version = 0
 
-    def apply_stats(self, stats: PoolStats, now: float) -> None:
+    def apply_stats(self, stats: PoolStats[Epoch], now: float) -> None:
         """Replace everything with a fresh stats document (it is the truth; events only fill the gaps)."""
         self.pool = stats.pool
         self.channels = {c.id: c for c in stats.channels}
@@ -70,7 +70,7 @@ class DashboardModel:
         self.updated_at = now
         self.version += 1
 
-    def apply_event(self, event: PoolEvent) -> None:
+    def apply_event(self, event: PoolEvent[Epoch]) -> None:
         if isinstance(event, ShareEvent):
             self.shares.appendleft(event)
         elif isinstance(event, ChannelEvent):

@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Sparkline, Static
 
+from nutx_cli.core.pool_stats import ChannelSummary, ShareEvent
 from nutx_cli.core.targets import TargetError, amount_of_level, difficulty_of_level, k_max_for, work_of_level
 from nutx_cli.tui import format as fmt
 from nutx_cli.tui.model import DashboardModel
-from nutx_cli.tui.stats import Channel, Epoch, ShareEvent
+from nutx_cli.tui.stats import Epoch
 from nutx_cli.tui.wallet_view import NoWallet
 from nutx_cli.wallet.view import WalletSummary
 
@@ -207,13 +208,13 @@ class DetailTable(Vertical, Generic[Item]):
         self.query_one(".detail", Static).update(text)
 
 
-class ChannelsPane(DetailTable[Channel]):
+class ChannelsPane(DetailTable[ChannelSummary]):
     """One row per mining channel: its level, difficulty, hashrate and share counts."""
 
     COLUMNS = ("Ch", "User", "Lvl", "Diff", "1m", "5m", "1h", "Acc", "Rej", "Last")
 
     def show(self, model: DashboardModel, now: float) -> None:
-        def row(c: Channel) -> Row:
+        def row(c: ChannelSummary) -> Row:
             rejected = c.rejected_total
             return (
                 c.id,
@@ -230,7 +231,7 @@ class ChannelsPane(DetailTable[Channel]):
 
         self.fill(model.channels.values(), row)
 
-    def detail(self, c: Channel) -> Text:
+    def detail(self, c: ChannelSummary) -> Text:
         text = Text(f" Channel {c.id} {c.user} · level {c.level} · 1d {fmt.hashrate(c.hashrate.get('1d'))}")
         text.append(f" · best share {fmt.difficulty(c.best_share)}")
         text.append("\n rejected: ")

@@ -1,7 +1,7 @@
 """What `nutx up --headless` prints: one line per event, from successive pool stats and wallet summaries.
 
-Pure: the runner polls the pool's admin stats (DESIGN §5) and the miner's wallet and feeds them here;
-this module compares with what it saw before and says what happened, in words.
+Pure: the runner polls the pool's admin stats (DESIGN §5, parsed by `nutx_cli.tui.stats`) and the miner's
+wallet and feeds them here; this module compares with what it saw before and says what happened, in words.
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from nutx_cli.core.pool_stats import PoolStats, fraction_json
 from nutx_cli.tui.format import hashrate
+from nutx_cli.tui.stats import Epoch
 
 
 @dataclass
@@ -25,28 +27,27 @@ class Progress:
     redeemed: int = 0
     started: bool = False
 
-    def update(self, stats: dict[str, Any], wallet: dict[str, Any] | None) -> list[str]:
+    def update(self, stats: PoolStats[Epoch], wallet: dict[str, Any] | None) -> list[str]:
         """Lines for everything that changed since the previous call (the first call sets the baseline)."""
         lines: list[str] = []
-        for block in reversed(stats.get("blocks", [])):
-            if block["hash"] not in self.blocks:
-                self.blocks.add(block["hash"])
+        for block in reversed(stats.blocks):
+            if block.hash is not None and block.hash not in self.blocks:
+                self.blocks.add(block.hash)
                 if self.started:
                     lines.append(
-                        f"block found by the pool at height {block['height']} "
-                        f"(epoch {block['epoch']}, reward {block['theta_b']} sat)"
+                        f"block found by the pool at height {block.height} "
+                        f"(epoch {block.epoch}, reward {block.theta_b} sat)"
                     )
-        epochs = sorted(stats.get("epochs", []) or [stats["epoch"]], key=lambda e: e["epoch"])
-        for epoch in epochs:
-            n, status = epoch["epoch"], epoch["status"]
-            before = self.epoch_status.get(n)
-            self.epoch_status[n] = status
-            self.epoch_work[n] = int(epoch.get("work") or 0)
-            if before == status or not self.started:
+        current = [stats.epoch] if stats.epoch is not None else []
+        for epoch in sorted(stats.epochs or current, key=lambda e: e.epoch):
+            before = self.epoch_status.get(epoch.epoch)
+            self.epoch_status[epoch.epoch] = epoch.status
+            self.epoch_work[epoch.epoch] = epoch.work
+            if before == epoch.status or not self.started:
                 continue
             lines.append(_epoch_line(epoch, before))
-        accepted = sum(c.get("accepted", 0) for c in stats.get("channels", []))
-        rejected = sum(sum(c.get("rejected", {}).values()) for c in stats.get("channels", []))
+        accepted = sum(c.accepted for c in stats.channels)
+        rejected = sum(c.rejected_total for c in stats.channels)
         self.accepted, self.rejected = max(self.accepted, accepted), max(self.rejected, rejected)
         if wallet is not None:
             sats = int(wallet.get("sats", 0))
@@ -59,12 +60,11 @@ class Progress:
         self.started = True
         return lines
 
-    def share_line(self, stats: dict[str, Any]) -> str:
-        pool = stats.get("pool", {})
-        epoch = stats.get("epoch", {})
+    def share_line(self, stats: PoolStats[Epoch]) -> str:
+        epoch = stats.epoch
         return (
-            f"shares: {self.accepted} accepted, {self.rejected} rejected · pool ~{hashrate(pool.get('hashrate', 0))}"
-            f" · epoch {epoch.get('epoch')} work {epoch.get('work', 0)} ehash"
+            f"shares: {self.accepted} accepted, {self.rejected} rejected · pool ~{hashrate(stats.pool.hashrate)}"
+            f" · epoch {epoch.epoch if epoch else None} work {epoch.work if epoch else 0} ehash"
         )
 
     def summary(self) -> str:
@@ -81,16 +81,16 @@ class Progress:
         )
 
 
-def _epoch_line(epoch: dict[str, Any], before: str | None) -> str:
-    n, status = epoch["epoch"], epoch["status"]
+def _epoch_line(epoch: Epoch, before: str | None) -> str:
+    n, status = epoch.epoch, epoch.status
     if status == "open":
-        return f"epoch {n} open (keyset {str(epoch.get('keyset_id', ''))[:12]}…)"
+        return f"epoch {n} open (keyset {(epoch.keyset_id or '')[:12]}…)"
     if status == "won":
-        return f"epoch {n} won: our block at height {epoch.get('height')}, θ_C {epoch.get('theta_c')} sat for {epoch.get('work')} ehash"
+        return f"epoch {n} won: our block at height {epoch.height}, θ_C {epoch.theta_c} sat for {epoch.work} ehash"
     if status == "lost":
-        return f"epoch {n} lost: another miner found block {epoch.get('height')}; its ehash is worth nothing"
+        return f"epoch {n} lost: another miner found block {epoch.height}; its ehash is worth nothing"
     if status == "mature":
-        return f"epoch {n} mature after {epoch.get('confirmations')} confirmations: price {epoch.get('price')} sat/ehash"
+        return f"epoch {n} mature after {epoch.confirmations} confirmations: price {None if epoch.price is None else fraction_json(epoch.price)} sat/ehash"
     if status == "orphaned":
         return f"epoch {n} orphaned by a reorg (was {before}): its ehash is worth nothing now"
     return f"epoch {n} {status}"

@@ -17,10 +17,12 @@ from typing import Any
 
 import httpx
 
+from nutx_cli.core.pool_stats import PoolStats
 from nutx_cli.errors import NutxError
 from nutx_cli.local import COOKIE_NAME, read_pool_json
 from nutx_cli.node.client import connect
 from nutx_cli.node.rpc import ANOTHER_MINER_ADDRESS
+from nutx_cli.tui.stats import Epoch, parse_stats
 from nutx_cli.up.children import ChildProcess, port_open
 from nutx_cli.up.progress import Progress
 from nutx_cli.wallet.view import open_wallet_view
@@ -226,12 +228,12 @@ async def headless(
     return progress
 
 
-async def _stats(http: httpx.AsyncClient, admin_url: str) -> dict[str, Any] | None:
+async def _stats(http: httpx.AsyncClient, admin_url: str) -> PoolStats[Epoch] | None:
     try:
         response = await http.get(f"{admin_url}/v1/pool/stats")
         response.raise_for_status()
-        return dict(response.json())
-    except (httpx.HTTPError, ValueError) as exc:
+        return parse_stats(response.json())
+    except (httpx.HTTPError, ValueError) as exc:  # StatsError is a ValueError
         log.info("pool stats unavailable: %s", exc)
         return None
 

@@ -15,7 +15,7 @@ from nutx_cli.core.targets import T_MAX, target_of_difficulty, target_of_level
 from nutx_cli.pool.epochs import Tip, decide_outcome, maturity_update, tip_changed
 from nutx_cli.pool.jobs import ChannelJobs
 from nutx_cli.pool.shares import ShareRejected, check_share
-from nutx_cli.pool.stats import levels_json
+from nutx_cli.pool.stats import levels
 from nutx_cli.pool.template import EXTRANONCE_SIZE, Template, TemplateError, template_from_gbt
 from nutx_cli.sv2.ecash import BlindedMessage, SubmitSharesEcashExtended
 
@@ -200,7 +200,7 @@ def test_channel_stats() -> None:
     for i in range(60):
         s.record_accepted(256, T_MAX * 4, NOW + i)
     s.record_rejected("stale-share")
-    j = s.to_json(NOW + 60)
+    j = s.summary(NOW + 60).to_json()
     assert j["accepted"] == 60 and j["rejected"] == {"stale-share": 1} and j["last_share"] == NOW + 59
     d = Fraction(T_MAX, 2**256 - 1)
     assert j["difficulty"] == f"{d.numerator}/{d.denominator}"
@@ -208,10 +208,7 @@ def test_channel_stats() -> None:
     assert j["hashrate"]["1m"] == pytest.approx(expected, rel=0.2)
     assert j["hashrate"]["1d"] == pytest.approx(expected, rel=0.05)  # averaged over the channel's age
     assert j["best_share"] == pytest.approx(0.25)
-    assert levels_json([s, ShareStats(2, "bob", 256, NOW), ShareStats(3, "c", 250, NOW)]) == {
-        "250": {"channels": 1},
-        "256": {"channels": 2},
-    }
+    assert levels([s, ShareStats(2, "bob", 256, NOW), ShareStats(3, "c", 250, NOW)]) == {250: 1, 256: 2}
 
 
 def replace(share: SubmitSharesEcashExtended, **over: object) -> SubmitSharesEcashExtended:

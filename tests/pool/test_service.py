@@ -8,6 +8,7 @@ bookkeeping, and a block-finding share signed into the epoch it wins.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
@@ -44,6 +45,7 @@ from nutx_cli.sv2.messages import (
     SetupConnection,
     SetupConnectionSuccess,
 )
+from nutx_cli.tui.stats import parse_stats
 from tests.helpers.mint import random_r
 from tests.helpers.node import PAYOUT, running_node
 
@@ -217,6 +219,11 @@ async def test_a_share_is_signed_once_and_the_channel_goes_with_its_connection(s
     again = replace(share, sequence_number=999)
     assert code(await miner.submit(again)) == "duplicate-share"
     assert started.mint.epoch(1).work == 1
+    stats = parse_stats(json.loads(json.dumps(started.stats_json())))  # what the TUI reads
+    assert [(c.id, c.user, c.accepted, c.rejected) for c in stats.channels] == [
+        ("1", "alice", 1, {"duplicate-share": 1})
+    ]
+    assert stats.epoch is not None and (stats.epoch.epoch, stats.epoch.work) == (1, 1)
     miner.conn.hang_up()
     await pump
     assert len(started.channels) == 0

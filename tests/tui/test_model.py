@@ -8,17 +8,9 @@ from typing import Any
 
 import pytest
 
+from nutx_cli.core.pool_stats import BlockEvent, ChannelEvent, EpochEvent, ShareEvent, StatsError
 from nutx_cli.tui.model import DashboardModel
-from nutx_cli.tui.stats import (
-    BlockEvent,
-    ChannelEvent,
-    EpochEvent,
-    ShareEvent,
-    StatsError,
-    parse_epoch,
-    parse_event,
-    parse_stats,
-)
+from nutx_cli.tui.stats import parse_epoch, parse_event, parse_stats
 from tests.helpers.tui_recorded import RECORDED_NOW, recorded_events, recorded_model, recorded_stats
 
 

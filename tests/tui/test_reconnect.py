@@ -13,11 +13,11 @@ import uvicorn
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from textual.widgets import DataTable
 
+from nutx_cli.core.pool_stats import PoolEvent, PoolStats
 from nutx_cli.tui.app import DashboardApp
 from nutx_cli.tui.client import PoolAdminClient
 from nutx_cli.tui.model import DashboardModel
 from nutx_cli.tui.panes import ChannelsPane, EpochsPane, SharesPane
-from nutx_cli.tui.stats import PoolEvent, PoolStats
 from nutx_cli.tui.wallet_view import NoWallet
 from tests.helpers.procs import free_port
 from tests.helpers.tui_recorded import recorded_events, recorded_stats, screen_text

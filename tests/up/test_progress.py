@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from nutx_cli.tui.stats import parse_stats
 from nutx_cli.up.progress import Progress
 
 STATS = json.loads((Path(__file__).parent.parent / "data" / "pool_stats.json").read_text())
@@ -30,20 +31,20 @@ def _advance(stats: dict[str, Any]) -> dict[str, Any]:
 
 def test_first_update_is_the_baseline() -> None:
     progress = Progress()
-    assert progress.update(STATS, {"sats": 10, "ehash_by_epoch": {}}) == []
+    assert progress.update(parse_stats(STATS), {"sats": 10, "ehash_by_epoch": {}}) == []
     assert progress.accepted == sum(c["accepted"] for c in STATS["channels"])
 
 
 def test_events_are_reported_once() -> None:
     progress = Progress()
-    progress.update(STATS, {"sats": 10})
-    lines = progress.update(_advance(STATS), {"sats": 2_510})
+    progress.update(parse_stats(STATS), {"sats": 10})
+    lines = progress.update(parse_stats(_advance(STATS)), {"sats": 2_510})
     text = "\n".join(lines)
     assert "block found by the pool at height 216" in text
     assert "epoch 12 won" in text and "epoch 10 mature after 3 confirmations: price 5/2" in text
     assert "epoch 13 open" in text
     assert "redeemed mature ehash into 2500 sat" in text
-    assert progress.update(_advance(STATS), {"sats": 2_510}) == []  # nothing new
+    assert progress.update(parse_stats(_advance(STATS)), {"sats": 2_510}) == []  # nothing new
     summary = progress.summary()
     assert "epochs won 3" in summary and "lost 2" in summary and "orphaned 1" in summary
     assert "2500 sat redeemed here" in summary
@@ -54,10 +55,10 @@ def test_events_are_reported_once() -> None:
 
 def test_lost_and_orphaned_are_explained() -> None:
     progress = Progress()
-    progress.update(STATS, None)
+    progress.update(parse_stats(STATS), None)
     nxt = copy.deepcopy(STATS)
     nxt["epochs"][0].update(status="lost", height=216)
     nxt["epochs"][3].update(status="orphaned")
-    text = "\n".join(progress.update(nxt, None))
+    text = "\n".join(progress.update(parse_stats(nxt), None))
     assert "epoch 12 lost: another miner found block 216" in text
     assert "epoch 9 orphaned by a reorg (was mature)" in text

@@ -41,7 +41,7 @@ print(f"pre-mined {count} blocks")
 
 with tempfile.TemporaryDirectory() as tmp:
     base = Path(tmp)
-    with running_node(base / "rpc", base / "node.log") as (_, client, _):
+    with running_node(base / "rpc", base / "node.log") as (_proc, client, _port):
         t0 = time.perf_counter()
         for raw in blocks:
             if client.submitblock(raw) is not None:

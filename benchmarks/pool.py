@@ -60,7 +60,7 @@ async def load(port: int, authority: str, channels: int, shares: int, window: in
     from nutx_cli.sv2.extensions import RequestExtensions
     from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash, SetupConnection
 
-    async def open_channel(i: int):
+    async def open_channel(i: int) -> tuple[Connection, list[SubmitSharesEcashExtended]]:
         conn = await Connection.connect("127.0.0.1", port, authority)
         await conn.send(
             SetupConnection(
@@ -98,9 +98,10 @@ async def load(port: int, authority: str, channels: int, shares: int, window: in
                 job = msg
             elif isinstance(msg, SetNewPrevHash):
                 prev = msg
+        assert job is not None, "the pool sent its prev hash before any job"
         level = (ok.target + 1).bit_length() - 1
         assert level == 256, f"the bench needs level 256 (every hash a share), got {level}"
-        prepared = []
+        prepared: list[SubmitSharesEcashExtended] = []
         for seq in range(shares):  # the crypto (blinding) happens here, before the timed window
             B_ = bdhke.blind(secrets.token_hex(32), PrivateKey().secret)
             prepared.append(
@@ -123,7 +124,7 @@ async def load(port: int, authority: str, channels: int, shares: int, window: in
     latencies: list[float] = []
     errors: dict[str, int] = {}
 
-    async def run(conn, prepared) -> None:
+    async def run(conn: Connection, prepared: list[SubmitSharesEcashExtended]) -> None:
         sent: dict[int, float] = {}
         next_i = 0
 

@@ -4,6 +4,7 @@ Last line: "sv2: roundtrips_per_s=X handshakes_per_s=Y".
 """
 
 import time
+from collections.abc import Callable
 
 from nutx_cli.sv2.certificate import make_certificate, pubkey_of_secret
 from nutx_cli.sv2.ecash import (
@@ -12,11 +13,11 @@ from nutx_cli.sv2.ecash import (
     SubmitSharesEcashExtended,
     SubmitSharesEcashExtendedSuccess,
 )
-from nutx_cli.sv2.noise import NoiseInitiator, NoiseResponder, new_secret
+from nutx_cli.sv2.noise import NoiseInitiator, NoiseResponder, TransportKeys, new_secret
 from nutx_cli.sv2.session import Sv2Session
 
 
-def rate(fn, seconds: float = 2.0) -> float:
+def rate(fn: Callable[[], object], seconds: float = 2.0) -> float:
     """Calls per second of fn() over about `seconds`, in batches to keep timer overhead out."""
     n, batch, start = 0, 64, time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds:
@@ -32,7 +33,7 @@ cert = make_certificate(authority, pubkey_of_secret(static), now, now + 3600)
 authority_pub = pubkey_of_secret(authority)
 
 
-def handshake():
+def handshake() -> tuple[TransportKeys, TransportKeys]:
     initiator = NoiseInitiator(authority_pub)
     msg2, server_keys = NoiseResponder(static, cert).act2(initiator.act1())
     return initiator.act2(msg2, now), server_keys
@@ -56,11 +57,11 @@ share = SubmitSharesEcashExtended(
 )
 
 
-def success_roundtrip():
+def success_roundtrip() -> None:
     (_msg,) = miner.feed(pool.encode(success))
 
 
-def share_roundtrip():
+def share_roundtrip() -> None:
     (_msg,) = pool.feed(miner.encode(share))
 
 

@@ -39,7 +39,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -140,12 +140,12 @@ class Connection:
         self.send_nowait(message)
         await self._drain()
 
-    async def send_many(self, messages: list[Message]) -> None:
+    async def send_many(self, messages: Sequence[Message]) -> None:
         """Write a batch of messages with one write (e.g. the answers of one group commit)."""
         self.send_many_nowait(messages)
         await self._drain()
 
-    def send_many_nowait(self, messages: list[Message]) -> None:
+    def send_many_nowait(self, messages: Sequence[Message]) -> None:
         """Queue a batch of messages on the transport with one write, without waiting for it to drain."""
         if self._closed:
             raise ConnectionClosed(f"connection to {self.peer} is closed")

@@ -12,6 +12,8 @@ raises the error on that call if there were none, or on the next call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from nutx_cli.sv2.errors import FrameError, Sv2Error
 from nutx_cli.sv2.framing import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -81,7 +83,7 @@ class Sv2Session:
         parts.extend(enc(payload[i : i + MAX_CHUNK_PT]) for i in range(0, n, MAX_CHUNK_PT))
         return b"".join(parts)
 
-    def encode_many(self, messages: list[Message]) -> bytes:
+    def encode_many(self, messages: Sequence[Message]) -> bytes:
         """The wire bytes of several messages, in order (one write for a batch of answers)."""
         return b"".join([self.encode(m) for m in messages])
 

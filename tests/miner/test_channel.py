@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from nutx_cli.chain.hashes import dsha256
 from nutx_cli.core import bdhke, keysets
 from nutx_cli.core.targets import target_of_level
 from nutx_cli.miner.channel import ChannelError, EcashChannel
-from nutx_cli.miner.hashers import Hashers, HashJob
+from nutx_cli.miner.hashers import FoundShare, Hashers, HashJob
 from nutx_cli.sv2.connection import Connection, serve
 from nutx_cli.sv2.ecash import (
     BlindSignature,
@@ -38,6 +36,7 @@ from nutx_cli.sv2.messages import (
     SetupConnectionSuccess,
 )
 from nutx_cli.sv2.noise import new_secret
+from tests.helpers.waits import until, until_async
 
 K_MAX = 256
 
@@ -164,10 +163,11 @@ async def test_channel_submits_and_follows_epochs() -> None:
                 assert bdhke.verify_blind_dleq(
                     key, bdhke.blind(secret, r), sig.blinded_signature, sig.dleq_e, sig.dleq_s
                 )
-            async with asyncio.timeout(5):
-                while channel.work is None or channel.work.epoch != 1:
-                    await asyncio.sleep(0.01)
+            await until_async(
+                lambda: channel.work is not None and channel.work.epoch == 1, "the work of epoch 1"
+            )
             new_work = channel.work
+            assert new_work is not None
             assert new_work.job.job_id == 6 and new_work.amount == 2**8  # level 248, recorded with the job
             stale = await channel.submit(
                 work,
@@ -210,12 +210,13 @@ def test_hashers_find_valid_shares_and_switch_jobs() -> None:
             target_of_level(248),
         )
         hashers.set_job(job)
-        deadline = time.monotonic() + 20
-        found = []
-        while len(found) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-            found += hashers.drain_found()
-        assert len(found) >= 3
+        found: list[FoundShare] = []
+
+        def three_found() -> bool:
+            found.extend(hashers.drain_found())
+            return len(found) >= 3
+
+        until(three_found, "three shares of the first job")
         for share in found:
             header = job.header76(share.extranonce) + share.nonce.to_bytes(4, "little")
             assert dsha256(header) == share.hash
@@ -239,35 +240,54 @@ def test_hashers_find_valid_shares_and_switch_jobs() -> None:
         # sent a share of the new job, it never sends one of the old job again. Worker i rolls
         # extranonces i, i + 2, …, so the extranonce tells whose share it is.
         switched: set[int] = set()
-        deadline = time.monotonic() + 30
-        while switched != {0, 1} and time.monotonic() < deadline:
-            time.sleep(0.05)
+
+        def both_switched() -> bool:
             for share in hashers.drain_found():
                 worker = int.from_bytes(share.extranonce, "little") % 2
                 if share.generation == 2:
                     switched.add(worker)
                 else:
                     assert worker not in switched, "a worker went back to the old job"
-        assert switched == {0, 1}
+            return switched == {0, 1}
+
+        until(both_switched, "a share of the new job from each worker")
         assert hashers.hashes_done() > 0
     finally:
         hashers.stop()
 
 
-def _alive(pid: int) -> bool:
+def _status(pid: int) -> str | None:
+    """/proc/PID/status, or None once the process has ended (a zombie has: only its reaping is left)."""
     try:
-        state = Path(f"/proc/{pid}/status").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
-        return False
-    return "\nState:\tZ" not in state  # a zombie has ended; only its reaping is left
+        return None
+    return None if "\nState:\tZ" in status else status
 
 
-@pytest.mark.parametrize("target", [1, 2**248 - 1], ids=["no-shares", "shares-fill-the-pipe"])
-def test_hashers_end_when_their_parent_is_killed(tmp_path: Path, target: int) -> None:
+def _alive(pid: int) -> bool:
+    return _status(pid) is not None
+
+
+def _ignores_sigint(pid: int) -> bool:
+    status = _status(pid)
+    assert status is not None, f"process {pid} ended"
+    (mask,) = [line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")]
+    return bool(int(mask, 16) & (1 << (signal.SIGINT - 1)))
+
+
+@pytest.mark.parametrize(
+    ("target", "hashes"),
+    [(1, 1), (2**248 - 1, 2**20)],
+    ids=["no-shares", "shares-fill-the-pipe"],
+)
+def test_hashers_end_when_their_parent_is_killed(tmp_path: Path, target: int, hashes: int) -> None:
     """A SIGKILLed miner cannot stop its hashing processes; they notice and end on their own.
 
     With an easy target the found-shares pipe fills up once nobody reads it; a hashing process
-    must still exit then (it once hung at exit, waiting to flush that pipe).
+    must still exit then (it once hung at exit, waiting to flush that pipe). The parent is killed
+    once its hashers have done `hashes`: at level 248, 2^20 hashes are ~4,000 unread shares of
+    ~120 bytes, seven times what a 64 KiB pipe holds.
     """
     script = (
         "import sys, time\n"
@@ -275,7 +295,9 @@ def test_hashers_end_when_their_parent_is_killed(tmp_path: Path, target: int) ->
         "if __name__ == '__main__':\n"
         "    h = Hashers(2)\n"
         f"    h.set_job(HashJob(1, b'x' * 40, b'y' * 30, 8, (), 1, bytes(32), 0, 0x207FFFFF, {target}))\n"
-        "    time.sleep(1)\n"
+        "    deadline = time.monotonic() + 60\n"
+        f"    while h.hashes_done() < {hashes} and time.monotonic() < deadline:\n"
+        "        time.sleep(0.01)\n"
         "    print(h.hashes_done(), *h.pids, flush=True)\n"
         "    time.sleep(60)\n"
     )
@@ -284,14 +306,11 @@ def test_hashers_end_when_their_parent_is_killed(tmp_path: Path, target: int) ->
     parent = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout is not None
-        hashes, *pids = [int(p) for p in parent.stdout.readline().split()]
-        assert hashes > 0 and len(pids) == 2 and all(_alive(p) for p in pids)
+        done, *pids = [int(p) for p in parent.stdout.readline().split()]
+        assert done >= hashes and len(pids) == 2 and all(_alive(p) for p in pids)
         parent.kill()
         parent.wait(5)
-        deadline = time.monotonic() + 15
-        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not any(_alive(p) for p in pids), "hashing processes outlived their parent"
+        until(lambda: not any(_alive(p) for p in pids), "the hashing processes to end after their parent")
     finally:
         if parent.poll() is None:
             parent.kill()
@@ -325,7 +344,8 @@ def test_ctrl_c_on_the_process_group_stops_hashers_without_tracebacks(tmp_path: 
     try:
         assert parent.stdout is not None
         pids = [int(p) for p in parent.stdout.readline().split()]
-        time.sleep(0.5)  # the hashers are past their start-up and hashing
+        # a hasher still starting up has not yet set SIGINT aside for its parent to handle
+        until(lambda: all(_ignores_sigint(p) for p in pids), "the hashers to ignore SIGINT")
         os.killpg(parent.pid, signal.SIGINT)
         out, err = parent.communicate(timeout=20)
         assert parent.returncode == 0 and "stopped" in out

@@ -1,11 +1,9 @@
 """End to end: node + pool + `nutx mine --cpu` as real processes. (Earning, redeeming exactly
-floor(ehash × price) and withdrawing is `tests/test_wallet_e2e.py`; a SIGKILLed miner is
-`tests/test_miner_crash.py`.)"""
+floor(ehash × price) and withdrawing is `tests/wallet/test_e2e.py`; a SIGKILLed miner is
+`tests/miner/test_crash.py`.)"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -16,14 +14,8 @@ from tests.helpers.stack import node
 
 pytestmark = pytest.mark.e2e
 
-
-def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
+RETRYING = "pool not reachable"
+"""What the miner logs each time it finds the pool gone and schedules another attempt."""
 
 
 def test_miner_reconnects_when_the_pool_restarts(tmp_path: Path) -> None:
@@ -44,11 +36,14 @@ def test_miner_reconnects_when_the_pool_restarts(tmp_path: Path) -> None:
                 miner = NutxProcess(
                     stack.miner_args(tmp_path / "wallet", "--user", "dave"), tmp_path / "miner.log"
                 )
-                _wait(lambda: accepted() > 0, 60, "shares before the restart")
-            time.sleep(1.5)
-            assert miner.running()  # the miner waits for the pool, it does not exit
+                miner.wait_until(lambda: accepted() > 0, 60, "earning shares before the restart")
+                retries = miner.output().count(RETRYING)
+            # the miner waits for the pool, it does not exit: wait_until fails if it does
+            miner.wait_until(
+                lambda: miner.output().count(RETRYING) > retries, 60, "retrying the stopped pool"
+            )
             with stack.pool(*no_blocks, log="pool2.log"):
-                _wait(lambda: accepted() > 0, 60, "shares after the restart")
+                miner.wait_until(lambda: accepted() > 0, 60, "earning shares after the restart")
                 stats = httpx.get(f"{stack.admin_url}/v1/pool/stats", timeout=2).json()
                 assert [c["user"] for c in stats["channels"]] == ["dave"]
                 assert miner.running()

@@ -61,6 +61,6 @@ async def _run(mint: Mint, plans: list[dict]) -> None:  # type: ignore[type-arg]
                 continue
             paid += sum(s.amount for s in sigs)
         info = mint.epoch(e)
-        assert info.paid == paid <= info.theta_c
+        assert info.theta_c is not None and info.paid == paid <= info.theta_c
     total_paid = sum(x.paid for x in mint.epochs())
     assert mint.liabilities()["sat"] == total_paid

@@ -69,15 +69,16 @@ def test_side_branch_block_is_inconclusive(tmp_path: Path) -> None:
 def test_invalid_block_is_remembered_and_its_children_refused(tmp_path: Path) -> None:
     kernel = Kernel(tmp_path)
     generate(kernel, 2, PAYOUT)
-    gbt = template_on(kernel, kernel.tip(), int(time.time())).to_gbt()
-    bad = block_from_template(gbt, value=gbt["coinbasevalue"] + 1)
+    template = template_on(kernel, kernel.tip(), int(time.time()))
+    gbt = template.to_gbt()
+    bad = block_from_template(gbt, value=template.coinbasevalue + 1)
     assert kernel.process_block(bad) == "bad-cb-amount"
     assert kernel.process_block(bad) == "duplicate-invalid"
     child = {
         **gbt,
         "previousblockhash": BlockHeader.parse(bad[:80]).hash()[::-1].hex(),
-        "height": gbt["height"] + 1,
-        "curtime": gbt["curtime"] + 1,
+        "height": template.height + 1,
+        "curtime": template.curtime + 1,
     }
     assert kernel.process_block(block_from_template(child)) == "bad-prevblk"
     assert kernel.height() == 2

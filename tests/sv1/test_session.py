@@ -65,6 +65,23 @@ def replies(events: list[Any]) -> list[Response]:
     return [e.message for e in events if isinstance(e, Send) and isinstance(e.message, Response)]
 
 
+def error_code(reply: Response) -> int:
+    """The JSON-RPC error code of a reply that must be an error."""
+    assert reply.error is not None, reply
+    code = reply.error[0]
+    assert isinstance(code, int)
+    return code
+
+
+def notifications(events: list[Any]) -> list[Notification]:
+    """What the events send, which must all be notifications."""
+    sent = []
+    for e in events:
+        assert isinstance(e, Send) and isinstance(e.message, Notification), e
+        sent.append(e.message)
+    return sent
+
+
 def ready_session(job: Sv1Job | None = None) -> MinerSession:
     s = MinerSession(subscription_id="ab")
     assert s.receive(Request(1, "mining.subscribe", ["test/1"])) == [SubscribeRequested()]
@@ -229,7 +246,7 @@ def test_subscribe_waits_for_the_upstream_channel_and_authorize_may_come_first()
     s = MinerSession(subscription_id="ab")
     assert replies(s.receive(Request(0, "mining.authorize", ["bob"])))[0] == Response(0, True, None)
     assert s.receive(Request(0, "mining.subscribe", [])) == [SubscribeRequested()]
-    assert replies(s.receive(Request(1, "mining.subscribe", [])))[0].error[0] == 20  # one at a time
+    assert error_code(replies(s.receive(Request(1, "mining.subscribe", [])))[0]) == 20  # one at a time
     events = s.subscribed(b"\x01\x02", 8)
     assert replies(events) == [
         Response(0, [[["mining.set_difficulty", "ab"], ["mining.notify", "ab"]], "0102", 8], None)
@@ -283,15 +300,15 @@ def test_configure_other_extensions() -> None:
     assert DifficultySuggested(SV1_DIFF1_TARGET * 2) in events
     assert s.extranonce_subscribed
     (bad,) = replies(s.receive(Request(2, "mining.configure", ["version-rolling"])))
-    assert bad.error[0] == -32602
+    assert error_code(bad) == -32602
 
 
 def test_suggest_difficulty_and_extranonce_subscribe() -> None:
     s = MinerSession(subscription_id="x")
     events = s.receive(Request(1, "mining.suggest_difficulty", [0.001]))
     assert replies(events)[0].result is True and events[-1] == DifficultySuggested(SV1_DIFF1_TARGET * 1000)
-    assert replies(s.receive(Request(2, "mining.suggest_difficulty", [-3])))[0].error[0] == -32602
-    assert replies(s.receive(Request(3, "mining.suggest_difficulty", [])))[0].error[0] == -32602
+    assert error_code(replies(s.receive(Request(2, "mining.suggest_difficulty", [-3])))[0]) == -32602
+    assert error_code(replies(s.receive(Request(3, "mining.suggest_difficulty", [])))[0]) == -32602
     assert replies(s.receive(Request(4, "mining.extranonce.subscribe", [])))[0].result is True
 
 
@@ -302,11 +319,11 @@ def test_unknown_method_and_bad_authorize() -> None:
         "unknown method 'mining.get_transactions'",
         None,
     ]
-    assert replies(s.receive(Request(1, "mining.authorize", [])))[0].error[0] == 24
-    assert replies(s.receive(Request(2, "mining.authorize", ["x" * 300])))[0].error[0] == 24
+    assert error_code(replies(s.receive(Request(1, "mining.authorize", [])))[0]) == 24
+    assert error_code(replies(s.receive(Request(2, "mining.authorize", ["x" * 300])))[0]) == 24
     for i in range(16):
         assert replies(s.receive(Request(3, "mining.authorize", [f"rig{i}"])))[0].result is True
-    assert replies(s.receive(Request(4, "mining.authorize", ["rig16"])))[0].error[0] == 24
+    assert error_code(replies(s.receive(Request(4, "mining.authorize", ["rig16"])))[0]) == 24
     assert replies(s.receive(Request(5, "mining.authorize", ["rig3"])))[0].result is True  # already known
 
 
@@ -316,10 +333,12 @@ def test_unknown_method_and_bad_authorize() -> None:
 def test_set_difficulty_precedes_notify_and_is_sent_only_when_it_changes() -> None:
     s = ready_session()
     again = s.push_job(make_job(job_id=2))
-    assert [e.message.method for e in again] == ["mining.notify"]
+    assert [n.method for n in notifications(again)] == ["mining.notify"]
     harder = s.push_job(make_job(job_id=3, target=2**250 - 1))
-    assert [e.message.method for e in harder] == ["mining.set_difficulty", "mining.notify"]
-    assert harder[0].message == Notification("mining.set_difficulty", [difficulty_for_target(2**250 - 1)])
+    assert [n.method for n in notifications(harder)] == ["mining.set_difficulty", "mining.notify"]
+    assert notifications(harder)[0] == Notification(
+        "mining.set_difficulty", [difficulty_for_target(2**250 - 1)]
+    )
 
 
 # --- shares ----------------------------------------------------------------------------------------
@@ -359,12 +378,8 @@ def test_a_clean_job_makes_older_jobs_stale() -> None:
     job = make_job(job_id=1)
     s = ready_session(job)
     s.push_job(make_job(job_id=2))
-    assert (
-        replies(submit(s, ["alice.rig1", "1", "00000000", f"{NTIME:08x}", find_share(s, job, True)]))[
-            0
-        ].error[0]
-        == 21
-    )
+    (reply,) = replies(submit(s, ["alice.rig1", "1", "00000000", f"{NTIME:08x}", find_share(s, job, True)]))
+    assert error_code(reply) == 21
 
 
 @pytest.mark.parametrize(
@@ -386,12 +401,12 @@ def test_a_clean_job_makes_older_jobs_stale() -> None:
 def test_bad_submits_get_their_error(params: list[Any], code: int) -> None:
     s = ready_session()
     (reply,) = replies(submit(s, params))
-    assert reply.id == 7 and reply.result is None and reply.error[0] == code
+    assert reply.id == 7 and reply.result is None and error_code(reply) == code
 
 
 def test_submit_before_subscribe_is_not_subscribed() -> None:
     s = MinerSession(subscription_id="x")
-    assert replies(submit(s, ["a", "1", "00", "00", "00"]))[0].error[0] == 25
+    assert error_code(replies(submit(s, ["a", "1", "00", "00", "00"]))[0]) == 25
 
 
 def test_version_rolling_bits_within_the_mask() -> None:

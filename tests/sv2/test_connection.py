@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -30,6 +31,7 @@ from nutx_cli.sv2.errors import (
 from nutx_cli.sv2.extensions import RequestExtensions, RequestExtensionsSuccess
 from nutx_cli.sv2.messages import (
     CloseChannel,
+    Message,
     NewExtendedMiningJob,
     SetNewPrevHash,
     SetupConnection,
@@ -69,11 +71,11 @@ async def pool(conn: Connection) -> None:
 
 
 @pytest.fixture
-async def server() -> Sv2Server:
+async def server() -> AsyncIterator[Sv2Server]:
     srv = await serve(
         "127.0.0.1", 0, static_secret=new_secret(), authority_secret=new_secret(), on_connection=pool
     )
-    yield srv  # type: ignore[misc]
+    yield srv
     await srv.close()
 
 
@@ -152,7 +154,7 @@ async def test_unknown_extension_frames_are_ignored(server: Sv2Server) -> None:
     assert send is not None
     writer.write(send.encrypt(bytes.fromhex("3412 07 030000")) + send.encrypt(b"abc"))
     writer.write(session.encode(SETUP))
-    answer: list[object] = []
+    answer: list[Message] = []
     while not answer:
         answer = session.feed(await asyncio.wait_for(reader.read(4096), 5))
     assert answer == [SetupConnectionSuccess(2, 0)]

@@ -80,8 +80,11 @@ def test_model_applies_stats_then_events() -> None:
     assert model.version > 0 and model.updated_at == RECORDED_NOW
     assert model.channels["1"].accepted == 6815 and model.channels["1"].last_share == RECORDED_NOW
     assert model.epoch is not None and model.epoch.epoch == 12
-    assert model.epoch.work == parse_stats(recorded_stats()).epoch.work + 2 * (2**20 + 2**18 + 2**16)  # type: ignore[union-attr]
-    assert [s.time for s in model.shares] == sorted((s.time for s in model.shares), reverse=True)
+    recorded = parse_stats(recorded_stats()).epoch
+    assert recorded is not None
+    assert model.epoch.work == recorded.work + 2 * (2**20 + 2**18 + 2**16)
+    times = [s.time for s in model.shares if s.time is not None]
+    assert len(times) == len(model.shares) and times == sorted(times, reverse=True)
     assert model.share_totals() == (8, {"stale-share": 1, "duplicate-share": 1})
     assert model.last_block is not None and model.last_block.height == 214
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from textual.widget import Widget
 from textual.widgets import DataTable, TabbedContent
 
 from nutx_cli.cli.tui import open_wallet_view
@@ -43,12 +44,13 @@ async def test_number_keys_switch_panes_and_focus_their_tables() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         tabs = app.query_one(TabbedContent)
         assert tabs.active == "overview"
-        for key, pane, widget in [
+        panes: list[tuple[str, str, type[Widget]]] = [
             ("2", "channels", ChannelsPane),
             ("3", "shares", SharesPane),
             ("4", "epochs", EpochsPane),
             ("5", "levels", LevelsPane),
-        ]:
+        ]
+        for key, pane, widget in panes:
             await pilot.press(key)
             table = app.query_one(widget).query_one(DataTable)
             assert tabs.active == pane and app.focused is table and table.row_count > 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
@@ -21,6 +21,7 @@ from nutx_cli.tui.panes import ChannelsPane, EpochsPane, SharesPane
 from nutx_cli.tui.wallet_view import NoWallet
 from tests.helpers.procs import free_port
 from tests.helpers.tui_recorded import recorded_events, recorded_stats, screen_text
+from tests.helpers.waits import until_async
 
 
 def recorded_pool() -> FastAPI:
@@ -100,13 +101,6 @@ async def pool() -> AsyncIterator[RecordedPool]:
         await asyncio.to_thread(recorded.stop)
 
 
-async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 class Recorder:
     """A FeedSink that keeps what the client reports."""
 
@@ -143,18 +137,20 @@ async def test_client_reports_disconnect_and_reconnects_with_backoff(pool: Recor
     sink = Recorder()
     task = asyncio.create_task(client.run(sink))
     try:
-        await until(lambda: sink.connected[-1:] == [False], "the first failed poll")
+        await until_async(lambda: sink.connected[-1:] == [False], "the first failed poll")
         assert sink.detail == f"cannot reach http://127.0.0.1:{pool.port}"
         await asyncio.to_thread(pool.start)
-        await until(lambda: sink.connected[-1:] == [True] and sink.live[-1:] == [True], "connecting")
-        await until(lambda: len(sink.events) == 13, "the recorded events and one more")
+        await until_async(lambda: sink.connected[-1:] == [True] and sink.live[-1:] == [True], "connecting")
+        await until_async(lambda: len(sink.events) == 13, "the recorded events and one more")
         assert sink.stats[-1].pool.tip.height == 215
         await asyncio.to_thread(pool.stop)
-        await until(lambda: sink.connected[-1:] == [False] and sink.live[-1:] == [False], "the disconnect")
+        await until_async(
+            lambda: sink.connected[-1:] == [False] and sink.live[-1:] == [False], "the disconnect"
+        )
         polls = len(sink.stats)
         await asyncio.to_thread(pool.start)
-        await until(lambda: sink.connected[-1:] == [True] and len(sink.stats) > polls, "reconnecting")
-        await until(lambda: sink.live[-1:] == [True] and len(sink.events) == 26, "the events again")
+        await until_async(lambda: sink.connected[-1:] == [True] and len(sink.stats) > polls, "reconnecting")
+        await until_async(lambda: sink.live[-1:] == [True] and len(sink.events) == 26, "the events again")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -165,8 +161,8 @@ async def test_dashboard_fills_shows_disconnected_and_recovers(pool: RecordedPoo
     client = fast_client(pool.port)
     app = DashboardApp(DashboardModel(client.url), client, NoWallet("no wallet"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(lambda: "● CONNECTED" in screen_text(app), "the connected status line")
-        await until(lambda: len(app.model.shares) == 11, "the share feed")
+        await until_async(lambda: "● CONNECTED" in screen_text(app), "the connected status line")
+        await until_async(lambda: len(app.model.shares) == 11, "the share feed")
         await pilot.pause(0.6)  # one redraw tick
         assert "Blocks found 3" in screen_text(app) and "Epoch 12 · open" in screen_text(app)
         await pilot.press("2")
@@ -178,12 +174,16 @@ async def test_dashboard_fills_shows_disconnected_and_recovers(pool: RecordedPoo
         assert app.query_one(EpochsPane).query_one(DataTable).row_count == 6
 
         await asyncio.to_thread(pool.stop)
-        await until(lambda: "○ DISCONNECTED" in screen_text(app), "the disconnected status line")
-        assert f"cannot reach http://127.0.0.1:{pool.port}" in screen_text(app)
+        # a poll cut off by the stop may first report its own error (ReadError); the next one cannot connect
+        unreachable = f"cannot reach http://127.0.0.1:{pool.port}"
+        await until_async(
+            lambda: "○ DISCONNECTED" in screen_text(app) and unreachable in screen_text(app),
+            "the disconnected status line naming the pool it cannot reach",
+        )
         assert app.query_one(EpochsPane).query_one(DataTable).row_count == 6  # the last data stays
 
         await asyncio.to_thread(pool.start)
-        await until(
+        await until_async(
             lambda: "● CONNECTED" in screen_text(app) and "events live" in screen_text(app),
             "the reconnected status line",
         )

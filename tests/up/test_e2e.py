@@ -158,7 +158,8 @@ def test_the_pool_follows_a_node_restarted_under_up(tmp_path: Path) -> None:
         http_port=http,
         admin_port=admin,
     )
-    roles, printed = Roles(options), []
+    roles = Roles(options)
+    printed: list[str] = []
 
     def pool_epoch() -> int:
         return int(httpx.get(f"{options.admin_url}/v1/pool/stats", timeout=5).json()["epoch"]["epoch"])

@@ -66,7 +66,8 @@ async def test_sats_invoice_send_receive_withdraw(
         bob.close()
     invoice = mint.lightning.create_invoice(200_000, "coffee", 3600).request
     result = await wallet.withdraw(invoice)
-    assert result["amount"] == 200 and result["fee"] == 0 and len(result["preimage"]) == 64
+    preimage = result["preimage"]
+    assert result["amount"] == 200 and result["fee"] == 0 and preimage is not None and len(preimage) == 64
     assert wallet.balance().sats == 500
     with pytest.raises(WalletError, match="not enough funds"):
         await wallet.withdraw(mint.lightning.create_invoice(600_000, "too much", 3600).request)
@@ -117,7 +118,9 @@ async def test_restore_recovers_sats_ehash_and_unanswered_shares(
     open_epoch(mint)
     await mine(mint, wallet, [2] * 150 + [64])  # more than one restore batch of 100
     # the miner dies between submitting a share and reading the pool's answer
-    keyset = mint.keyset(mint.current_epoch().keyset_id)  # type: ignore[union-attr]
+    current = mint.current_epoch()
+    assert current is not None
+    keyset = mint.keyset(current.keyset_id)
     for _ in range(350):  # a long run of shares the pool refused must not end the restore scan early
         wallet.fail_share(wallet.prepare_share(keyset.id, 2, 1), "stale-share")
     lost_answer = wallet.prepare_share(keyset.id, 16, 1)
@@ -190,8 +193,9 @@ async def test_ehash_tokens_move_within_one_epoch(
     try:
         tampered = decode_token(token)
         first = tampered.proofs[0]
-        assert first.dleq is not None and first.dleq.r is not None
-        wrong_r = replace(first.dleq, r=tampered.proofs[-1].dleq.r)  # type: ignore[union-attr]
+        last = tampered.proofs[-1]
+        assert first.dleq is not None and first.dleq.r is not None and last.dleq is not None
+        wrong_r = replace(first.dleq, r=last.dleq.r)
         bad = encode_token_v4(replace(tampered, proofs=[replace(first, dleq=wrong_r), *tampered.proofs[1:]]))
         with pytest.raises(WalletError, match="fails its DLEQ check"):
             await bob.receive(bad)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, TypeVar
 
@@ -42,19 +43,18 @@ MATURITY_SCAN_EPOCHS = 50
 """Won epochs checked for confirmations / orphaning on each tip change (newest first)."""
 
 
+@dataclass(eq=False)
 class EpochKeeper:
     """The mint's epochs in step with the node's chain."""
 
-    def __init__(
-        self, mint: Mint, node: NodeClient, settings: PoolSettings, events: EventHub, history: EpochHistory
-    ) -> None:
-        self.mint = mint
-        self.node = node
-        self.settings = settings
-        self.events = events
-        self.history = history
-        self.our_blocks: dict[str, int] = {}  # block hash → θ_B, for blocks this process submitted
-        self._template_ids = 0
+    mint: Mint
+    node: NodeClient
+    settings: PoolSettings
+    events: EventHub
+    history: EpochHistory
+    our_blocks: dict[str, int] = field(default_factory=dict, init=False)
+    """Block hash → θ_B, for the blocks this process submitted."""
+    _template_ids: int = field(default=0, init=False)
 
     async def rpc(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(fn, *args)
@@ -194,16 +194,14 @@ class EpochKeeper:
             return None
 
 
+@dataclass(eq=False)
 class TipWatch:
     """Polls the tip (≤ 1 s on loopback), moves the pool to the next epoch, refreshes the template."""
 
-    def __init__(
-        self, keeper: EpochKeeper, current: CurrentEpoch, channels: Channels, signatures: Signatures
-    ) -> None:
-        self.keeper = keeper
-        self.current = current
-        self.channels = channels
-        self.signatures = signatures
+    keeper: EpochKeeper
+    current: CurrentEpoch
+    channels: Channels
+    signatures: Signatures
 
     async def run(self, stop: asyncio.Event) -> None:
         last_refresh = time.monotonic()

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from nutx_cli.core.bdhke import BlindSig
@@ -84,27 +85,18 @@ class Signatures:
         await self._drained.wait()
 
 
+@dataclass(eq=False)
 class SharesInFlight:
-    """Every share from its arrival to its answer."""
+    """Every share from its arrival to its answer; `submit_block` and `retarget` are the pool's."""
 
-    def __init__(
-        self,
-        current: CurrentEpoch,
-        signatures: Signatures,
-        *,
-        k_max: int,
-        submit_block: Callable[[CheckedShare], Awaitable[None]],
-        retarget: Callable[[Channel, float], Awaitable[None]],
-        events: EventHub,
-    ) -> None:
-        self.current = current
-        self.signatures = signatures
-        self.k_max = k_max
-        self._submit_block = submit_block
-        self._retarget = retarget
-        self.events = events
-        self._tasks: set[asyncio.Future[Any]] = set()  # block shares and retargets
-        self._outbox: dict[Peer, list[Message]] = {}
+    current: CurrentEpoch
+    signatures: Signatures
+    k_max: int
+    submit_block: Callable[[CheckedShare], Awaitable[None]]
+    retarget: Callable[[Channel, float], Awaitable[None]]
+    events: EventHub
+    _tasks: set[asyncio.Future[Any]] = field(default_factory=set, init=False)  # block shares and retargets
+    _outbox: dict[Peer, list[Message]] = field(default_factory=dict, init=False)
 
     def submit(self, channel: Channel, share: SubmitSharesEcashExtended, now: float) -> None:
         """Check `share`; if it passes, have it signed and answer it once the signature is durable."""
@@ -147,7 +139,7 @@ class SharesInFlight:
         async with self.current.lock:
             if checked.job.epoch != self.current.number:
                 raise ShareRejected("stale-share")
-            await self._submit_block(checked)
+            await self.submit_block(checked)
             return await self._sign(checked, share)
 
     def _track(self, work: Awaitable[T]) -> asyncio.Future[T]:
@@ -204,7 +196,7 @@ class SharesInFlight:
         )
         self._publish_share(channel, checked.level, checked.amount, None, now)
         if channel.vardiff.on_share(now) is not None:
-            self._track(self._retarget(channel, now))
+            self._track(self.retarget(channel, now))
 
     def _reject(self, channel: Channel, share: SubmitSharesEcashExtended, code: str, now: float) -> None:
         channel.stats.record_rejected(code)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from nutx_cli.core.pool_stats import Block, ChainTip, HashrateSample, PoolStats, PoolSummary
@@ -46,25 +47,17 @@ def levels(channels: Iterable[ShareStats]) -> dict[int, int]:
     return dict(sorted(Counter(c.level for c in channels).items()))
 
 
+@dataclass(eq=False)
 class PoolStatsBuilder:
     """Builds the stats document from the pool's live state; keeps the hashrate history."""
 
-    def __init__(
-        self,
-        mint: Mint,
-        settings: PoolSettings,
-        current: CurrentEpoch,
-        channels: Channels,
-        epochs: EpochHistory,
-        started_at: float,
-    ) -> None:
-        self.mint = mint
-        self.settings = settings
-        self.current = current
-        self.channels = channels
-        self.epochs = epochs
-        self.started_at = started_at
-        self.history: deque[HashrateSample] = deque(maxlen=HISTORY_SAMPLES)
+    mint: Mint
+    settings: PoolSettings
+    current: CurrentEpoch
+    channels: Channels
+    epochs: EpochHistory
+    started_at: float
+    history: deque[HashrateSample] = field(default_factory=lambda: deque(maxlen=HISTORY_SAMPLES), init=False)
 
     def hashrate(self, now: float) -> float:
         return sum(c.stats.hashrate(now)["5m"] for c in self.channels)

@@ -155,13 +155,13 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
         echo(f"  admin      {pool_info.admin}  (stats: {pool_info.admin}/v1/pool/stats)")
         echo(f"  payout     {payout_address}")
         echo(f"  pool.json  {data_dir / 'pool.json'}")
-        tasks = [asyncio.create_task(pool.run_tip_watch(stop)), asyncio.create_task(pool.run_vardiff(stop))]
+        tasks = [asyncio.create_task(pool.tip_watch.run(stop)), asyncio.create_task(pool.run_vardiff(stop))]
         try:
             await stop.wait()
         finally:
             echo("pool stopping")
             await sv2.close()
-            await pool.wait_shares()
+            await pool.shares.wait()
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -65,48 +65,35 @@ class MinerConnection(Peer, Protocol):
 class Pool:
     """Everything the pool does between the node, the mint and the miners. Make one with `start`."""
 
-    def __init__(
-        self,
-        mint: Mint,
-        settings: PoolSettings,
-        keeper: EpochKeeper,
-        current: CurrentEpoch,
-        history: EpochHistory,
-        events: EventHub,
-    ) -> None:
-        self.mint = mint
-        self.settings = settings
-        self.keeper = keeper
+    def __init__(self, keeper: EpochKeeper, current: CurrentEpoch) -> None:
+        self.mint = keeper.mint
+        self.settings = keeper.settings
+        self.events = keeper.events
         self.current = current
-        self.events = events
-        self.channels = Channels(current, events)
-        signatures = Signatures(mint)
+        self.channels = Channels(current, self.events)
+        signatures = Signatures(self.mint)
         self.tip_watch = TipWatch(keeper, current, self.channels, signatures)
         self.shares = SharesInFlight(
             current,
             signatures,
-            k_max=mint.k_max,
+            k_max=self.mint.k_max,
             submit_block=keeper.submit_block,
             retarget=self.channels.retarget,
-            events=events,
+            events=self.events,
         )
-        self.stats = PoolStatsBuilder(mint, settings, current, self.channels, history, started_at=time.time())
+        self.stats = PoolStatsBuilder(
+            self.mint, self.settings, current, self.channels, keeper.history, started_at=time.time()
+        )
 
     @classmethod
     async def start(cls, mint: Mint, node: NodeClient, settings: PoolSettings) -> Pool:
         """Resume the open epoch (or close it once if the chain moved while the pool was down)."""
-        events = EventHub()
-        history = EpochHistory(mint)
-        keeper = EpochKeeper(mint, node, settings, events, history)
-        current = await keeper.resume()
-        pool = cls(mint, settings, keeper, current, history, events)
+        keeper = EpochKeeper(mint, node, settings, EventHub(), EpochHistory(mint))
+        pool = cls(keeper, await keeper.resume())
         await keeper.scan_maturity()
         return pool
 
-    # -- long-running tasks ----------------------------------------------------------------------------
-
-    async def run_tip_watch(self, stop: asyncio.Event) -> None:
-        await self.tip_watch.run(stop)
+    # -- long-running tasks (with `tip_watch.run` and, at shutdown, `shares.wait`) ---------------------
 
     async def run_vardiff(self, stop: asyncio.Event) -> None:
         """Sample the pool hashrate; catch channels whose shares stopped coming (too hard a level)."""
@@ -117,10 +104,6 @@ class Pool:
             for channel in self.channels:
                 if channel.vardiff.check(now) is not None:
                     await self.channels.retarget(channel, now)
-
-    async def wait_shares(self) -> None:
-        """Let every share already received finish (used at shutdown)."""
-        await self.shares.wait()
 
     def stats_json(self) -> dict[str, Any]:
         """`GET /v1/pool/stats` (DESIGN.md §5)."""

@@ -191,7 +191,7 @@ async def started(tmp_path: Path, node: NodeClient, request: pytest.FixtureReque
     try:
         pool = await Pool.start(mint, node, settings)
         yield pool
-        await pool.wait_shares()
+        await pool.shares.wait()
     finally:
         mint.close()
 

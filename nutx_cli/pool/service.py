@@ -25,12 +25,13 @@ from fractions import Fraction
 from typing import Any, TypeVar
 
 from nutx_cli.core.bdhke import BlindSig
+from nutx_cli.core.epoch_json import Epoch
 from nutx_cli.core.models import BlindedMessage as ModelBlindedMessage
 from nutx_cli.core.models import Proof as ModelProof
 from nutx_cli.core.targets import target_of_level
 from nutx_cli.core.vardiff import Vardiff, VardiffConfig, VardiffError
 from nutx_cli.errors import NutxError
-from nutx_cli.mint import EpochInfo, Mint, MintError
+from nutx_cli.mint import Mint, MintError
 from nutx_cli.node.client import NodeClient, NodeRpcError
 from nutx_cli.pool.channel import Channel
 from nutx_cli.pool.epochs import Tip, decide_outcome, maturity_update, tip_changed
@@ -184,10 +185,8 @@ class Pool:
         current = self.mint.current_epoch()
         if current is None:
             current = self.mint.open_epoch(tip_hash=tip.hash, height=tip.height, now=int(time.time()))
-        elif current.start_hash != tip.hash:
-            current = await self._close_and_open(
-                Tip(current.start_hash, current.start_height), current.epoch, tip
-            )
+        elif (start := Tip(*self.mint.epoch_start(current.epoch))).hash != tip.hash:
+            current = await self._close_and_open(start, current.epoch, tip)
         self._enter_epoch(current.epoch, tip, template)
         await self._scan_maturity()
 
@@ -210,7 +209,7 @@ class Pool:
             keys=[(a, keyset.public_keys[a]) for a in sorted(keyset.public_keys)],
         )
 
-    async def _close_and_open(self, start: Tip, epoch: int, new_tip: Tip) -> EpochInfo:
+    async def _close_and_open(self, start: Tip, epoch: int, new_tip: Tip) -> Epoch:
         """Close `epoch` (started at `start`) by the won/lost rule and open the next at `new_tip`."""
         block_at_next = await self._hash_at(start.height + 1, new_tip)
         theta_b = await self._is_ours(block_at_next)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, replace
 
+from nutx_cli.core.epoch_json import Epoch
 from nutx_cli.tui.stats import (
     Block,
     BlockEvent,
     Channel,
     ChannelEvent,
-    Epoch,
     EpochEvent,
     HashrateSample,
     PoolEvent,

@@ -2,8 +2,8 @@
 
 Parsing happens once, at the edge, so widgets work with typed values and a pool that sends something
 malformed is reported as such ("bad stats from the pool: …") instead of crashing the dashboard.
-Unknown fields are ignored and optional ones may be missing (the pool may add fields freely).
-Beyond DESIGN §5 the stats document may carry `"epochs": [EPOCH, …]` (newest first),
+Unknown fields are ignored and optional ones may be missing (the pool may add fields freely); an
+epoch is read by the one EPOCH schema (`core.epoch_json`). Beyond DESIGN §5 the stats document may carry `"epochs": [EPOCH, …]` (newest first),
 `"hashrate_history": [{"time": unix, "hashrate": H/s}, …]` (oldest first) and `pool.k_max`.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from nutx_cli.core.epoch_json import Epoch, EpochJsonError
 from nutx_cli.errors import NutxError
 from nutx_cli.tui.format import parse_fraction
 
@@ -56,25 +57,6 @@ class Channel:
     @property
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
-
-
-@dataclass(frozen=True)
-class Epoch:
-    epoch: int
-    status: str
-    keyset_id: str | None
-    k_max: int | None
-    started_at: float | None
-    ended_at: float | None
-    height: int | None
-    block_hash: str | None
-    work: int
-    theta_b: int | None
-    mint_fee: int | None
-    theta_c: int | None
-    price: Fraction | None
-    confirmations: int | None
-    paid: int
 
 
 @dataclass(frozen=True)
@@ -194,27 +176,10 @@ def parse_channel(value: Any) -> Channel:
 
 
 def parse_epoch(value: Any) -> Epoch:
-    d = _obj(value, "an epoch")
-    index = _int(d.get("epoch"), "epoch")
-    if index is None:
-        raise StatsError("an epoch has no index")
-    return Epoch(
-        epoch=index,
-        status=str(d.get("status") or "?"),
-        keyset_id=_str(d.get("keyset_id")),
-        k_max=_int(d.get("k_max"), "k_max"),
-        started_at=_num(d.get("started_at"), "started_at"),
-        ended_at=_num(d.get("ended_at"), "ended_at"),
-        height=_int(d.get("height"), "height"),
-        block_hash=_str(d.get("block_hash")),
-        work=_int(d.get("work"), "work") or 0,
-        theta_b=_int(d.get("theta_b"), "theta_b"),
-        mint_fee=_int(d.get("mint_fee"), "mint_fee"),
-        theta_c=_int(d.get("theta_c"), "theta_c"),
-        price=_frac(d.get("price"), "price"),
-        confirmations=_int(d.get("confirmations"), "confirmations"),
-        paid=_int(d.get("paid"), "paid") or 0,
-    )
+    try:
+        return Epoch.from_json(value)
+    except EpochJsonError as exc:
+        raise StatsError(str(exc)) from None
 
 
 def parse_block(value: Any) -> Block:

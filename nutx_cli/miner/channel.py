@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nutx_cli.core.vocabulary import Unit
 from nutx_cli.errors import NutxError
 from nutx_cli.sv2.connection import Connection
 from nutx_cli.sv2.ecash import (
@@ -163,7 +164,7 @@ class EcashChannel:
                         nominal_hash_rate=nominal_hash_rate,
                         max_target=max_target,
                         min_extranonce_size=min_extranonce_size,
-                        unit="ehash",
+                        unit=Unit.EHASH,
                     )
                 )
                 reply = await conn.recv()

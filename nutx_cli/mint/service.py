@@ -115,10 +115,6 @@ class Mint:
     def lightning(self, backend: LightningBackend) -> None:
         self._mint_quotes.lightning = self._melts.lightning = backend
 
-    @property
-    def mint_fee(self) -> int:
-        return self._epochs.mint_fee
-
     # -- keysets ------------------------------------------------------------------------------
 
     def keyset(self, keyset_id: str) -> Keyset:

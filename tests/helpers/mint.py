@@ -17,6 +17,26 @@ from nutx_cli.mint.http import serve_app
 from nutx_cli.mint.lightning import FakeBackend, Invoice, Payment
 from tests.helpers.procs import free_port, port_open
 
+EPOCH_KEYS = [
+    "epoch",
+    "status",
+    "keyset_id",
+    "k_max",
+    "started_at",
+    "ended_at",
+    "height",
+    "block_hash",
+    "work",
+    "work_by_amount",
+    "theta_b",
+    "mint_fee",
+    "theta_c",
+    "price",
+    "confirmations",
+    "paid",
+]
+"""The keys of the EPOCH JSON, in the order of DESIGN §5."""
+
 
 def random_r() -> bytes:
     while True:

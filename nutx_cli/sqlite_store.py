@@ -6,9 +6,9 @@ and the wallet's "store the secret before the share is sent" rely on that. Write
 `transaction()` (BEGIN IMMEDIATE … COMMIT, re-entrant, behind a lock, because event-loop code and
 worker threads share one connection).
 
-A store that names its own `error` (a `StoreError`) gets every `sqlite3.Error` of its opening, its
-reads (`_rows`) and its transactions raised as that error, which says which file failed; the layers
-above then catch one `NutxError`, never sqlite3's types.
+Every `sqlite3.Error` of a store's opening, its reads (`_rows`) and its transactions is raised as
+the store's own `error` (a `StoreError` subclass each store names), which says which file failed;
+the layers above then catch one `NutxError`, never sqlite3's types.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ class StoreError(NutxError):
 class SqliteStore:
     """One database file with a schema (statements separated by `;`) and a `meta` key/value table."""
 
-    error: ClassVar[type[StoreError] | None] = None
-    """The store's own error for sqlite3 failures; None lets `sqlite3.Error` through (the mint store)."""
+    error: ClassVar[type[StoreError]] = StoreError
+    """The store's own error for sqlite3 failures."""
 
     def __init__(
         self, path: Path, schema: str, schema_version: int, migrations: Mapping[int, str] | None = None
@@ -60,33 +60,28 @@ class SqliteStore:
             with self._sqlite_errors():
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                with self.transaction():
-                    self._run_script(schema)
-                    stored = self.meta("schema")
-                    version = schema_version if stored is None else int(stored)
-                    if version > schema_version:
-                        raise NutxError(
-                            f"{path} was written by a newer nutx (schema {version}); upgrade nutx"
-                        )
-                    while version < schema_version:
-                        self._run_script((migrations or {})[version])
-                        version += 1
-                    self.set_meta("schema", str(version))
-        except sqlite3.Error as exc:
+            with self.transaction():
+                self._run_script(schema)
+                stored = self.meta("schema")
+                version = schema_version if stored is None else int(stored)
+                if version > schema_version:
+                    raise NutxError(f"{path} was written by a newer nutx (schema {version}); upgrade nutx")
+                while version < schema_version:
+                    self._run_script((migrations or {})[version])
+                    version += 1
+                self.set_meta("schema", str(version))
+        except StoreError as exc:
             conn.close()
-            raise NutxError(
-                f"cannot bring {path} to schema {schema_version} ({exc}); the file is left as it was"
-            ) from None
+            raise self.error(
+                f"cannot bring {path} to schema {schema_version} ({exc.__cause__}); the file is left as it was"
+            ) from exc.__cause__
         except BaseException:
             conn.close()
             raise
 
     @contextmanager
     def _sqlite_errors(self) -> Iterator[None]:
-        """sqlite3.Error raised inside as the store's own `error`, when it has one."""
-        if self.error is None:
-            yield
-            return
+        """sqlite3.Error raised inside as the store's own `error`."""
         try:
             yield
         except sqlite3.Error as exc:

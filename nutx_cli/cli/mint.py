@@ -75,16 +75,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Keysets, epochs and outstanding liabilities of a mint's data dir."""
         from nutx_cli.mint import Mint
-        from nutx_cli.mint.lightning import OfflineBackend
-        from nutx_cli.mint.store import DB_NAME, MintStore
 
         chosen = data_dir or _info_dir()
-        if not (chosen / DB_NAME).exists():
-            raise NutxError(f"no mint database in {chosen}; pass --data-dir of a mint or pool")
-        store = MintStore.in_dir(chosen)
-        network = store.meta("network") or "regtest"
-        store.close()
-        mint = Mint.open(chosen, network=network, lightning=OfflineBackend(network))
+        mint = Mint.open_to_read(chosen)
         try:
             summary = mint.summary_json()
         finally:

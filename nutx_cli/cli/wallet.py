@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from nutx_cli.cli.config import default_data_dir
+from nutx_cli.core.vocabulary import Unit
 from nutx_cli.errors import NutxError
 
 if TYPE_CHECKING:  # the wallet library loads httpx and the crypto cores: import it only when a command runs
@@ -126,7 +127,7 @@ def register(app: typer.Typer) -> None:
             if not listing.proofs:
                 typer.echo("  none")
             for p in listing.proofs:
-                where = "sat" if p.unit == "sat" else f"ehash epoch {p.epoch}"
+                where = Unit.SAT if p.unit == Unit.SAT else f"ehash epoch {p.epoch}"
                 typer.echo(f"  {where:<18} {p.state:<9} {p.count:>6} × {p.amount}")
             if listing.pending_shares:
                 typer.echo(f"pending shares: {listing.pending_shares}")

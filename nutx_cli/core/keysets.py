@@ -23,8 +23,8 @@ __all__ = [
     "Keyset",
     "derive_keyset",
     "keyset_from_public_json",
-    "keyset_id_v1",
-    "keyset_id_v2",
+    "keyset_id_v00",
+    "keyset_id_v01",
     "short_keyset_id",
 ]
 
@@ -77,7 +77,7 @@ def derive_keyset(
     amounts: Iterable[int] = SAT_AMOUNTS,
     input_fee_ppk: int = 0,
 ) -> Keyset:
-    """Derive keyset (unit, index) from the master seed; the id is version 01 (`keyset_id_v2`).
+    """Derive keyset (unit, index) from the master seed; the id is version 01 (`keyset_id_v01`).
 
     nutx uses (unit "sat", index 0) for the sat keyset and (unit "ehash", index e) for epoch e.
     The derivation below is frozen forever (changing it would lose every issued token):
@@ -102,7 +102,7 @@ def derive_keyset(
         private_keys[amount] = k
         public_keys[amount] = PublicKey.from_valid_secret(k).format()
     return Keyset(
-        id=keyset_id_v2(public_keys, unit, input_fee_ppk),
+        id=keyset_id_v01(public_keys, unit, input_fee_ppk),
         unit=unit,
         private_keys=private_keys,
         public_keys=public_keys,
@@ -110,13 +110,13 @@ def derive_keyset(
     )
 
 
-def keyset_id_v1(public_keys: Mapping[int, bytes]) -> str:
+def keyset_id_v00(public_keys: Mapping[int, bytes]) -> str:
     """Version 00 id: "00" + first 14 hex of SHA256(concat of keys sorted by amount)."""
     digest = hashlib.sha256(b"".join(public_keys[a] for a in sorted(public_keys))).hexdigest()
     return "00" + digest[:14]
 
 
-def keyset_id_v2(
+def keyset_id_v01(
     public_keys: Mapping[int, bytes],
     unit: str,
     input_fee_ppk: int = 0,

@@ -5,6 +5,9 @@ validates everything a peer could get wrong and raises `ModelError` (or `CryptoE
 point) with a message naming the field; `to_json` gives the exact wire dict, optional fields
 omitted when absent. Constructors trust their arguments (the mint builds these from values it
 just computed).
+
+A blind signature is a `bdhke.BlindSig` (bytes) everywhere inside nutx; `BlindSignature.of` and
+`BlindSignature.blind_sig` are its one adapter to and from this JSON form.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Self
 
-from nutx_cli.core.bdhke import parse_point, secret_to_y
+from nutx_cli.core.bdhke import BlindSig, parse_point, secret_to_y
 from nutx_cli.errors import NutxError
 
 __all__ = ["DLEQ", "MAX_AMOUNT", "BlindSignature", "BlindedMessage", "ModelError", "Proof"]
@@ -146,6 +149,17 @@ class BlindSignature:
             C_=_point_hex(_field(d, "C_", str), "C_"),
             dleq=None if dleq is None else DLEQ.from_json(dleq),
         )
+
+    @classmethod
+    def of(cls, sig: BlindSig, amount: int, keyset_id: str) -> Self:
+        """The JSON form of `sig`, made with the key for `amount` of keyset `keyset_id`."""
+        return cls(amount, keyset_id, sig.C_.hex(), DLEQ(sig.e.hex(), sig.s.hex()))
+
+    def blind_sig(self) -> BlindSig:
+        """The signature as bytes; ModelError when it carries no DLEQ proof (nutx signs none without)."""
+        if self.dleq is None:
+            raise ModelError("the signature carries no DLEQ proof")
+        return BlindSig(bytes.fromhex(self.C_), bytes.fromhex(self.dleq.e), bytes.fromhex(self.dleq.s))
 
 
 @dataclass(frozen=True, slots=True)

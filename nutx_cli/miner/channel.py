@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nutx_cli.core.targets import U256_MAX
+from nutx_cli.core.vocabulary import Unit
 from nutx_cli.errors import NutxError
 from nutx_cli.sv2.connection import Connection
 from nutx_cli.sv2.ecash import (
@@ -166,7 +167,7 @@ class EcashChannel:
                         nominal_hash_rate=nominal_hash_rate,
                         max_target=max_target,
                         min_extranonce_size=min_extranonce_size,
-                        unit="ehash",
+                        unit=Unit.EHASH,
                     )
                 )
                 reply = await conn.recv()

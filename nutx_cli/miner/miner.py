@@ -176,9 +176,7 @@ class CpuMiner:
         if isinstance(reply, SubmitSharesEcashExtendedSuccess):
             sig = reply.signature
             try:
-                self.wallet.complete_share(
-                    prepared, sig.blinded_signature, sig.dleq_e, sig.dleq_s, work.keyset.key_for(sig.amount)
-                )
+                self.wallet.complete_share(prepared, sig.blind_sig(), work.keyset.key_for(sig.amount))
             except NutxError as exc:
                 log.error("signature for a share refused by the wallet: %s", exc)
                 self.status.rejected["bad-signature"] += 1

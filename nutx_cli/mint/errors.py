@@ -8,6 +8,7 @@ amount the keyset has no key for) also use the project range 41xxx.
 
 from __future__ import annotations
 
+from nutx_cli.core.vocabulary import MAX_PER_REQUEST
 from nutx_cli.errors import NutxError
 
 CODES: dict[str, int] = {
@@ -65,3 +66,9 @@ class MintError(NutxError):
 
     def to_json(self) -> dict[str, object]:
         return {"detail": self.detail, "code": self.code}
+
+
+def check_request_size(count: int, what: str, name: str) -> None:
+    """Refuse (`name`: too-many-proofs / too-many-outputs) a request with more than MAX_PER_REQUEST `what`."""
+    if count > MAX_PER_REQUEST:
+        raise MintError(name, f"{count} {what}; at most {MAX_PER_REQUEST} per request")

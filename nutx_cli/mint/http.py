@@ -21,20 +21,20 @@ from nutx_cli import __version__
 from nutx_cli.core.bdhke import CryptoError
 from nutx_cli.core.models import BlindedMessage, ModelError, Proof
 from nutx_cli.errors import NutxError
-from nutx_cli.mint.errors import MintError
-from nutx_cli.mint.service import MAX_INPUTS, MAX_OUTPUTS, Mint
+from nutx_cli.mint.errors import MintError, check_request_size
+from nutx_cli.mint.service import Mint
+from nutx_cli.sqlite_store import StoreError
 
 T = TypeVar("T")
 
 
-def _list(body: dict[str, Any], key: str, limit: int, too_many: str, *, required: bool = True) -> list[Any]:
+def _list(body: dict[str, Any], key: str, too_many: str, *, required: bool = True) -> list[Any]:
     value = body.get(key)
     if value is None and not required:
         return []
     if not isinstance(value, list):
         raise MintError("malformed-request", f"{key!r} must be a list")
-    if len(value) > limit:
-        raise MintError(too_many, f"{len(value)} {key}; at most {limit} per request")
+    check_request_size(len(value), key, too_many)
     return value
 
 
@@ -51,15 +51,13 @@ def _parse(items: list[Any], parse: Callable[[Any], T], bad_point: str, what: st
 
 
 def parse_inputs(body: dict[str, Any]) -> list[Proof]:
-    return _parse(
-        _list(body, "inputs", MAX_INPUTS, "too-many-proofs"), Proof.from_json, "proof-invalid", "input"
-    )
+    return _parse(_list(body, "inputs", "too-many-proofs"), Proof.from_json, "proof-invalid", "input")
 
 
 def parse_outputs(
     body: dict[str, Any], *, required: bool = True, allow_zero: bool = False
 ) -> list[BlindedMessage]:
-    items = _list(body, "outputs", MAX_OUTPUTS, "too-many-outputs", required=required)
+    items = _list(body, "outputs", "too-many-outputs", required=required)
     return _parse(
         items,
         lambda d: BlindedMessage.from_json(d, allow_zero=allow_zero),
@@ -91,6 +89,10 @@ def create_app(mint: Mint) -> FastAPI:
     @app.exception_handler(MintError)
     async def mint_error(_: Request, exc: MintError) -> JSONResponse:
         return JSONResponse(exc.to_json(), status_code=400)
+
+    @app.exception_handler(StoreError)
+    async def store_error(_: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": f"the mint's database failed: {exc}"}, status_code=500)
 
     @app.exception_handler(NutxError)
     async def other_error(_: Request, exc: NutxError) -> JSONResponse:
@@ -124,7 +126,7 @@ def create_app(mint: Mint) -> FastAPI:
 
     @app.post("/v1/checkstate")
     def checkstate(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        ys = _list(body, "Ys", MAX_INPUTS, "too-many-proofs")
+        ys = _list(body, "Ys", "too-many-proofs")
         if not all(isinstance(y, str) for y in ys):
             raise MintError("malformed-request", "'Ys' must be hex strings")
         return {"states": mint.check_state(ys)}

@@ -6,18 +6,25 @@ which holds a re-entrant lock (the HTTP API calls in from worker threads) and is
 BEGIN IMMEDIATE … COMMIT. Write methods must run inside it; read methods take the lock themselves.
 
 Amounts are powers of two up to 2^63, which SQLite's signed 64-bit INTEGER cannot hold, so rows
-store `amount_log2`; epoch work is recomputed in Python from per-amount counts.
+store `amount_log2`; epoch work is recomputed in Python from per-amount counts. What goes in and
+comes out are the typed rows of `mint.rows`; a failing database raises `MintStoreError`, never
+sqlite3's own errors.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nutx_cli.sqlite_store import SqliteStore
+from nutx_cli.core.bdhke import BlindSig
+from nutx_cli.core.epoch_status import EpochStatus
+from nutx_cli.core.models import BlindSignature
+from nutx_cli.core.vocabulary import MeltQuoteState, MintQuoteState, ProofState
+from nutx_cli.mint.rows import EpochRow, KeysetRow, MeltQuoteRow, MintQuoteRow, SignatureRow, SpendRow
+from nutx_cli.sqlite_store import SqliteStore, StoreError
 
 DB_NAME = "mint.sqlite3"
 SCHEMA_VERSION = 3
@@ -26,29 +33,6 @@ SCHEMA_VERSION = 3
 def log2(amount: int) -> int:
     """Exponent of a power-of-two amount (the only amounts nutx keysets have)."""
     return amount.bit_length() - 1
-
-
-@dataclass(frozen=True)
-class SignatureRow:
-    """One issued blind signature (NUT-09 needs all of them); `share` marks work-ledger rows."""
-
-    B_: bytes
-    C_: bytes
-    e: bytes
-    s: bytes
-    amount: int
-    keyset_id: str
-    share: bool = False
-
-
-@dataclass(frozen=True)
-class SpendRow:
-    """A proof burned (or locked as pending) by its identity Y."""
-
-    Y: bytes
-    amount: int
-    keyset_id: str
-    witness: str | None = None
 
 
 _SCHEMA = """
@@ -100,7 +84,6 @@ EPOCH_FIELDS = (
     "confirmations",
     "paid",
 )
-QUOTE_FIELDS = ("state", "payment_preimage", "fee_paid", "change")
 
 
 _MIGRATIONS = {
@@ -123,8 +106,14 @@ CREATE INDEX signatures_keyset ON signatures (keyset_id, share)""",
 }
 
 
+class MintStoreError(StoreError):
+    """The mint's database failed; the message names the file."""
+
+
 class MintStore(SqliteStore):
     """All persistent state of one mint (DESIGN §4–§5)."""
+
+    error = MintStoreError
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA, SCHEMA_VERSION, _MIGRATIONS)
@@ -151,8 +140,9 @@ class MintStore(SqliteStore):
             (keyset_id, unit, idx, epoch, input_fee_ppk, now),
         )
 
-    def keysets(self) -> list[dict[str, Any]]:
-        return self._rows("SELECT id, unit, idx, epoch, input_fee_ppk FROM keysets ORDER BY unit, idx")
+    def keysets(self) -> list[KeysetRow]:
+        rows = self._rows("SELECT id, unit, idx, epoch, input_fee_ppk FROM keysets ORDER BY unit, idx")
+        return [KeysetRow(**r) for r in rows]
 
     # -- signatures ---------------------------------------------------------------------------
 
@@ -163,7 +153,7 @@ class MintStore(SqliteStore):
     def add_signatures(self, rows: Iterable[SignatureRow]) -> None:
         self.db.conn.executemany(
             "INSERT INTO signatures (B_, C_, e, s, amount_log2, keyset_id, share) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(r.B_, r.C_, r.e, r.s, log2(r.amount), r.keyset_id, int(r.share)) for r in rows],
+            [(r.B_, r.sig.C_, r.sig.e, r.sig.s, log2(r.amount), r.keyset_id, int(r.share)) for r in rows],
         )
 
     def signatures_for(self, blinded: Sequence[bytes]) -> dict[bytes, SignatureRow]:
@@ -172,7 +162,11 @@ class MintStore(SqliteStore):
         )
         return {
             r["B_"]: SignatureRow(
-                r["B_"], r["C_"], r["e"], r["s"], 1 << r["amount_log2"], r["keyset_id"], bool(r["share"])
+                r["B_"],
+                BlindSig(r["C_"], r["e"], r["s"]),
+                1 << r["amount_log2"],
+                r["keyset_id"],
+                bool(r["share"]),
             )
             for r in rows
         }
@@ -206,13 +200,14 @@ class MintStore(SqliteStore):
 
     # -- spent and pending proofs -------------------------------------------------------------
 
-    def proof_states(self, ys: Sequence[bytes]) -> dict[bytes, tuple[str, str | None]]:
-        """Y → ("SPENT", witness) or ("PENDING", None); unknown Ys are absent (UNSPENT)."""
-        out: dict[bytes, tuple[str, str | None]] = {
-            r["Y"]: ("PENDING", None) for r in self._in_clause("SELECT Y FROM pending WHERE Y IN", list(ys))
+    def proof_states(self, ys: Sequence[bytes]) -> dict[bytes, tuple[ProofState, str | None]]:
+        """Y → (SPENT, witness) or (PENDING, None); unknown Ys are absent (UNSPENT)."""
+        out: dict[bytes, tuple[ProofState, str | None]] = {
+            r["Y"]: (ProofState.PENDING, None)
+            for r in self._in_clause("SELECT Y FROM pending WHERE Y IN", list(ys))
         }
         for r in self._in_clause("SELECT Y, witness FROM spent WHERE Y IN", list(ys)):
-            out[r["Y"]] = ("SPENT", r["witness"])
+            out[r["Y"]] = (ProofState.SPENT, r["witness"])
         return out
 
     def spend(self, rows: Iterable[SpendRow], now: int) -> None:
@@ -241,60 +236,78 @@ class MintStore(SqliteStore):
 
     # -- quotes -------------------------------------------------------------------------------
 
-    def add_mint_quote(self, row: dict[str, Any]) -> None:
+    def add_mint_quote(self, row: MintQuoteRow) -> None:
         self.db.execute(
             "INSERT INTO mint_quotes (quote, method, request, payment_hash, amount, unit, state, expiry, pubkey, "
             "created_at) VALUES (:quote, :method, :request, :payment_hash, :amount, :unit, :state, :expiry, "
             ":pubkey, :created_at)",
-            row,
+            _fields(row),
         )
 
-    def mint_quote(self, quote: str) -> dict[str, Any] | None:
+    def mint_quote(self, quote: str) -> MintQuoteRow | None:
         rows = self._rows("SELECT * FROM mint_quotes WHERE quote = ?", (quote,))
-        return rows[0] if rows else None
+        if not rows:
+            return None
+        r = rows[0]
+        return MintQuoteRow(**{**r, "state": MintQuoteState(r["state"])})
 
-    def mint_quote_by_hash(self, payment_hash: str) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM mint_quotes WHERE payment_hash = ?", (payment_hash,))
-        return rows[0] if rows else None
-
-    def set_mint_quote_state(self, quote: str, state: str) -> None:
+    def set_mint_quote_state(self, quote: str, state: MintQuoteState) -> None:
         self.db.execute("UPDATE mint_quotes SET state = ? WHERE quote = ?", (state, quote))
 
-    def add_melt_quote(self, row: dict[str, Any]) -> None:
+    def add_melt_quote(self, row: MeltQuoteRow) -> None:
         self.db.execute(
             "INSERT INTO melt_quotes (quote, method, request, payment_hash, amount, unit, fee_reserve, state, "
             "expiry, created_at) VALUES (:quote, :method, :request, :payment_hash, :amount, :unit, :fee_reserve, "
             ":state, :expiry, :created_at)",
-            row,
+            _fields(row),
         )
 
-    def melt_quote(self, quote: str) -> dict[str, Any] | None:
+    def melt_quote(self, quote: str) -> MeltQuoteRow | None:
         rows = self._rows("SELECT * FROM melt_quotes WHERE quote = ?", (quote,))
         if not rows:
             return None
-        row = rows[0]
-        row["change"] = json.loads(row["change"]) if row["change"] else None
-        return row
+        r = rows[0]
+        change = json.loads(r["change"]) if r["change"] else None
+        return MeltQuoteRow(
+            **{
+                **r,
+                "state": MeltQuoteState(r["state"]),
+                "change": None if change is None else tuple(BlindSignature.from_json(c) for c in change),
+            }
+        )
 
-    def melt_quotes_in_state(self, state: str) -> list[str]:
+    def melt_quotes_in_state(self, state: MeltQuoteState) -> list[str]:
         return [r["quote"] for r in self._rows("SELECT quote FROM melt_quotes WHERE state = ?", (state,))]
 
-    def payment_melt_state(self, payment_hash: str) -> str | None:
-        """'PAID' or 'PENDING' if a melt of this payment hash went out or is in flight, else None."""
+    def payment_melt_state(self, payment_hash: str) -> MeltQuoteState | None:
+        """PAID or PENDING if a melt of this payment hash went out or is in flight, else None."""
         rows = self._rows(
             "SELECT state FROM melt_quotes WHERE payment_hash = ? AND state IN ('PENDING', 'PAID')",
             (payment_hash,),
         )
-        return rows[0]["state"] if rows else None
+        return MeltQuoteState(rows[0]["state"]) if rows else None
 
-    def update_melt_quote(self, quote: str, **fields: Any) -> None:
-        unknown = set(fields) - set(QUOTE_FIELDS)
-        if unknown:
-            raise ValueError(f"not melt quote fields: {sorted(unknown)}")
-        if "change" in fields and fields["change"] is not None:
-            fields["change"] = json.dumps(fields["change"])
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        self.db.execute(f"UPDATE melt_quotes SET {sets} WHERE quote = ?", (*fields.values(), quote))
+    def update_melt_quote(
+        self,
+        quote: str,
+        *,
+        state: MeltQuoteState,
+        payment_preimage: str | None = None,
+        fee_paid: int | None = None,
+        change: Sequence[BlindSignature] | None = None,
+    ) -> None:
+        """Move a melt quote to `state`; a PAID one also records its preimage, fee paid and change."""
+        self.db.execute(
+            "UPDATE melt_quotes SET state = ?, payment_preimage = COALESCE(?, payment_preimage), "
+            "fee_paid = COALESCE(?, fee_paid), change = COALESCE(?, change) WHERE quote = ?",
+            (
+                state,
+                payment_preimage,
+                fee_paid,
+                None if change is None else json.dumps([c.to_json() for c in change]),
+                quote,
+            ),
+        )
 
     def melted_by_unit(self) -> dict[str, int]:
         rows = self._rows(
@@ -321,24 +334,26 @@ class MintStore(SqliteStore):
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE epochs SET {sets} WHERE epoch = ?", (*fields.values(), epoch))
 
-    def epoch_row(self, epoch: int) -> dict[str, Any] | None:
+    def epoch_row(self, epoch: int) -> EpochRow | None:
         rows = self._rows("SELECT * FROM epochs WHERE epoch = ?", (epoch,))
-        return rows[0] if rows else None
+        return _epoch_row(rows[0]) if rows else None
 
-    def epoch_rows(self) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM epochs ORDER BY epoch DESC")
+    def epoch_rows(self) -> list[EpochRow]:
+        """Every epoch, newest first."""
+        return [_epoch_row(r) for r in self._rows("SELECT * FROM epochs ORDER BY epoch DESC")]
 
     def last_epoch(self) -> int | None:
         rows = self._rows("SELECT MAX(epoch) AS n FROM epochs")
         return rows[0]["n"] if rows else None
 
-    def open_epoch(self) -> int | None:
+    def open_epoch_number(self) -> int | None:
+        """The epoch whose status is open (at most one is)."""
         rows = self._rows("SELECT epoch FROM epochs WHERE status = 'open' ORDER BY epoch DESC LIMIT 1")
         return rows[0]["epoch"] if rows else None
 
-    def epoch_status(self, epoch: int) -> str | None:
+    def epoch_status(self, epoch: int) -> EpochStatus | None:
         rows = self._rows("SELECT status FROM epochs WHERE epoch = ?", (epoch,))
-        return rows[0]["status"] if rows else None
+        return EpochStatus(rows[0]["status"]) if rows else None
 
     def work_counts(self, epoch: int) -> dict[int, int]:
         """Amount → number of share signatures of that amount in the epoch."""
@@ -360,3 +375,12 @@ class MintStore(SqliteStore):
             "INSERT INTO redemptions (epoch, ehash_log2_counts, sats, at) VALUES (?, ?, ?, ?)",
             (epoch, json.dumps(counts), sats, now),
         )
+
+
+def _epoch_row(r: dict[str, Any]) -> EpochRow:
+    return EpochRow(**{**r, "status": EpochStatus(r["status"])})
+
+
+def _fields(row: MintQuoteRow | MeltQuoteRow) -> dict[str, Any]:
+    """A row's fields by name, for named SQL parameters."""
+    return {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}

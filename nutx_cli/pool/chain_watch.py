@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, TypeVar
 
+from nutx_cli.core.epoch_json import Epoch
+from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.pool_stats import Block, BlockEvent, EpochEvent
+from nutx_cli.core.vocabulary import Unit
 from nutx_cli.errors import NutxError
-from nutx_cli.mint import EpochInfo, Mint
+from nutx_cli.mint import Mint
 from nutx_cli.node.client import NodeClient, NodeRpcError
 from nutx_cli.pool.channel import Channels
 from nutx_cli.pool.current import CurrentEpoch
@@ -74,7 +77,7 @@ class EpochKeeper:
         keyset = self.mint.ehash_keyset(epoch)
         return EcashKeyset(
             keyset_id=bytes.fromhex(keyset.id),
-            unit="ehash",
+            unit=Unit.EHASH,
             epoch=epoch,
             k_max=self.mint.k_max,
             keys=[(a, keyset.public_keys[a]) for a in sorted(keyset.public_keys)],
@@ -88,20 +91,18 @@ class EpochKeeper:
         current = self.mint.current_epoch()
         if current is None:
             current = self.mint.open_epoch(tip_hash=tip.hash, height=tip.height, now=int(time.time()))
-        elif current.start_hash != tip.hash:
-            current = await self.close_and_open(
-                Tip(current.start_hash, current.start_height), current.epoch, tip
-            )
+        elif (start := Tip(*self.mint.epoch_start(current.epoch))).hash != tip.hash:
+            current = await self.close_and_open(start, current.epoch, tip)
         return CurrentEpoch(current.epoch, tip, template, self.keyset(current.epoch), known)
 
-    async def close_and_open(self, start: Tip, epoch: int, new_tip: Tip) -> EpochInfo:
+    async def close_and_open(self, start: Tip, epoch: int, new_tip: Tip) -> Epoch:
         """Close `epoch` (started at `start`) by the won/lost rule and open the next at `new_tip`."""
         block_at_next = await self._hash_at(start.height + 1, new_tip)
         theta_b = await self._is_ours(block_at_next)
         ours = {block_at_next} if block_at_next is not None and theta_b is not None else set()
         outcome = decide_outcome(start, block_at_next, ours)
         now = int(time.time())
-        if outcome.status == "won":
+        if outcome.status == EpochStatus.WON:
             assert theta_b is not None and outcome.block_hash is not None
             self.mint.close_epoch_won(
                 epoch, theta_b=theta_b, block_hash=outcome.block_hash, height=outcome.height, now=now
@@ -118,7 +119,7 @@ class EpochKeeper:
             log.info("epoch %d lost (block %s at height %d)", epoch, block_at_next, outcome.height)
         closed = self.mint.epoch(epoch).to_json()
         self.events.publish(EpochEvent(closed).to_json(dict))
-        if outcome.status == "won":
+        if outcome.status == EpochStatus.WON:
             self.events.publish(BlockEvent(Block.of_epoch(closed)).to_json())
         opened = self.mint.open_epoch(tip_hash=new_tip.hash, height=new_tip.height, now=now)
         self.events.publish(EpochEvent(opened.to_json()).to_json(dict))
@@ -129,7 +130,7 @@ class EpochKeeper:
         """Count confirmations of won epochs; mark those whose block left the best chain orphaned."""
         checked = 0
         for info in self.mint.epochs():
-            if info.status not in ("won", "mature") or info.block_hash is None:
+            if info.status not in (EpochStatus.WON, EpochStatus.MATURE) or info.block_hash is None:
                 continue
             checked += 1
             if checked > MATURITY_SCAN_EPOCHS:

@@ -18,6 +18,8 @@ from collections.abc import Container
 from dataclasses import dataclass
 from typing import Literal
 
+from nutx_cli.core.epoch_status import EpochStatus
+
 
 @dataclass(frozen=True, slots=True)
 class Tip:
@@ -31,7 +33,7 @@ class Tip:
 class EpochOutcome:
     """How the open epoch ends: `won` with our block at `height`, or `lost`."""
 
-    status: Literal["won", "lost"]
+    status: Literal[EpochStatus.WON, EpochStatus.LOST]
     height: int
     block_hash: str | None
 
@@ -45,8 +47,8 @@ def decide_outcome(open_tip: Tip, block_at_next: str | None, ours: Container[str
     """The fate of the epoch that started at `open_tip`, given the hash at height h + 1 on the new best chain."""
     height = open_tip.height + 1
     if block_at_next is not None and block_at_next in ours:
-        return EpochOutcome("won", height, block_at_next)
-    return EpochOutcome("lost", height, None)
+        return EpochOutcome(EpochStatus.WON, height, block_at_next)
+    return EpochOutcome(EpochStatus.LOST, height, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +61,10 @@ class MaturityUpdate:
 
 
 def maturity_update(
-    epoch: int, status: str, confirmations: int, previous: int | None
+    epoch: int, status: EpochStatus, confirmations: int, previous: int | None
 ) -> MaturityUpdate | None:
     """The change to record for a won/mature epoch whose block has `confirmations` (−1: off the best chain)."""
-    if status not in ("won", "mature"):
+    if status not in (EpochStatus.WON, EpochStatus.MATURE):
         return None
     if confirmations < 1:
         return MaturityUpdate(epoch, "orphaned", 0)

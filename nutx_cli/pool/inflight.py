@@ -185,13 +185,7 @@ class SharesInFlight:
             SubmitSharesEcashExtendedSuccess(
                 channel_id=share.channel_id,
                 sequence_number=share.sequence_number,
-                signature=BlindSignature(
-                    amount=checked.amount,
-                    keyset_id=share.blinded_message.keyset_id,
-                    blinded_signature=sig.C_,
-                    dleq_e=sig.e,
-                    dleq_s=sig.s,
-                ),
+                signature=BlindSignature.of(sig, checked.amount, checked.job.keyset_id),
             ),
         )
         self._publish_share(channel, checked.level, checked.amount, None, now)

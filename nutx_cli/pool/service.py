@@ -14,8 +14,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from nutx_cli.core.models import BlindedMessage as ModelBlindedMessage
-from nutx_cli.core.models import Proof as ModelProof
 from nutx_cli.errors import NutxError
 from nutx_cli.mint import Mint, MintError
 from nutx_cli.node.client import NodeClient
@@ -147,20 +145,8 @@ class Pool:
     async def _redeem(self, msg: RedeemSharesEcash) -> Message:
         """RedeemSharesEcash: the same operation as `POST /v1/mining/redeem`, through the mint."""
         try:
-            proofs = [
-                ModelProof(
-                    amount=p.amount,
-                    id=p.keyset_id.hex(),
-                    secret=p.secret.decode("utf-8"),
-                    C=p.signature.hex(),
-                    witness=p.witness.decode("utf-8") or None,
-                )
-                for p in msg.proofs
-            ]
-            outputs = [
-                ModelBlindedMessage(amount=o.amount, id=o.keyset_id.hex(), B_=o.blinded_secret.hex())
-                for o in msg.outputs
-            ]
+            proofs = [p.to_model() for p in msg.proofs]
+            outputs = [o.to_model() for o in msg.outputs]
             signatures = await asyncio.to_thread(self.mint.redeem, proofs, outputs)
         except UnicodeDecodeError:
             return RedeemSharesEcashError(
@@ -176,14 +162,5 @@ class Pool:
             )
         return RedeemSharesEcashSuccess(
             request_id=msg.request_id,
-            signatures=[
-                BlindSignature(
-                    amount=s.amount,
-                    keyset_id=bytes.fromhex(s.id),
-                    blinded_signature=bytes.fromhex(s.C_),
-                    dleq_e=bytes.fromhex(s.dleq.e) if s.dleq else bytes(32),
-                    dleq_s=bytes.fromhex(s.dleq.s) if s.dleq else bytes(32),
-                )
-                for s in signatures
-            ],
+            signatures=[BlindSignature.of(s.blind_sig(), s.amount, s.id) for s in signatures],
         )

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from nutx_cli.core.bdhke import BlindSig
 from nutx_cli.core.share_stats import ShareStats
 from nutx_cli.core.targets import U256_MAX, level_of_target, target_of_level
 from nutx_cli.errors import NutxError
@@ -65,7 +66,7 @@ class ShareWallet(Protocol):
 
     def prepare_share(self, keyset_id: str, amount: int, epoch: int) -> Any: ...
 
-    def complete_share(self, prepared: Any, C_: bytes, e: bytes, s: bytes, K: bytes) -> Any: ...
+    def complete_share(self, prepared: Any, sig: BlindSig, K: bytes) -> Any: ...
 
     def fail_share(self, prepared: Any, reason: str) -> None: ...
 
@@ -354,9 +355,7 @@ class Downstream:
             return
         sig = answer.signature
         try:
-            wallet.complete_share(
-                prepared, sig.blinded_signature, sig.dleq_e, sig.dleq_s, job.keyset.key_for(job.amount)
-            )
+            wallet.complete_share(prepared, sig.blind_sig(), job.keyset.key_for(job.amount))
         except (NutxError, OSError) as exc:
             log.error("worker %s: the pool's signature was not stored: %s", share.worker, exc)
             stats.record_rejected("dleq-failure" if isinstance(exc, DleqFailure) else "wallet-error")

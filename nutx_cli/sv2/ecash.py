@@ -4,13 +4,18 @@ Auxiliary types are records too: `EcashKeyset`, `BlindedMessage`, `BlindSignatur
 (`B_`, `C_`, `C`, mint keys) are 33-byte SEC1 compressed; DLEQ scalars are 32 big-endian bytes; keyset
 ids are the raw id bytes (hex = Cashu's id string). The codec checks layouts only; whether a point is
 on the curve is the pool's check (`invalid-blinded-message`).
+
+Each record converts to the Cashu JSON objects of `core.models` (or, for a signature, from the
+`bdhke.BlindSig` the mint made) through one adapter method here, the only place that maps their fields.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from nutx_cli.core.keysets import keyset_id_v2
+from nutx_cli.core import models
+from nutx_cli.core.bdhke import BlindSig
+from nutx_cli.core.keysets import keyset_id_v01
 from nutx_cli.core.targets import level_of_target
 from nutx_cli.sv2.errors import FrameError
 from nutx_cli.sv2.messages import Message, message
@@ -53,7 +58,7 @@ class EcashKeyset:
 
     def verify_id(self) -> None:
         """Refuse a keyset whose id is not the version-01 id of its keys and unit (§6.5.3)."""
-        expected = keyset_id_v2(dict(self.keys), self.unit)
+        expected = keyset_id_v01(dict(self.keys), self.unit)
         if self.keyset_id.hex() != expected:
             raise FrameError(
                 f"keyset id {self.keyset_id.hex()} does not match its keys (expected {expected})"
@@ -72,6 +77,10 @@ class BlindedMessage:
     keyset_id: B0_255
     blinded_secret: POINT33  # B_
 
+    def to_model(self) -> models.BlindedMessage:
+        """The Cashu JSON form (the point is not checked here: the mint does that)."""
+        return models.BlindedMessage(self.amount, self.keyset_id.hex(), self.blinded_secret.hex())
+
 
 @record
 class BlindSignature:
@@ -81,6 +90,14 @@ class BlindSignature:
     dleq_e: SCALAR32
     dleq_s: SCALAR32
 
+    @classmethod
+    def of(cls, sig: BlindSig, amount: int, keyset_id: str) -> BlindSignature:
+        """The record of `sig`, made with the key for `amount` of keyset `keyset_id` (hex)."""
+        return cls(amount, bytes.fromhex(keyset_id), sig.C_, sig.e, sig.s)
+
+    def blind_sig(self) -> BlindSig:
+        return BlindSig(self.blinded_signature, self.dleq_e, self.dleq_s)
+
 
 @record
 class Proof:
@@ -89,6 +106,16 @@ class Proof:
     secret: B0_255  # the exact UTF-8 bytes of the Cashu secret string
     signature: POINT33  # C
     witness: B0_64K  # empty unless NUT-10/11 conditions
+
+    def to_model(self) -> models.Proof:
+        """The Cashu JSON form; UnicodeDecodeError when the secret or witness is not UTF-8."""
+        return models.Proof(
+            amount=self.amount,
+            id=self.keyset_id.hex(),
+            secret=self.secret.decode("utf-8"),
+            C=self.signature.hex(),
+            witness=self.witness.decode("utf-8") or None,
+        )
 
 
 @message(ECASH_EXTENSION, 0x00, channel_msg=False)

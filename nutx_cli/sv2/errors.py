@@ -14,10 +14,6 @@ class FrameError(Sv2Error):
     core message, an oversized frame, or a value that does not fit its wire type when encoding."""
 
 
-ProtocolError = FrameError
-"""The name peers of the codec may prefer: a protocol violation is a malformed frame."""
-
-
 class AuthenticationError(Sv2Error):
     """A ChaCha20-Poly1305 tag did not verify: the bytes were tampered with or the keys differ."""
 

@@ -11,6 +11,7 @@ import math
 from fractions import Fraction
 
 from nutx_cli.core.accounting import parse_price, redeem_value
+from nutx_cli.core.epoch_status import EpochStatus
 
 NONE = "—"
 SATS_PER_BTC = 100_000_000
@@ -140,12 +141,12 @@ def short_hash(text: str | None, head: int = 8, tail: int = 4) -> str:
     return text if len(text) <= head + tail + 1 else f"{text[:head]}…{text[-tail:]}"
 
 
-STATUS_STYLES = {
-    "open": "bold cyan",
-    "won": "bold yellow",
-    "mature": "bold green",
-    "lost": "red",
-    "orphaned": "bold magenta",
+STATUS_STYLES: dict[str, str] = {
+    EpochStatus.OPEN: "bold cyan",
+    EpochStatus.WON: "bold yellow",
+    EpochStatus.MATURE: "bold green",
+    EpochStatus.LOST: "red",
+    EpochStatus.ORPHANED: "bold magenta",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, replace
 
+from nutx_cli.core.epoch_json import Epoch
 from nutx_cli.core.pool_stats import (
     Block,
     BlockEvent,
@@ -21,7 +22,6 @@ from nutx_cli.core.pool_stats import (
     PoolSummary,
     ShareEvent,
 )
-from nutx_cli.tui.stats import Epoch
 
 FEED_SIZE = 200
 HISTORY_SIZE = 240

@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Sparkline, Static
 
+from nutx_cli.core.epoch_json import Epoch
+from nutx_cli.core.epoch_status import DEAD, DECIDED_WON, EpochStatus
 from nutx_cli.core.pool_stats import ChannelSummary, ShareEvent
 from nutx_cli.core.targets import TargetError, amount_of_level, difficulty_of_level, k_max_for, work_of_level
 from nutx_cli.tui import format as fmt
 from nutx_cli.tui.model import DashboardModel
-from nutx_cli.tui.stats import Epoch
 from nutx_cli.tui.wallet_view import NoWallet
 from nutx_cli.wallet.view import WalletSummary
 
@@ -136,15 +137,15 @@ class OverviewPane(Vertical):
         last = (
             fmt.NONE if block is None else f"#{block.height} {fmt.ago(block.time, now)} (epoch {block.epoch})"
         )
-        fates = [e.status for e in model.epochs if e.status != "open"]
+        fates = [e.status for e in model.epochs if e.status != EpochStatus.OPEN]
         record = Text()
-        for status in ("won", "mature", "lost", "orphaned"):
+        for status in (EpochStatus.WON, EpochStatus.MATURE, EpochStatus.LOST, EpochStatus.ORPHANED):
             if status in fates:
                 record.append(f"{fates.count(status)} {status} ", style=fmt.status_style(status))
         box.update(
             key_values(
                 [
-                    ("Age", fmt.age(None if epoch.started_at is None else now - epoch.started_at)),
+                    ("Age", fmt.age(now - epoch.started_at)),
                     ("Work", f"{fmt.ehash(epoch.work)} ehash"),
                     ("Keyset", fmt.short_hash(epoch.keyset_id)),
                     ("Block", last),
@@ -275,7 +276,7 @@ class SharesPane(Vertical):
 
 
 def epoch_row(e: Epoch) -> Row:
-    priced = e.status in ("won", "mature", "orphaned")
+    priced = e.status in DECIDED_WON
     return (
         str(e.epoch),
         status_text(e.status),
@@ -360,7 +361,7 @@ class LevelsPane(Vertical):
     @staticmethod
     def _k_max(model: DashboardModel) -> int | None:
         """The easiest level, which sets what a share is worth: from the epoch, the pool, or the network."""
-        if model.epoch is not None and model.epoch.k_max is not None:
+        if model.epoch is not None:
             return model.epoch.k_max
         if model.pool is None:
             return None
@@ -398,7 +399,7 @@ class WalletPane(Vertical):
             epoch = model.epoch_by_index(index)
             status = "?" if epoch is None else epoch.status
             value = None if epoch is None else fmt.estimated_sats(amount, epoch.price)
-            if status in ("lost", "orphaned"):
+            if status in DEAD:
                 value = 0
             estimate += value or 0
             rows.append(

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from nutx_cli.core.epoch_json import Epoch
+from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.pool_stats import PoolStats, fraction_json
 from nutx_cli.tui.format import hashrate
-from nutx_cli.tui.stats import Epoch
 
 
 @dataclass
@@ -68,9 +69,9 @@ class Progress:
         )
 
     def summary(self) -> str:
-        won = sorted(n for n, s in self.epoch_status.items() if s in ("won", "mature"))
-        lost = sorted(n for n, s in self.epoch_status.items() if s == "lost")
-        orphaned = sorted(n for n, s in self.epoch_status.items() if s == "orphaned")
+        won = sorted(n for n, s in self.epoch_status.items() if s in (EpochStatus.WON, EpochStatus.MATURE))
+        lost = sorted(n for n, s in self.epoch_status.items() if s == EpochStatus.LOST)
+        orphaned = sorted(n for n, s in self.epoch_status.items() if s == EpochStatus.ORPHANED)
         ehash = sum(self.epoch_work.values())
         ehash_won = sum(self.epoch_work[n] for n in won)
         blocks = f"{len(self.blocks)} block{'' if len(self.blocks) == 1 else 's'}"
@@ -83,14 +84,14 @@ class Progress:
 
 def _epoch_line(epoch: Epoch, before: str | None) -> str:
     n, status = epoch.epoch, epoch.status
-    if status == "open":
+    if status == EpochStatus.OPEN:
         return f"epoch {n} open (keyset {(epoch.keyset_id or '')[:12]}…)"
-    if status == "won":
+    if status == EpochStatus.WON:
         return f"epoch {n} won: our block at height {epoch.height}, θ_C {epoch.theta_c} sat for {epoch.work} ehash"
-    if status == "lost":
+    if status == EpochStatus.LOST:
         return f"epoch {n} lost: another miner found block {epoch.height}; its ehash is worth nothing"
-    if status == "mature":
+    if status == EpochStatus.MATURE:
         return f"epoch {n} mature after {epoch.confirmations} confirmations: price {None if epoch.price is None else fraction_json(epoch.price)} sat/ehash"
-    if status == "orphaned":
+    if status == EpochStatus.ORPHANED:
         return f"epoch {n} orphaned by a reorg (was {before}): its ehash is worth nothing now"
     return f"epoch {n} {status}"

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from nutx_cli.core.accounting import parse_price, redeem_value
+from nutx_cli.core.vocabulary import Unit
 from nutx_cli.wallet.store import PENDING, UNSPENT, WalletStore
-from nutx_cli.wallet.vocabulary import EHASH, SAT
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,12 @@ class WalletBalance:
 
 def balance_of(store: WalletStore) -> WalletBalance:
     """ehash per epoch (status, price, estimated sats when known), sats and what is pending."""
-    status = {k.epoch: k for k in store.keysets(EHASH) if k.epoch is not None}
+    status = {k.epoch: k for k in store.keysets(Unit.EHASH) if k.epoch is not None}
     sats, epochs = 0, []
     for unit, epoch, amount in store.proof_totals(UNSPENT):
-        if unit == SAT:
+        if unit == Unit.SAT:
             sats += amount
-        elif unit == EHASH and epoch is not None:
+        elif unit == Unit.EHASH and epoch is not None:
             k = status.get(epoch)
             epochs.append(
                 EpochBalance(epoch, amount, k.status if k else None, parse_price(k.price) if k else None)
@@ -63,8 +63,8 @@ def balance_of(store: WalletStore) -> WalletBalance:
         sats=sats,
         epochs=sorted(epochs, key=lambda e: e.epoch),
         pending_shares=len(store.pending_shares()),
-        pending_sats=sum(a for u, _, a in pending if u == SAT),
-        pending_ehash=sum(a for u, _, a in pending if u == EHASH),
+        pending_sats=sum(a for u, _, a in pending if u == Unit.SAT),
+        pending_ehash=sum(a for u, _, a in pending if u == Unit.EHASH),
     )
 
 

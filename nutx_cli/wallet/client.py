@@ -1,7 +1,7 @@
 """An async client of the mint's HTTP API (DESIGN §5): standard Cashu endpoints plus /v1/mining/*.
 
 Every answer is parsed into a typed value here (the core models for outputs, signatures and proofs,
-the small frozen dataclasses below for keysets, epochs and quotes), so a malformed answer is a
+the core EPOCH schema for epochs, the small frozen dataclasses below for keysets and quotes), so a malformed answer is a
 `BadMintAnswer` naming the field, not a crash further up. Every refusal of the mint (HTTP 400
 `{"detail", "code"}`) becomes a `MintRefused` carrying the Cashu code and its DESIGN §5 name; a
 mint that cannot be reached is `MintUnreachable`, whose message says what to start or which flag to
@@ -10,18 +10,19 @@ pass. The JSON on the wire is the protocol's, unchanged.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
-from typing import Any, Literal, Self
+from enum import StrEnum
+from typing import Any, Self, TypeVar
 
 import httpx
 
-from nutx_cli.core.accounting import parse_price
 from nutx_cli.core.bdhke import CryptoError
+from nutx_cli.core.epoch_json import Epoch, EpochJsonError
+from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.keysets import keyset_from_public_json
 from nutx_cli.core.models import BlindedMessage, BlindSignature, ModelError, Proof
+from nutx_cli.core.vocabulary import MeltQuoteState, MintQuoteState, ProofState, Unit
 from nutx_cli.errors import NutxError
 
 TIMEOUT_S = 30.0
@@ -31,8 +32,7 @@ MELT_TIMEOUT_S = 300.0
 _OPTIONAL_INT = (int, type(None))
 _OPTIONAL_STR = (str, type(None))
 
-ProofState = Literal["UNSPENT", "PENDING", "SPENT"]
-PROOF_STATES: tuple[ProofState, ...] = ("UNSPENT", "PENDING", "SPENT")
+S = TypeVar("S", bound=StrEnum)
 
 
 class MintUnreachable(NutxError):
@@ -90,7 +90,7 @@ class EpochKeyset:
 
     id: str
     epoch: int
-    status: str
+    status: EpochStatus
     active: bool
     input_fee_ppk: int
 
@@ -101,7 +101,7 @@ class MintQuote:
 
     quote: str
     request: str
-    state: str
+    state: MintQuoteState
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class MeltQuote:
 class MeltAnswer:
     """POST /v1/melt/bolt11: the payment's state, its preimage and the NUT-08 change signatures."""
 
-    state: str
+    state: MeltQuoteState
     payment_preimage: str | None
     change: list[BlindSignature]
 
@@ -131,6 +131,14 @@ def _shaped(obj: Any, what: str, **fields: type | tuple[type, ...]) -> dict[str,
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
             raise BadMintAnswer(f"the mint's {what} has a bad {name!r}: {value!r}")
     return obj
+
+
+def _state(kind: type[S], value: str, what: str) -> S:
+    """`value` as a member of `kind`, else BadMintAnswer naming what it was for."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise BadMintAnswer(f"the mint's {what} has a bad state {value!r}") from None
 
 
 def _listed(
@@ -156,31 +164,7 @@ def _signatures(items: Any, expected: int | None = None) -> list[BlindSignature]
 
 def _mint_quote(answer: Any) -> MintQuote:
     d = _shaped(answer, "mint quote", quote=str, request=str, state=str)
-    return MintQuote(d["quote"], d["request"], d["state"])
-
-
-# -- the EPOCH JSON (GET /v1/mining/epochs/{n}) --------------------------------------------------
-# Kept to itself: the one EPOCH schema shared by mint, pool, TUI and this client replaces it.
-
-_PRICE = re.compile(r"[0-9]+/[1-9][0-9]*")
-
-
-@dataclass(frozen=True)
-class MintEpoch:
-    """What the wallet reads of an epoch: its status and, once won, its price in sat per ehash."""
-
-    epoch: int
-    status: str
-    price: Fraction | None
-
-
-def parse_epoch(answer: Any, epoch: int) -> MintEpoch:
-    """The epoch JSON of epoch `epoch`; `price` must be "num/den" or null."""
-    d = _shaped(answer, "epoch", epoch=int, status=str)
-    price = d.get("price")
-    if price is not None and not (isinstance(price, str) and _PRICE.fullmatch(price)):
-        raise BadMintAnswer(f"the mint's epoch {epoch} has a bad price {price!r}")
-    return MintEpoch(d["epoch"], d["status"], parse_price(price))
+    return MintQuote(d["quote"], d["request"], _state(MintQuoteState, d["state"], "mint quote"))
 
 
 # -- the client ----------------------------------------------------------------------------------
@@ -277,13 +261,23 @@ class MintClient:
             input_fee_ppk=_OPTIONAL_INT,
         )
         return [
-            EpochKeyset(k["id"], k["epoch"], k["status"], k["active"], k.get("input_fee_ppk") or 0)
+            EpochKeyset(
+                k["id"],
+                k["epoch"],
+                _state(EpochStatus, k["status"], "ehash keyset"),
+                k["active"],
+                k.get("input_fee_ppk") or 0,
+            )
             for k in listed
         ]
 
-    async def epoch(self, epoch: int) -> MintEpoch:
-        """GET /v1/mining/epochs/{n}."""
-        return parse_epoch(await self._request("GET", f"/v1/mining/epochs/{epoch}"), epoch)
+    async def epoch(self, epoch: int) -> Epoch:
+        """GET /v1/mining/epochs/{n}: the EPOCH JSON of DESIGN §5."""
+        answer = await self._request("GET", f"/v1/mining/epochs/{epoch}")
+        try:
+            return Epoch.from_json(answer)
+        except EpochJsonError as exc:
+            raise BadMintAnswer(f"the mint's epoch {epoch} is malformed: {exc}") from None
 
     # -- moving ecash ---------------------------------------------------------------------------
 
@@ -305,10 +299,9 @@ class MintClient:
             raise BadMintAnswer("the mint's checkstate answer does not match the request")
         out: list[ProofState] = []
         for y, s in zip(ys, states, strict=True):
-            state = next((p for p in PROOF_STATES if isinstance(s, dict) and s.get("state") == p), None)
-            if state is None or s.get("Y") != y:
+            if not (isinstance(s, dict) and s.get("Y") == y and s.get("state") in tuple(ProofState)):
                 raise BadMintAnswer(f"bad checkstate entry {s!r}")
-            out.append(state)
+            out.append(ProofState(s["state"]))
         return out
 
     async def restore(self, outputs: Sequence[BlindedMessage]) -> list[tuple[BlindedMessage, BlindSignature]]:
@@ -323,7 +316,7 @@ class MintClient:
 
     # -- Lightning (NUT-04/05 bolt11) -------------------------------------------------------------
 
-    async def mint_quote(self, amount: int, unit: str = "sat") -> MintQuote:
+    async def mint_quote(self, amount: int, unit: str = Unit.SAT) -> MintQuote:
         return _mint_quote(
             await self._request("POST", "/v1/mint/quote/bolt11", {"amount": amount, "unit": unit})
         )
@@ -337,7 +330,7 @@ class MintClient:
             (await self._request("POST", "/v1/mint/bolt11", body)).get("signatures"), len(outputs)
         )
 
-    async def melt_quote(self, request: str, unit: str = "sat") -> MeltQuote:
+    async def melt_quote(self, request: str, unit: str = Unit.SAT) -> MeltQuote:
         answer = await self._request("POST", "/v1/melt/quote/bolt11", {"request": request, "unit": unit})
         d = _shaped(answer, "melt quote", quote=str, amount=int, fee_reserve=int)
         return MeltQuote(d["quote"], d["amount"], d["fee_reserve"])
@@ -352,4 +345,8 @@ class MintClient:
         }
         answer = await self._request("POST", "/v1/melt/bolt11", body, timeout=MELT_TIMEOUT_S)
         d = _shaped(answer, "melt answer", state=str, payment_preimage=_OPTIONAL_STR)
-        return MeltAnswer(d["state"], d.get("payment_preimage"), _signatures(d.get("change") or []))
+        return MeltAnswer(
+            _state(MeltQuoteState, d["state"], "melt answer"),
+            d.get("payment_preimage"),
+            _signatures(d.get("change") or []),
+        )

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
 from nutx_cli.core.models import Proof
+from nutx_cli.core.vocabulary import ProofState
 from nutx_cli.wallet.client import BadMintAnswer, MintClient, MintRefused, MintUnreachable
 from nutx_cli.wallet.errors import WalletError
 from nutx_cli.wallet.keysets import Keysets
@@ -78,11 +79,13 @@ class Inputs:
             except (MintUnreachable, BadMintAnswer):
                 return settled
             with self.store.transaction():
-                self.store.delete_proofs([y for y, s in zip(batch, states, strict=True) if s == "SPENT"])
-                self.store.set_proof_state(
-                    [y for y, s in zip(batch, states, strict=True) if s == "UNSPENT"], UNSPENT
+                self.store.delete_proofs(
+                    [y for y, s in zip(batch, states, strict=True) if s == ProofState.SPENT]
                 )
-            settled += sum(1 for s in states if s != "PENDING")
+                self.store.set_proof_state(
+                    [y for y, s in zip(batch, states, strict=True) if s == ProofState.UNSPENT], UNSPENT
+                )
+            settled += sum(1 for s in states if s != ProofState.PENDING)
         return settled
 
     def replace(

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nutx_cli.core.keysets import keyset_id_v1, keyset_id_v2
+from nutx_cli.core.keysets import keyset_id_v00, keyset_id_v01
+from nutx_cli.core.vocabulary import Unit, input_fee
 from nutx_cli.wallet.client import EpochKeyset, KeysetInfo, MintClient
 from nutx_cli.wallet.errors import WalletError
 from nutx_cli.wallet.store import KeysetRow, StoredProof, WalletStore
-from nutx_cli.wallet.vocabulary import EHASH, SAT
 
 
 class Keysets:
@@ -30,9 +30,9 @@ class Keysets:
             return row.keys
         fetched = await client.keys(keyset_id)
         derived = (
-            keyset_id_v1(fetched.keys)
+            keyset_id_v00(fetched.keys)
             if keyset_id.startswith("00")
-            else keyset_id_v2(fetched.keys, fetched.unit, fetched.input_fee_ppk, fetched.final_expiry)
+            else keyset_id_v01(fetched.keys, fetched.unit, fetched.input_fee_ppk, fetched.final_expiry)
         )
         if derived != keyset_id or fetched.id != keyset_id:
             raise WalletError(
@@ -55,12 +55,12 @@ class Keysets:
         with self.store.transaction():
             for k in listed:
                 self.store.upsert_keyset(
-                    k.id, SAT, epoch=None, active=k.active, input_fee_ppk=k.input_fee_ppk
+                    k.id, Unit.SAT, epoch=None, active=k.active, input_fee_ppk=k.input_fee_ppk
                 )
 
     async def sat_keyset(self, client: MintClient) -> KeysetRow:
         """The mint's active sat keyset (keys loaded)."""
-        active = [k for k in await client.keysets() if k.unit == SAT and k.active]
+        active = [k for k in await client.keysets() if k.unit == Unit.SAT and k.active]
         if not active:
             raise WalletError(f"the mint at {self.mint_url} has no active sat keyset")
         self.remember(active[:1])
@@ -76,7 +76,7 @@ class Keysets:
             for k in listed:
                 self.store.upsert_keyset(
                     k.id,
-                    EHASH,
+                    Unit.EHASH,
                     epoch=k.epoch,
                     active=k.active,
                     input_fee_ppk=k.input_fee_ppk,
@@ -86,12 +86,12 @@ class Keysets:
 
     async def fee(self, client: MintClient, proofs: Sequence[StoredProof]) -> int:
         """The mint's input fee for spending `proofs`: Σ input_fee_ppk per proof, rounded up to a sat."""
-        ppk = 0
+        fee_ppk: dict[str, int] = {}
         for keyset_id in {p.proof.id for p in proofs}:
             row = self.store.keyset(keyset_id)
             if row is None or row.keys is None:
                 await self.keys(client, keyset_id)
                 row = self.store.keyset(keyset_id)
             assert row is not None
-            ppk += row.input_fee_ppk * sum(1 for p in proofs if p.proof.id == keyset_id)
-        return (ppk + 999) // 1000
+            fee_ppk[keyset_id] = row.input_fee_ppk
+        return input_fee(fee_ppk[p.proof.id] for p in proofs)

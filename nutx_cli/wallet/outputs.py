@@ -89,19 +89,20 @@ class Outputs:
                 f"the mint signed with keyset {sig.id} amount {sig.amount}, "
                 f"which is not what output {out.counter} asked for"
             )
-        C_ = bytes.fromhex(sig.C_)
         if sig.dleq is None:
-            self.record_dleq_failure(context + " (no DLEQ)", out, sig.amount, C_, b"", b"", K)
+            self.record_dleq_failure(
+                context + " (no DLEQ)", out, sig.amount, bytes.fromhex(sig.C_), b"", b"", K
+            )
             return None
-        e, s = bytes.fromhex(sig.dleq.e), bytes.fromhex(sig.dleq.s)
+        blind = sig.blind_sig()
         try:
-            ok = bdhke.verify_blind_dleq(K, out.B_, C_, e, s)
+            ok = bdhke.verify_blind_dleq(K, out.B_, blind.C_, blind.e, blind.s)
         except bdhke.CryptoError:
             ok = False
         if not ok:
-            self.record_dleq_failure(context, out, sig.amount, C_, e, s, K)
+            self.record_dleq_failure(context, out, sig.amount, blind.C_, blind.e, blind.s, K)
             return None
-        C = bdhke.unblind(C_, out.r, K)
+        C = bdhke.unblind(blind.C_, out.r, K)
         return Proof(
             sig.amount, out.keyset_id, out.secret, C.hex(), DLEQ(sig.dleq.e, sig.dleq.s, out.r.hex())
         )

@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from nutx_cli.core.accounting import parse_price, redeem_value
+from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.keysets import amount_split
+from nutx_cli.core.vocabulary import MAX_PER_REQUEST, Unit
 from nutx_cli.wallet.balance import balance_of
 from nutx_cli.wallet.client import MintClient
 from nutx_cli.wallet.errors import WalletError
@@ -20,7 +22,7 @@ from nutx_cli.wallet.inputs import Inputs
 from nutx_cli.wallet.keysets import Keysets
 from nutx_cli.wallet.outputs import Outputs
 from nutx_cli.wallet.store import KeysetRow, StoredProof, WalletStore
-from nutx_cli.wallet.vocabulary import EHASH, MAX_PER_REQUEST, REDEEMABLE, SAT, per_request
+from nutx_cli.wallet.vocabulary import per_request
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +42,11 @@ class Redeemer:
     def _epochs(self, epoch: int | None) -> list[int]:
         """The epochs to redeem: `epoch` (which must be mature and held), else every mature one held."""
         if epoch is None:
-            return [e.epoch for e in balance_of(self.store).epochs if e.status == REDEEMABLE]
+            return [e.epoch for e in balance_of(self.store).epochs if e.status == EpochStatus.MATURE]
         row = self.store.keyset_for_epoch(epoch)
-        if row is None or not self.store.proofs(unit=EHASH, epoch=epoch):
+        if row is None or not self.store.proofs(unit=Unit.EHASH, epoch=epoch):
             raise WalletError(f"this wallet holds no ehash of epoch {epoch}")
-        if row.status != REDEEMABLE:
+        if row.status != EpochStatus.MATURE:
             raise WalletError(
                 f"epoch {epoch} is {row.status}: only mature epochs can be redeemed; "
                 f"wait for its block to mature"
@@ -56,7 +58,7 @@ class Redeemer:
 
         `progress(done, total)` counts requests. Call after the epochs were synced with the mint.
         """
-        work = {e: self.store.proofs(unit=EHASH, epoch=e) for e in self._epochs(epoch)}
+        work = {e: self.store.proofs(unit=Unit.EHASH, epoch=e) for e in self._epochs(epoch)}
         swaps = [len(per_request(p)) if len(p) > MAX_PER_REQUEST else 0 for p in work.values()]
         steps = [0, len(work) + sum(swaps)]  # requests done, requests planned
 
@@ -88,7 +90,7 @@ class Redeemer:
             for chunk in per_request(proofs):
                 value = sum(p.amount for p in chunk) - await self.keysets.fee(client, chunk)
                 merged += await self.inputs.swap(
-                    client, chunk, keyset, amount_split(value), EHASH, keyset.epoch
+                    client, chunk, keyset, amount_split(value), Unit.EHASH, keyset.epoch
                 )
                 step()
             proofs = merged
@@ -108,8 +110,8 @@ class Redeemer:
             client, batch, lambda: client.redeem([p.proof for p in batch], [o.message() for o in outputs])
         )
         proofs, failed = self.outputs.unblind_all(outputs, sigs, keys, "redeem")
-        self.inputs.replace(batch, proofs, SAT, None)
+        self.inputs.replace(batch, proofs, Unit.SAT, None)
         with self.store.transaction():
-            self.store.add_history("redeem", SAT, value, epoch, {"ehash": ehash, "proofs": len(batch)})
+            self.store.add_history("redeem", Unit.SAT, value, epoch, {"ehash": ehash, "proofs": len(batch)})
         self.outputs.check_failures(failed, "redeem")
         return value

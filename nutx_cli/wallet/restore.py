@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from nutx_cli.core.epoch_status import DEAD
 from nutx_cli.core.models import Proof
+from nutx_cli.core.vocabulary import MAX_PER_REQUEST, Unit
 from nutx_cli.wallet.balance import balance_of
 from nutx_cli.wallet.client import BadMintAnswer, MintClient
 from nutx_cli.wallet.epochs import Epochs
@@ -20,9 +22,9 @@ from nutx_cli.wallet.lightning import Lightning
 from nutx_cli.wallet.outputs import Outputs
 from nutx_cli.wallet.shares import Shares
 from nutx_cli.wallet.store import PENDING, UNSPENT, StoredProof, WalletStore
-from nutx_cli.wallet.vocabulary import BLANK_AMOUNT, DEAD_STATUSES, EHASH, MAX_PER_REQUEST, SAT, per_request
+from nutx_cli.wallet.vocabulary import BLANK_AMOUNT, per_request
 
-RESTORE_BATCH = {SAT: 100, EHASH: MAX_PER_REQUEST}
+RESTORE_BATCH: dict[str, int] = {Unit.SAT: 100, Unit.EHASH: MAX_PER_REQUEST}
 RESTORE_EMPTY_BATCHES = 3
 """NUT-13 restore: outputs in batches of 100, stop after 3 batches in a row the mint never signed.
 An ehash keyset is scanned 1,000 at a time: a miner's counters can skip long runs of shares the pool
@@ -64,12 +66,12 @@ class Restorer:
         request, shares left pending by a miner that stopped between submit and answer, and invoices."""
         settled = await self.inputs.settle(client, [p.proof.Y for p in self.store.proofs(state=PENDING)])
         keysets: list[tuple[str, str, int | None]] = [
-            (k.id, SAT, None) for k in await client.keysets() if k.unit == SAT
+            (k.id, Unit.SAT, None) for k in await client.keysets() if k.unit == Unit.SAT
         ]
         keysets += [
-            (k.id, EHASH, k.epoch)
+            (k.id, Unit.EHASH, k.epoch)
             for k in await self.keysets.learn_epochs(client)
-            if k.status not in DEAD_STATUSES
+            if k.status not in DEAD
         ]
         for keyset_id, unit, epoch in keysets:
             if progress:
@@ -80,7 +82,7 @@ class Restorer:
         await self.epochs.refresh(client)
         balance = balance_of(self.store)
         with self.store.transaction():
-            self.store.add_history("restore", SAT, balance.sats, None, {"ehash": balance.ehash_by_epoch})
+            self.store.add_history("restore", Unit.SAT, balance.sats, None, {"ehash": balance.ehash_by_epoch})
         return RestoreReport(balance.sats, balance.ehash_by_epoch, settled)
 
     async def _scan(self, client: MintClient, keyset_id: str, unit: str, epoch: int | None) -> None:

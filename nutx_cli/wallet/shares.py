@@ -12,13 +12,15 @@ import logging
 from dataclasses import dataclass
 
 from nutx_cli.core import bdhke
+from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.models import DLEQ, BlindedMessage, Proof
+from nutx_cli.core.vocabulary import Unit
 from nutx_cli.wallet.client import BadMintAnswer, MintClient
 from nutx_cli.wallet.errors import DleqFailure
 from nutx_cli.wallet.keysets import Keysets
 from nutx_cli.wallet.outputs import Output, Outputs
 from nutx_cli.wallet.store import UNSPENT, PendingShareRow, StoredProof, WalletStore
-from nutx_cli.wallet.vocabulary import EHASH, per_request
+from nutx_cli.wallet.vocabulary import per_request
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ class Shares:
         with self.store.transaction():
             if self.store.keyset(keyset_id) is None:
                 self.store.upsert_keyset(
-                    keyset_id, EHASH, epoch=epoch, active=True, input_fee_ppk=0, status="open"
+                    keyset_id, Unit.EHASH, epoch=epoch, active=True, input_fee_ppk=0, status=EpochStatus.OPEN
                 )
             counter = self.store.reserve_counters(keyset_id, 1)
             out = self.outputs.derive(keyset_id, counter, amount)
@@ -58,7 +60,7 @@ class Shares:
             )
         return PreparedShare(keyset_id, amount, counter, out.secret, out.r, out.B_, share_id, epoch)
 
-    def complete(self, prepared: PreparedShare, C_: bytes, e: bytes, s: bytes, K: bytes) -> Proof:
+    def complete(self, prepared: PreparedShare, sig: bdhke.BlindSig, K: bytes) -> Proof:
         """Check the pool's signature (DLEQ against K), unblind it and keep the ehash proof.
 
         A failed check is kept as evidence, logged as an error and raised as `DleqFailure`.
@@ -66,28 +68,30 @@ class Shares:
         row = self.store.keyset(prepared.keyset_id)
         published = row.keys.get(prepared.amount) if row and row.keys else None
         try:
-            ok = (published is None or published == K) and bdhke.verify_blind_dleq(K, prepared.B_, C_, e, s)
+            ok = (published is None or published == K) and bdhke.verify_blind_dleq(
+                K, prepared.B_, sig.C_, sig.e, sig.s
+            )
         except bdhke.CryptoError:
             ok = False
         if not ok:
             context = "share" if published in (None, K) else "share signed with an unpublished key"
-            self.outputs.record_dleq_failure(context, prepared, prepared.amount, C_, e, s, K)
+            self.outputs.record_dleq_failure(context, prepared, prepared.amount, sig.C_, sig.e, sig.s, K)
             with self.store.transaction():
                 self.store.delete_pending_shares([prepared.id])
             raise DleqFailure(
                 f"the pool's signature for a share of epoch {prepared.epoch} fails its DLEQ proof; "
                 f"kept as evidence in {self.store.path}"
             )
-        C = bdhke.unblind(C_, prepared.r, K)
+        C = bdhke.unblind(sig.C_, prepared.r, K)
         proof = Proof(
             prepared.amount,
             prepared.keyset_id,
             prepared.secret,
             C.hex(),
-            DLEQ(e.hex(), s.hex(), prepared.r.hex()),
+            DLEQ(sig.e.hex(), sig.s.hex(), prepared.r.hex()),
         )
         with self.store.transaction():
-            self.store.add_proofs([StoredProof(proof, EHASH, prepared.epoch, UNSPENT)])
+            self.store.add_proofs([StoredProof(proof, Unit.EHASH, prepared.epoch, UNSPENT)])
             self.store.delete_pending_shares([prepared.id])
         return proof
 
@@ -122,17 +126,11 @@ class Shares:
                                 f"the mint restored share {r.id} with another amount or no DLEQ"
                             )
                         try:
-                            self.complete(
-                                PreparedShare.of_row(r),
-                                bytes.fromhex(sig.C_),
-                                bytes.fromhex(sig.dleq.e),
-                                bytes.fromhex(sig.dleq.s),
-                                keys[r.amount],
-                            )
+                            self.complete(PreparedShare.of_row(r), sig.blind_sig(), keys[r.amount])
                             recovered += 1
                         except DleqFailure:
                             pass
-                    elif listed.get(r.epoch) not in (None, "open"):
+                    elif listed.get(r.epoch) not in (None, EpochStatus.OPEN):
                         done.append(r.id)  # the epoch is closed: the mint will never sign it now
                 with self.store.transaction():
                     self.store.delete_pending_shares(done)

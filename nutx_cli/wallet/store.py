@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.models import DLEQ, Proof
+from nutx_cli.core.vocabulary import Unit
 from nutx_cli.errors import NutxError
 from nutx_cli.sqlite_store import SqliteStore, StoreError
 
@@ -116,7 +118,7 @@ class KeysetRow:
     epoch: int | None
     active: bool
     input_fee_ppk: int
-    status: str | None
+    status: EpochStatus | None
     price: str | None
     keys: dict[int, bytes] | None
 
@@ -159,7 +161,7 @@ def _keyset_row(row: dict[str, Any]) -> KeysetRow:
         row["epoch"],
         bool(row["active"]),
         row["input_fee_ppk"],
-        row["status"],
+        None if row["status"] is None else EpochStatus(row["status"]),
         row["price"],
         keys,
     )
@@ -197,7 +199,7 @@ class WalletStore(SqliteStore):
         epoch: int | None,
         active: bool,
         input_fee_ppk: int,
-        status: str | None = None,
+        status: EpochStatus | None = None,
         price: str | None = None,
         keys: dict[int, bytes] | None = None,
     ) -> None:
@@ -228,7 +230,7 @@ class WalletStore(SqliteStore):
         rows = self._rows("SELECT * FROM keysets WHERE unit = 'ehash' AND epoch = ?", [epoch])
         return _keyset_row(rows[0]) if rows else None
 
-    def set_epoch_status(self, epoch: int, status: str, price: str | None) -> None:
+    def set_epoch_status(self, epoch: int, status: EpochStatus, price: str | None) -> None:
         self.db.execute(
             "UPDATE keysets SET status = ?, price = COALESCE(?, price), updated_at = ? "
             "WHERE unit = 'ehash' AND epoch = ?",
@@ -374,10 +376,10 @@ class WalletStore(SqliteStore):
     def drop_epoch(self, epoch: int) -> tuple[int, int]:
         """Forget everything of an epoch that will never pay: returns (Σ ehash dropped, pending dropped)."""
         dropped = sum(
-            amount for unit, e, amount in self.proof_totals(UNSPENT) if unit == "ehash" and e == epoch
+            amount for unit, e, amount in self.proof_totals(UNSPENT) if unit == Unit.EHASH and e == epoch
         )
         dropped += sum(
-            amount for unit, e, amount in self.proof_totals(PENDING) if unit == "ehash" and e == epoch
+            amount for unit, e, amount in self.proof_totals(PENDING) if unit == Unit.EHASH and e == epoch
         )
         pending = self._rows("SELECT COUNT(*) AS n FROM pending_shares WHERE epoch = ?", [epoch])[0]["n"]
         self.db.execute("DELETE FROM proofs WHERE unit = 'ehash' AND epoch = ?", [epoch])

@@ -10,15 +10,17 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from nutx_cli.core import bdhke
+from nutx_cli.core.epoch_status import DEAD, worthless_epoch
 from nutx_cli.core.keysets import amount_split
 from nutx_cli.core.models import Proof
 from nutx_cli.core.tokens import Token, TokenError, decode_token, encode_token_v4, resolve_short_ids
+from nutx_cli.core.vocabulary import Unit
 from nutx_cli.wallet.client import MintClient, MintRefused
 from nutx_cli.wallet.errors import WalletError
 from nutx_cli.wallet.inputs import Inputs, select_proofs
 from nutx_cli.wallet.keysets import Keysets
 from nutx_cli.wallet.store import PENDING, RESERVED, StoredProof, WalletStore
-from nutx_cli.wallet.vocabulary import DEAD_STATUSES, EHASH, SAT, per_request
+from nutx_cli.wallet.vocabulary import per_request
 
 
 class Received(NamedTuple):
@@ -70,14 +72,14 @@ class Tokens:
         """A cashuB token worth exactly `amount` (swapping for change when needed)."""
         if amount <= 0:
             raise WalletError("the amount to send must be positive")
-        if unit == EHASH and epoch is None:
+        if unit == Unit.EHASH and epoch is None:
             raise WalletError("ehash of different epochs has different prices: pass --epoch E")
-        if unit not in (SAT, EHASH):
+        if unit not in (Unit.SAT, Unit.EHASH):
             raise WalletError(f"unknown unit {unit!r}: use sat or ehash")
-        proofs = self.store.proofs(unit=unit, epoch=epoch if unit == EHASH else None)
+        proofs = self.store.proofs(unit=unit, epoch=epoch if unit == Unit.EHASH else None)
         chosen, exact = select_proofs(proofs, amount)
         if not exact:
-            if unit == EHASH:
+            if unit == Unit.EHASH:
                 assert epoch is not None
                 keyset = self.store.keyset_for_epoch(epoch)
                 if keyset is None:
@@ -112,7 +114,7 @@ class Tokens:
             )
         await self.keysets.learn_epochs(client)
         sat_keysets = await client.keysets()
-        known = [k.id for k in sat_keysets] + [k.id for k in self.store.keysets(EHASH)]
+        known = [k.id for k in sat_keysets] + [k.id for k in self.store.keysets(Unit.EHASH)]
         try:
             token = resolve_short_ids(token, known)
         except TokenError as exc:
@@ -129,14 +131,12 @@ class Tokens:
                 raise WalletError(
                     f"keyset {keyset_id} of the token is not a {token.unit} keyset of this mint"
                 )
-            if row.unit == EHASH and row.status in DEAD_STATUSES:
-                raise WalletError(
-                    f"the token's ehash is of epoch {row.epoch}, which was {row.status}: it is worth nothing"
-                )
+            if row.unit == Unit.EHASH and row.epoch is not None and row.status in DEAD:
+                raise WalletError(f"the token holds {worthless_epoch(row.epoch, row.status)}")
             keys = await self.keysets.keys(client, keyset_id)
             check_token_dleq(proofs, keys)
-            target = row if row.unit == EHASH else await self.keysets.sat_keyset(client)
-            epoch = row.epoch if row.unit == EHASH else None
+            target = row if row.unit == Unit.EHASH else await self.keysets.sat_keyset(client)
+            epoch = row.epoch if row.unit == Unit.EHASH else None
             for batch in per_request(proofs):
                 inputs = [StoredProof(p, row.unit, epoch, PENDING) for p in batch]
                 with self.store.transaction():

@@ -1,17 +1,16 @@
-"""What the wallet's modules share about the mint: units, epoch statuses, the per-request limit."""
+"""What the wallet's modules share about talking to the mint: blank outputs and per-request batches.
+
+Units, epoch statuses and the per-request limit are the mint's words too: `core.vocabulary` and
+`core.epoch_status`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TypeVar
 
-SAT = "sat"
-EHASH = "ehash"
-DEAD_STATUSES = ("lost", "orphaned")
-"""Epochs that will never pay: the wallet drops their secrets, pending entries and proofs."""
-REDEEMABLE = "mature"
-MAX_PER_REQUEST = 1000
-"""The mint's limit on inputs and on outputs of one request (DESIGN §5)."""
+from nutx_cli.core.vocabulary import MAX_PER_REQUEST
+
 BLANK_AMOUNT = 1
 """Amount written into NUT-08 blank outputs and NUT-09 restore outputs (the mint overwrites it)."""
 

@@ -26,7 +26,10 @@ from fractions import Fraction
 from pathlib import Path
 
 from nutx_cli.core import nut13
+from nutx_cli.core.bdhke import BlindSig
+from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.models import Proof
+from nutx_cli.core.vocabulary import Unit
 from nutx_cli.errors import NutxError
 from nutx_cli.local import DEFAULT_HTTP_PORT, read_pool_json
 from nutx_cli.private_files import private_dir
@@ -43,7 +46,6 @@ from nutx_cli.wallet.restore import Restorer, RestoreReport
 from nutx_cli.wallet.shares import PreparedShare, Shares
 from nutx_cli.wallet.store import DB_NAME, WalletStore
 from nutx_cli.wallet.tokens import Received, Tokens
-from nutx_cli.wallet.vocabulary import SAT
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,7 @@ class Wallet:
                     nut13.seed_from_mnemonic(words)  # refuse a bad phrase before storing it
                     store.set_meta("mnemonic", words)
                     store.set_meta("mint_url", (mint_url or default_mint_url()).rstrip("/"))
-                    store.add_history("created", SAT, 0, detail={"restored": mnemonic is not None})
+                    store.add_history("created", Unit.SAT, 0, detail={"restored": mnemonic is not None})
                 elif mnemonic is not None and " ".join(mnemonic.split()) != words:
                     raise WalletError(
                         f"{wallet_dir} already holds a wallet with another seed phrase; "
@@ -156,10 +158,10 @@ class Wallet:
         """A fresh blinded message for one share, stored durably before it is returned."""
         return self._shares.prepare(keyset_id, amount, epoch)
 
-    def complete_share(self, prepared: PreparedShare, C_: bytes, e: bytes, s: bytes, K: bytes) -> Proof:
+    def complete_share(self, prepared: PreparedShare, sig: BlindSig, K: bytes) -> Proof:
         """Check the pool's signature (DLEQ against K), unblind it and keep the ehash proof; a failed
         check is kept as evidence, logged as an error and raised as `DleqFailure`."""
-        return self._shares.complete(prepared, C_, e, s, K)
+        return self._shares.complete(prepared, sig, K)
 
     def fail_share(self, prepared: PreparedShare, reason: str) -> None:
         """The pool refused the share (or never answered): kept until its epoch is settled."""
@@ -167,7 +169,7 @@ class Wallet:
 
     def epoch_status_changed(self, epoch: int, status: str, price: Fraction | None = None) -> None:
         """Record an epoch's new status; a lost or orphaned epoch's secrets, entries and proofs go."""
-        self._epochs.status_changed(epoch, status, price)
+        self._epochs.status_changed(epoch, EpochStatus(status), price)
 
     # -- with the mint --------------------------------------------------------------------------
 
@@ -220,7 +222,7 @@ class Wallet:
             return await self._lightning.withdraw(mint, bolt11)
 
     async def send(
-        self, amount: int, unit: str = SAT, epoch: int | None = None, memo: str | None = None
+        self, amount: int, unit: str = Unit.SAT, epoch: int | None = None, memo: str | None = None
     ) -> str:
         """A cashuB token worth exactly `amount` (swapping for change when needed)."""
         async with MintClient(self.mint_url) as mint:

@@ -14,8 +14,8 @@ from nutx_cli.core.keysets import (
     SAT_AMOUNTS,
     derive_keyset,
     keyset_from_public_json,
-    keyset_id_v1,
-    keyset_id_v2,
+    keyset_id_v00,
+    keyset_id_v01,
     short_keyset_id,
 )
 from nutx_cli.core.models import ModelError
@@ -39,21 +39,23 @@ def test_nut01_keyset_validation(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", cases("nut02", "keyset_id_v1"))
 def test_keyset_id_v1_vectors(case: dict[str, Any]) -> None:
-    assert keyset_id_v1(keyset_from_public_json(case["input"])) == case["expected"]["id"]
+    assert keyset_id_v00(keyset_from_public_json(case["input"])) == case["expected"]["id"]
 
 
 @pytest.mark.parametrize("case", cases("nut02", "keyset_id_v2"))
 def test_keyset_id_v2_vectors(case: dict[str, Any]) -> None:
     i = case["input"]
     keys = keyset_from_public_json(i)
-    assert keyset_id_v2(keys, i["unit"], i["input_fee_ppk"] or 0, i["final_expiry"]) == case["expected"]["id"]
+    assert (
+        keyset_id_v01(keys, i["unit"], i["input_fee_ppk"] or 0, i["final_expiry"]) == case["expected"]["id"]
+    )
 
 
 def test_v2_id_sorts_numerically() -> None:
     keys = keyset_from_public_json(load_vectors("nut01")["cases"][-1]["input"])
     shuffled = dict(sorted(keys.items(), key=lambda kv: str(kv[0])))
-    assert keyset_id_v2(shuffled, "sat") == keyset_id_v2(keys, "sat")
-    assert keyset_id_v1(shuffled) == keyset_id_v1(keys)
+    assert keyset_id_v01(shuffled, "sat") == keyset_id_v01(keys, "sat")
+    assert keyset_id_v00(shuffled) == keyset_id_v00(keys)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +80,7 @@ def test_derive_keyset_deterministic_and_separated() -> None:
     assert sat == derive_keyset(seed, "sat", 0)
     assert tuple(sat.public_keys) == SAT_AMOUNTS == EHASH_AMOUNTS
     assert len(sat.id) == 66 and sat.id.startswith("01")
-    assert sat.id == keyset_id_v2(sat.public_keys, "sat")
+    assert sat.id == keyset_id_v01(sat.public_keys, "sat")
     for amount in (1, 2**63):
         assert bdhke.public_key(sat.private_keys[amount]) == sat.public_keys[amount]
     others = [
@@ -109,8 +111,8 @@ def test_public_json_shape_and_round_trip() -> None:
     assert list(pj) == ["id", "unit", "keys"]
     assert list(pj["keys"]) == ["1", "8", str(2**63)]
     assert keyset_from_public_json(pj) == dict(ks.public_keys)
-    assert ks.id == keyset_id_v2(ks.public_keys, "ehash", 100)
-    assert ks.id != keyset_id_v2(ks.public_keys, "ehash")
+    assert ks.id == keyset_id_v01(ks.public_keys, "ehash", 100)
+    assert ks.id != keyset_id_v01(ks.public_keys, "ehash")
 
 
 @pytest.mark.parametrize("bad", [{"unit": ""}, {"index": -1}, {"amounts": (0,)}, {"amounts": (2**64,)}])

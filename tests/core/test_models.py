@@ -96,3 +96,13 @@ def test_point_not_on_curve_is_crypto_error() -> None:
         BlindSignature.from_json({"amount": 1, "id": KEYSET, "C_": bad})
     with pytest.raises(ModelError):
         BlindedMessage.from_json([1, 2])
+
+
+def test_blind_signature_adapter_to_and_from_bytes() -> None:
+    sig = bdhke.sign(b"\x05" * 32, bdhke.blind("a secret", b"\x09" * 32))
+    model = BlindSignature.of(sig, 8, KEYSET)
+    assert model == BlindSignature(8, KEYSET, sig.C_.hex(), DLEQ(sig.e.hex(), sig.s.hex()))
+    assert BlindSignature.from_json(model.to_json()) == model
+    assert model.blind_sig() == sig
+    with pytest.raises(ModelError, match="no DLEQ"):
+        BlindSignature(8, KEYSET, POINT).blind_sig()

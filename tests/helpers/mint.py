@@ -11,11 +11,31 @@ from dataclasses import dataclass
 
 from nutx_cli.core import bdhke
 from nutx_cli.core.keysets import Keyset, amount_split
-from nutx_cli.core.models import DLEQ, BlindedMessage, BlindSignature, Proof
+from nutx_cli.core.models import BlindedMessage, BlindSignature, Proof
 from nutx_cli.mint import Mint, create_app
 from nutx_cli.mint.http import serve_app
 from nutx_cli.mint.lightning import FakeBackend, Invoice, Payment
 from tests.helpers.procs import free_port, port_open
+
+EPOCH_KEYS = [
+    "epoch",
+    "status",
+    "keyset_id",
+    "k_max",
+    "started_at",
+    "ended_at",
+    "height",
+    "block_hash",
+    "work",
+    "work_by_amount",
+    "theta_b",
+    "mint_fee",
+    "theta_c",
+    "price",
+    "confirmations",
+    "paid",
+]
+"""The keys of the EPOCH JSON, in the order of DESIGN §5."""
 
 
 def random_r() -> bytes:
@@ -37,15 +57,9 @@ class Outputs:
         proofs = []
         for sig, secret, r, msg in zip(sigs, self.secrets, self.rs, self.messages, strict=True):
             K = keyset.public_keys[sig.amount]
-            assert sig.dleq is not None
-            assert bdhke.verify_blind_dleq(
-                K,
-                bytes.fromhex(msg.B_),
-                bytes.fromhex(sig.C_),
-                bytes.fromhex(sig.dleq.e),
-                bytes.fromhex(sig.dleq.s),
-            )
-            C = bdhke.unblind(bytes.fromhex(sig.C_), r, K)
+            blind = sig.blind_sig()
+            assert bdhke.verify_blind_dleq(K, bytes.fromhex(msg.B_), blind.C_, blind.e, blind.s)
+            C = bdhke.unblind(blind.C_, r, K)
             proofs.append(Proof(sig.amount, sig.id, secret, C.hex()))
         return proofs
 
@@ -79,10 +93,7 @@ async def mine_shares(mint: Mint, amounts: Sequence[int]) -> list[Proof]:
             for m in outs.messages
         )
     )
-    models = [
-        BlindSignature(m.amount, keyset.id, s.C_.hex(), DLEQ(s.e.hex(), s.s.hex()))
-        for m, s in zip(outs.messages, sigs, strict=True)
-    ]
+    models = [BlindSignature.of(s, m.amount, keyset.id) for m, s in zip(outs.messages, sigs, strict=True)]
     return outs.unblind(models, keyset)
 
 

@@ -113,13 +113,7 @@ async def _scripted_pool(conn: Connection, refuse: bool = False) -> None:
             SubmitSharesEcashExtendedSuccess(
                 channel_id=1,
                 sequence_number=msg.sequence_number,
-                signature=BlindSignature(
-                    amount=bm.amount,
-                    keyset_id=bm.keyset_id,
-                    blinded_signature=sig.C_,
-                    dleq_e=sig.e,
-                    dleq_s=sig.s,
-                ),
+                signature=BlindSignature.of(sig, bm.amount, bm.keyset_id.hex()),
             )
         )
         if msg.sequence_number == 2:  # new epoch: keyset first, then a harder target, a job and the prev hash

@@ -13,10 +13,11 @@ import pytest
 from nutx_cli.core import bdhke
 from nutx_cli.core.keysets import amount_split
 from nutx_cli.core.models import BlindedMessage, Proof
+from nutx_cli.core.vocabulary import MAX_PER_REQUEST, MeltQuoteState
 from nutx_cli.errors import NutxError
 from nutx_cli.mint import FakeBackend, Mint, MintError
 from nutx_cli.mint.lightning import LightningError, OfflineBackend
-from nutx_cli.mint.service import MAX_INPUTS
+from nutx_cli.mint.store import MintStoreError
 from tests.helpers.mint import mine_shares, mint_sats, open_epoch, outputs, won_epoch
 
 
@@ -230,7 +231,9 @@ def test_bad_swaps_change_nothing(mint: Mint) -> None:
     refused("amount-mismatch", mint, mint.swap, proofs[:2], outputs(sat, [3]).messages)
     off_curve = "02" + "00" * 31 + "07"
     refused("invalid-blinded-message", mint, mint.swap, proofs[:1], [BlindedMessage(1, sat, off_curve)])
-    refused("too-many-proofs", mint, mint.swap, proofs * (MAX_INPUTS // 4 + 1), outputs(sat, [1]).messages)
+    refused(
+        "too-many-proofs", mint, mint.swap, proofs * (MAX_PER_REQUEST // 4 + 1), outputs(sat, [1]).messages
+    )
     refused("too-many-outputs", mint, mint.swap, proofs, outputs(sat, [1] * 1001).messages)
     refused("malformed-request", mint, mint.swap, proofs, [])
     # an ehash output for sat inputs
@@ -353,7 +356,7 @@ def test_store_is_durable_wal(mint: Mint, tmp_path: Path) -> None:
     conn = mint.store.db.conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    with pytest.raises(sqlite3.IntegrityError), mint.store.transaction():
+    with pytest.raises(MintStoreError), mint.store.transaction():
         mint.store.set_meta("x", "1")
         mint.store.add_keyset(mint.sat_keyset.id, "sat", 0, None, 0, 0)
     assert mint.store.meta("x") is None
@@ -406,9 +409,9 @@ def test_a_schema_2_mint_gets_one_melt_per_payment(tmp_path: Path) -> None:
     invoice = FakeBackend().create_invoice(10_000, "x", 600).request
     first, second = (mint.create_melt_quote(invoice, "sat")["quote"] for _ in range(2))
     with mint.store.transaction():
-        mint.store.update_melt_quote(first, state="PAID")
-    for state in ("PENDING", "PAID"):
-        with pytest.raises(sqlite3.IntegrityError), mint.store.transaction():
+        mint.store.update_melt_quote(first, state=MeltQuoteState.PAID)
+    for state in (MeltQuoteState.PENDING, MeltQuoteState.PAID):
+        with pytest.raises(MintStoreError), mint.store.transaction():
             mint.store.update_melt_quote(second, state=state)
     mint.close()
     conn = sqlite3.connect(tmp_path / "mint" / "mint.sqlite3", isolation_level=None)
@@ -418,8 +421,8 @@ def test_a_schema_2_mint_gets_one_melt_per_payment(tmp_path: Path) -> None:
     conn.close()
     mint = Mint.open(tmp_path / "mint")
     assert mint.store.meta("schema") == "3"
-    with pytest.raises(sqlite3.IntegrityError), mint.store.transaction():
-        mint.store.update_melt_quote(second, state="PENDING")
+    with pytest.raises(MintStoreError), mint.store.transaction():
+        mint.store.update_melt_quote(second, state=MeltQuoteState.PENDING)
     mint.close()
     conn = sqlite3.connect(tmp_path / "mint" / "mint.sqlite3", isolation_level=None)
     conn.executescript(f"""
@@ -441,7 +444,7 @@ def test_melt_interrupted_by_a_crash_is_settled_on_restart(tmp_path: Path) -> No
         mint.store.add_pending(
             [SpendRow(bdhke.secret_to_y(p.secret), p.amount, p.id) for p in proofs], quote, 0
         )
-        mint.store.update_melt_quote(quote, state="PENDING")
+        mint.store.update_melt_quote(quote, state=MeltQuoteState.PENDING)
     assert {s["state"] for s in mint.check_state([p.Y for p in proofs])} == {"PENDING"}
     refused("proof-pending", mint, mint.swap, proofs, outputs(mint.sat_keyset.id, [16]).messages)
     refused("quote-pending", mint, mint.melt, quote, proofs, [])

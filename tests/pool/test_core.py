@@ -10,6 +10,7 @@ import pytest
 from nutx_cli.chain.block import Block, witness_commitment_script
 from nutx_cli.chain.hashes import to_display_hex
 from nutx_cli.core.bdhke import blind
+from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.share_stats import ShareStats
 from nutx_cli.core.targets import T_MAX, target_of_difficulty, target_of_level
 from nutx_cli.pool.epochs import Tip, decide_outcome, maturity_update, tip_changed
@@ -189,10 +190,10 @@ def test_epoch_decisions() -> None:
     assert (won.height, won.block_hash) == (101, "cc" * 32)
     assert decide_outcome(start, "dd" * 32, {"cc" * 32}).status == "lost"  # someone else's block at h+1
     assert decide_outcome(start, None, {"cc" * 32}).status == "lost"  # the new chain is shorter
-    assert maturity_update(1, "lost", 5, None) is None
-    assert maturity_update(1, "won", 3, 2) == maturity_update(1, "won", 3, None)
-    assert maturity_update(1, "won", 3, 3) is None
-    assert maturity_update(1, "mature", -1, 120).action == "orphaned"  # type: ignore[union-attr]
+    assert maturity_update(1, EpochStatus.LOST, 5, None) is None
+    assert maturity_update(1, EpochStatus.WON, 3, 2) == maturity_update(1, EpochStatus.WON, 3, None)
+    assert maturity_update(1, EpochStatus.WON, 3, 3) is None
+    assert maturity_update(1, EpochStatus.MATURE, -1, 120).action == "orphaned"  # type: ignore[union-attr]
 
 
 def test_channel_stats() -> None:

@@ -117,13 +117,7 @@ async def scripted_pool(conn: Connection, hang_up_at: int | None = None, cheat: 
                 SubmitSharesEcashExtendedSuccess(
                     channel_id=3,
                     sequence_number=msg.sequence_number,
-                    signature=BlindSignature(
-                        amount=bm.amount,
-                        keyset_id=bm.keyset_id,
-                        blinded_signature=sig.C_,
-                        dleq_e=sig.e,
-                        dleq_s=sig.s,
-                    ),
+                    signature=BlindSignature.of(sig, bm.amount, bm.keyset_id.hex()),
                 )
             )
 

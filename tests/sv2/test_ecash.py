@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from nutx_cli.core import bdhke, models
 from nutx_cli.core.keysets import derive_keyset
 from nutx_cli.sv2.ecash import (
     KEYSET_AMOUNTS,
@@ -159,3 +160,21 @@ def test_keyset_id_is_recomputed_from_the_keys() -> None:
         ).verify_id()
     with pytest.raises(FrameError, match="does not match"):
         KEYSET.verify_id()
+
+
+def test_each_record_has_one_adapter_to_its_cashu_form() -> None:
+    keyset = derive_keyset(b"\x07" * 32, "ehash", 5)
+    B_ = bdhke.blind("a share secret", b"\x09" * 32)
+    sig = bdhke.sign(keyset.private_keys[4], B_)
+    record = BlindSignature.of(sig, 4, keyset.id)
+    assert record == BlindSignature(4, bytes.fromhex(keyset.id), sig.C_, sig.e, sig.s)
+    assert record.blind_sig() == sig == models.BlindSignature.of(sig, 4, keyset.id).blind_sig()
+    assert BlindedMessage(4, bytes.fromhex(keyset.id), B_).to_model() == models.BlindedMessage(
+        4, keyset.id, B_.hex()
+    )
+    C = bdhke.unblind(sig.C_, b"\x09" * 32, keyset.public_keys[4])
+    proof = Proof(4, bytes.fromhex(keyset.id), b"a share secret", C, b"")
+    assert proof.to_model() == models.Proof(4, keyset.id, "a share secret", C.hex())
+    assert Proof(4, bytes.fromhex(keyset.id), b"s", C, b'{"w":1}').to_model().witness == '{"w":1}'
+    with pytest.raises(UnicodeDecodeError):
+        Proof(4, bytes.fromhex(keyset.id), b"\xff", C, b"").to_model()

@@ -54,7 +54,7 @@ async def earn_ehash(mint_dir: Path, wallet_dir: Path, url: str) -> tuple[int, i
         for amount in [1024] * 5 + [2048]:
             prepared = wallet.prepare_share(keyset.id, amount, epoch)
             sig = await mint.sign_share(keyset_id=keyset.id, amount=amount, B_=prepared.B_)
-            wallet.complete_share(prepared, sig.C_, sig.e, sig.s, keyset.public_keys[amount])
+            wallet.complete_share(prepared, sig, keyset.public_keys[amount])
         won_epoch(mint, epoch, theta_b=5_000_000_000)
         price = mint.epoch(epoch).price
         assert price is not None

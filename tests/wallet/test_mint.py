@@ -39,7 +39,7 @@ async def mine(mint: Mint, wallet: Wallet, amounts: list[int]) -> int:
         *(mint.sign_share(keyset_id=keyset.id, amount=p.amount, B_=p.B_) for p in prepared)
     )
     for p, sig in zip(prepared, sigs, strict=True):
-        wallet.complete_share(p, sig.C_, sig.e, sig.s, keyset.public_keys[p.amount])
+        wallet.complete_share(p, sig, keyset.public_keys[p.amount])
     return epoch.epoch
 
 

@@ -38,7 +38,7 @@ def share(wallet: Wallet, epoch: int, amount: int) -> None:
     keyset = derive_keyset(MINT_SEED, "ehash", epoch)
     prepared = wallet.prepare_share(keyset.id, amount, epoch)
     sig, K = sign(epoch, amount, prepared.B_)
-    wallet.complete_share(prepared, sig.C_, sig.e, sig.s, K)
+    wallet.complete_share(prepared, sig, K)
 
 
 def test_share_secret_is_stored_and_durable_before_submit(wallet: Wallet, tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_complete_share_checks_dleq_and_stores_a_valid_proof(wallet: Wallet) -> 
     keyset = derive_keyset(MINT_SEED, "ehash", 4)
     prepared = wallet.prepare_share(keyset.id, 8, 4)
     sig, K = sign(4, 8, prepared.B_)
-    proof = wallet.complete_share(prepared, sig.C_, sig.e, sig.s, K)
+    proof = wallet.complete_share(prepared, sig, K)
     assert bdhke.verify(keyset.private_keys[8], proof.secret, bytes.fromhex(proof.C))
     assert proof.dleq is not None and proof.dleq.r == prepared.r.hex()
     assert wallet.store.pending_shares() == []
@@ -100,7 +100,7 @@ def test_a_signature_failing_dleq_is_kept_as_evidence_and_raises(
         sig = bdhke.sign(keyset.private_keys[8], prepared.B_)
         s, K = sig.s, keyset.public_keys[8]
     with pytest.raises(DleqFailure, match="DLEQ"):
-        wallet.complete_share(prepared, sig.C_, sig.e, s, K)
+        wallet.complete_share(prepared, bdhke.BlindSig(sig.C_, sig.e, s), K)
     assert "DLEQ FAILURE" in caplog.text
     [evidence] = wallet.store.dleq_failures()
     assert (evidence["secret"], evidence["r"], evidence["B_"]) == (prepared.secret, prepared.r, prepared.B_)

@@ -8,28 +8,39 @@ worker threads share one connection).
 
 Every `sqlite3.Error` of a store's opening, its reads (`_rows`) and its transactions is raised as
 the store's own `error` (a `StoreError` subclass each store names), which says which file failed;
-the layers above then catch one `NutxError`, never sqlite3's types.
+the layers above then catch one `NutxError`, never sqlite3's types. It is also one of the two engines
+of `sql_database.SqlDatabase` (a store written against that runs on PostgreSQL too).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
 import sqlite_utils
 
+from nutx_cli import sql_database
 from nutx_cli.errors import NutxError
 from nutx_cli.private_files import private_database
+from nutx_cli.sql_database import Dialect, LockKey
 
 BUSY_TIMEOUT_MS = 10_000
 
 
 class StoreError(NutxError):
-    """The database failed (locked past the busy timeout, disk full, file damaged, a constraint broken)."""
+    """The database failed (locked past the busy timeout, disk full, file damaged, a constraint broken).
+
+    `retryable`: the transaction lost a race with another one (a PostgreSQL serialization failure or
+    deadlock) and changed nothing; running it again is safe.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class SqliteStore:
@@ -37,6 +48,7 @@ class SqliteStore:
 
     error: ClassVar[type[StoreError]] = StoreError
     """The store's own error for sqlite3 failures."""
+    dialect = Dialect.SQLITE
 
     def __init__(
         self, path: Path, schema: str, schema_version: int, migrations: Mapping[int, str] | None = None
@@ -53,6 +65,7 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise NutxError(f"cannot open the database {path} ({exc}); check the data dir") from None
         self.path = path
+        self.where = str(path)
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._depth = 0
@@ -61,15 +74,7 @@ class SqliteStore:
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             with self.transaction():
-                self._run_script(schema)
-                stored = self.meta("schema")
-                version = schema_version if stored is None else int(stored)
-                if version > schema_version:
-                    raise NutxError(f"{path} was written by a newer nutx (schema {version}); upgrade nutx")
-                while version < schema_version:
-                    self._run_script((migrations or {})[version])
-                    version += 1
-                self.set_meta("schema", str(version))
+                sql_database.bring_to_version(self, schema, schema_version, migrations)
         except StoreError as exc:
             conn.close()
             raise self.error(
@@ -89,12 +94,6 @@ class SqliteStore:
                 f"the database {self.path} failed ({type(exc).__name__}: {exc}); check the disk and that "
                 f"no other program holds the file"
             ) from exc
-
-    def _run_script(self, sql: str) -> None:
-        """Statements separated by `;`, inside the caller's transaction (unlike sqlite3's executescript)."""
-        for statement in sql.split(";"):
-            if statement.strip():
-                self.db.execute(statement)
 
     def close(self) -> None:
         with self._lock:
@@ -122,16 +121,26 @@ class SqliteStore:
             self._depth = 0
             self.db.execute("COMMIT")
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._sqlite_errors(), self._lock:
             return list(self.db.query(sql, params))
 
+    _rows = query  # the name the stores built on this class read with
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement (inside `transaction()` when it writes); the number of rows it changed."""
+        with self._sqlite_errors(), self._lock:
+            return self.db.execute(sql, params).rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self._sqlite_errors(), self._lock:
+            self.db.conn.executemany(sql, rows)
+
+    def lock(self, keys: Iterable[LockKey]) -> None:
+        """Nothing to take: BEGIN IMMEDIATE already holds the file's one write lock."""
+
     def meta(self, key: str) -> str | None:
-        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
-        return rows[0]["value"] if rows else None
+        return sql_database.meta(self, key)
 
     def set_meta(self, key: str, value: str) -> None:
-        self.db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        sql_database.set_meta(self, key, value)

@@ -11,6 +11,7 @@ import pytest
 
 from nutx_cli.mint import Mint
 from tests.helpers.mint import ServerThread
+from tests.helpers.postgres import PostgresServer, postgres_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VECTORS_DIR = REPO_ROOT.parent / "shared" / "vectors"
@@ -33,3 +34,24 @@ def served_mint(tmp_path: Path) -> Iterator[tuple[Mint, ServerThread]]:
     finally:
         server.stop()
         mint.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server per test session (per xdist worker), stopped at its end."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """A fresh database on the session's server."""
+    return pg_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """The mint's `--database`: None (SQLite in the data dir) or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("pg_url"))

@@ -1,7 +1,10 @@
 """The mint's epochs (DESIGN §4): open one at a tip, close it won or lost, count confirmations, orphan.
 
 Every status change goes through the one transition table of `core.epoch_status`, inside a store
-transaction that reads the status it moves from. What the API shows of an epoch (the EPOCH JSON) is
+transaction that holds the epochs lock (one change at a time across every process sharing the
+database) and reads the status it moves from. Closing the open epoch and opening the next is one
+such transaction (`next`), so when several pool front ends see the same tip change the epoch is
+closed exactly once and they all follow the one epoch opened after it. What the API shows of an epoch (the EPOCH JSON) is
 computed here from the stored row and the work ledger: W_e, θ_C = θ_B − F_M and the price θ_C / W_e.
 """
 
@@ -24,7 +27,7 @@ from nutx_cli.core.keysets import Keyset
 from nutx_cli.mint.errors import MintError
 from nutx_cli.mint.keysets import MintKeysets
 from nutx_cli.mint.rows import EpochRow
-from nutx_cli.mint.store import MintStore
+from nutx_cli.mint.store import MintStore, RowLock
 
 DEAD_EPOCH_ERRORS = {EpochStatus.LOST: "epoch-lost", EpochStatus.ORPHANED: "epoch-orphaned"}
 
@@ -38,8 +41,8 @@ class MintEpochs:
         self.k_max = k_max
         self.mint_fee = mint_fee
 
-    def _row(self, epoch: int) -> EpochRow:
-        row = self._store.epoch_row(epoch)
+    def _row(self, epoch: int, lock: RowLock = None) -> EpochRow:
+        row = self._store.epoch_row(epoch, lock=lock)
         if row is None:
             raise MintError("unknown-epoch", f"epoch {epoch} does not exist")
         return row
@@ -91,18 +94,59 @@ class MintEpochs:
     def open(self, *, tip_hash: str, height: int, now: int) -> Epoch:
         """Start the next epoch at a chain tip and derive its ehash keyset."""
         with self._store.transaction():
+            self._store.lock_epochs()
             still_open = self._store.open_epoch_number()
             if still_open is not None:
                 raise MintError("epoch-state", f"epoch {still_open} is still open; close it first")
-            n = (self._store.last_epoch() or 0) + 1
-            keyset = self._keysets.add_epoch_keyset(n, now)
-            self._store.add_epoch(n, keyset.id, self.k_max, now, tip_hash, height)
+            n, keyset = self._add_next(tip_hash, height, now)
         self._keysets.remember(keyset, n)
         return self.get(n)
+
+    def _add_next(self, tip_hash: str, height: int, now: int) -> tuple[int, Keyset]:
+        """Inside the epochs lock: the next epoch, open at a tip, with its keyset."""
+        n = (self._store.last_epoch() or 0) + 1
+        keyset = self._keysets.add_epoch_keyset(n, now)
+        self._store.add_epoch(n, keyset.id, self.k_max, now, tip_hash, height)
+        return n, keyset
+
+    def next(
+        self,
+        epoch: int,
+        *,
+        height: int,
+        block: tuple[str, int] | None,
+        tip_hash: str,
+        tip_height: int,
+        now: int,
+    ) -> tuple[Epoch, bool]:
+        """Close `epoch` (won by `block` = (hash, θ_B) at `height`, else lost) and open the next at the tip.
+
+        Exactly once across processes: if `epoch` is no longer open (another front end closed it), nothing
+        is closed; either way the epoch open afterwards is returned, with whether this call closed `epoch`.
+        """
+        event, fields = (
+            (EpochEvent.LOST, {"height": height, "ended_at": now})
+            if block is None
+            else (EpochEvent.WON, self._won_fields(block[1], block[0], height, now))
+        )
+        added: tuple[int, Keyset] | None = None
+        with self._store.transaction():
+            self._store.lock_epochs()
+            closing = self._row(epoch).status == EpochStatus.OPEN
+            if closing:
+                self._store.update_epoch(epoch, status=advance(EpochStatus.OPEN, event), **fields)
+            if self._store.open_epoch_number() is None:
+                added = self._add_next(tip_hash, tip_height, now)
+        if added is not None:
+            self._keysets.remember(added[1], added[0])
+        opened = self.current()
+        assert opened is not None
+        return opened, closing
 
     def _move(self, epoch: int, event: EpochEvent, **fields: Any) -> Epoch:
         """Apply `event` by the transition table, writing `fields` with the new status in one transaction."""
         with self._store.transaction():
+            self._store.lock_epochs()
             try:
                 status = advance(self._row(epoch).status, event)
             except EpochTransitionError as exc:
@@ -110,20 +154,22 @@ class MintEpochs:
             self._store.update_epoch(epoch, status=status, **fields)
         return self.get(epoch)
 
-    def close_won(self, epoch: int, *, theta_b: int, block_hash: str, height: int, now: int) -> Epoch:
-        """The pool's block ended the epoch: W_e is final, θ_C = θ_B − F_M."""
+    def _won_fields(self, theta_b: int, block_hash: str, height: int, now: int) -> dict[str, Any]:
+        """What closing an epoch won records: W_e is final, θ_C = θ_B − F_M."""
         if theta_b < 0:
             raise MintError("epoch-state", f"block reward cannot be negative ({theta_b})")
-        return self._move(
-            epoch,
-            EpochEvent.WON,
-            theta_b=theta_b,
-            mint_fee=self.mint_fee,
-            block_hash=block_hash,
-            height=height,
-            ended_at=now,
-            confirmations=1,
-        )
+        return {
+            "theta_b": theta_b,
+            "mint_fee": self.mint_fee,
+            "block_hash": block_hash,
+            "height": height,
+            "ended_at": now,
+            "confirmations": 1,
+        }
+
+    def close_won(self, epoch: int, *, theta_b: int, block_hash: str, height: int, now: int) -> Epoch:
+        """The pool's block ended the epoch: W_e is final, θ_C = θ_B − F_M."""
+        return self._move(epoch, EpochEvent.WON, **self._won_fields(theta_b, block_hash, height, now))
 
     def close_lost(self, epoch: int, *, height: int, now: int) -> Epoch:
         return self._move(epoch, EpochEvent.LOST, height=height, ended_at=now)
@@ -146,9 +192,12 @@ class MintEpochs:
         if epoch is not None and status in DEAD:
             raise MintError(DEAD_EPOCH_ERRORS[status], worthless_epoch(epoch, status))
 
-    def redeemable(self, epoch: int) -> Epoch:
-        """The epoch, if its ehash may be redeemed now (mature); the matching refusal otherwise."""
-        info = self.get(epoch)
+    def redeemable(self, epoch: int, *, lock: bool = False) -> Epoch:
+        """The epoch, if its ehash may be redeemed now (mature); the matching refusal otherwise.
+
+        `lock`: inside a redeem's transaction, its row stays locked until that commits (`paid` is read,
+        checked against θ_C and written back)."""
+        info = self._view(self._row(epoch, "update" if lock else None))
         if info.status in DEAD:
             raise MintError(DEAD_EPOCH_ERRORS[info.status], worthless_epoch(epoch, info.status))
         if info.status != EpochStatus.MATURE:

@@ -2,7 +2,9 @@
 
 One `sat` keyset (index 0) and one `ehash` keyset per epoch (index = the epoch). Every keyset is
 derived again from the master seed when the mint opens and must match its stored id, so a changed
-seed or a damaged data dir stops the mint instead of signing with keys nobody published.
+seed or a damaged data dir stops the mint instead of signing with keys nobody published. A keyset
+another process added to a shared database (the next epoch's, opened by another pool front end) is
+read and derived the same way the first time it is asked for.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from nutx_cli.core.keysets import Keyset, derive_keyset, short_keyset_id
 from nutx_cli.core.vocabulary import Unit
 from nutx_cli.errors import NutxError
 from nutx_cli.mint.errors import MintError
+from nutx_cli.mint.rows import KeysetRow
 from nutx_cli.mint.store import MintStore
 
 
@@ -32,24 +35,28 @@ class MintKeysets:
 
     def _load(self, now: int) -> Keyset:
         """Derive every stored keyset again and check it matches (a changed seed would be fatal)."""
-        rows = self._store.keysets()
-        if not any(r.unit == Unit.SAT for r in rows):
-            keyset = derive_keyset(self._seed, Unit.SAT, 0)
-            with self._store.transaction():
-                self._store.add_keyset(keyset.id, Unit.SAT, 0, None, keyset.input_fee_ppk, now)
+        with self._store.transaction():
+            self._store.lock_setup()
             rows = self._store.keysets()
+            if not any(r.unit == Unit.SAT for r in rows):
+                keyset = derive_keyset(self._seed, Unit.SAT, 0)
+                self._store.add_keyset(keyset.id, Unit.SAT, 0, None, keyset.input_fee_ppk, now)
+                rows = self._store.keysets()
         sat: Keyset | None = None
         for r in rows:
-            keyset = derive_keyset(self._seed, r.unit, r.idx, input_fee_ppk=r.input_fee_ppk)
-            if keyset.id != r.id:
-                raise NutxError(
-                    f"keyset {r.id} does not derive from this mint's seed: the data dir is damaged"
-                )
-            self.remember(keyset, r.epoch)
+            keyset = self._derive(r)
             if r.unit == Unit.SAT:
                 sat = keyset
         assert sat is not None
         return sat
+
+    def _derive(self, row: KeysetRow) -> Keyset:
+        """A stored keyset derived again, checked and remembered (a changed seed would be fatal)."""
+        keyset = derive_keyset(self._seed, row.unit, row.idx, input_fee_ppk=row.input_fee_ppk)
+        if keyset.id != row.id:
+            raise NutxError(f"keyset {row.id} does not derive from this mint's seed: the data dir is damaged")
+        self.remember(keyset, row.epoch)
+        return keyset
 
     def add_epoch_keyset(self, epoch: int, now: int) -> Keyset:
         """Derive epoch `epoch`'s ehash keyset and store it (inside the caller's transaction);
@@ -68,11 +75,18 @@ class MintKeysets:
         full = self._short_ids.get(keyset_id, keyset_id) if len(keyset_id) == 16 else keyset_id
         keyset = self._by_id.get(full)
         if keyset is None:
-            raise MintError("unknown-keyset", f"keyset {keyset_id} is not known to this mint")
+            row = self._store.keyset_row(keyset_id)
+            if row is None:
+                raise MintError("unknown-keyset", f"keyset {keyset_id} is not known to this mint")
+            keyset = self._derive(row)
         return keyset
 
     def all(self) -> Iterable[Keyset]:
-        return self._by_id.values()
+        """Every keyset, those another process added since included."""
+        for row in self._store.keysets():
+            if row.id not in self._by_id:
+                self._derive(row)
+        return list(self._by_id.values())
 
     def epoch_of(self, keyset: Keyset) -> int | None:
         """The epoch of an ehash keyset; None for a sat keyset."""

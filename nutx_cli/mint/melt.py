@@ -3,9 +3,11 @@
 A melt reserves its proofs (PENDING) in one transaction, pays the invoice outside it, then burns the
 proofs and signs the unused fee reserve back as change on the wallet's blank outputs, or frees the
 proofs if the payment failed. One invoice has at most one melt in flight or paid, whichever quote it
-came from: checked in the transaction that marks a quote PENDING, and enforced by the store. A
-melt a crash interrupted stays PENDING until the backend says what became of its payment
-(`recover`, at open): nothing is lost, nothing is paid twice (DESIGN §7).
+came from: checked in the transaction that marks a quote PENDING, under the invoice's lock, and
+enforced by the store. A melt a crash interrupted stays PENDING until the backend says what became of
+its payment (`recover`, at open): nothing is lost, nothing is paid twice (DESIGN §7). Each settlement
+locks the quote's row and settles it only if it is still PENDING, so a melt settled by another
+process sharing the database (a pool front end's `recover`) is not settled twice.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class Melts:
             if result is None:
                 continue
             with self._store.transaction():
+                if not self._still_pending(quote):
+                    continue
                 if result.ok:
                     self._store.spend_pending(quote, int(time.time()))
                     self._store.update_melt_quote(
@@ -104,6 +108,11 @@ class Melts:
             raise MintError("unknown-quote", f"no melt quote {quote!r}")
         return row
 
+    def _still_pending(self, quote: str) -> bool:
+        """Inside a settlement's transaction: the quote's row locked, and whether it awaits settling."""
+        row = self._store.melt_quote(quote, lock="update")
+        return row is not None and row.state == MeltQuoteState.PENDING
+
     def get(self, quote: str) -> dict[str, Any]:
         return quote_json(self._row(quote))
 
@@ -142,9 +151,12 @@ class Melts:
             )
         spends = [i.spend for i in checked]
         with self._store.transaction():
-            if self._row(quote).state != MeltQuoteState.UNPAID:
+            self._store.lock_payment(row.payment_hash)
+            again = self._store.melt_quote(quote, lock="update")
+            if again is None or again.state != MeltQuoteState.UNPAID:
                 raise MintError("quote-pending", "this quote is being paid")
             self._check_payment_free(row.payment_hash)
+            self._store.lock_proofs(s.Y for s in spends)
             self._inputs.check_unspent(spends)
             if outputs and self._store.signed_among([bytes.fromhex(o.B_) for o in outputs]):
                 raise MintError("blinded-message-reused", "a blank output B_ was signed before")
@@ -153,8 +165,9 @@ class Melts:
         payment = self.lightning.pay_invoice(decode(self.lightning, row.request), row.fee_reserve * 1000)
         if not payment.ok:
             with self._store.transaction():
-                self._store.drop_pending(quote)
-                self._store.update_melt_quote(quote, state=MeltQuoteState.UNPAID)
+                if self._still_pending(quote):
+                    self._store.drop_pending(quote)
+                    self._store.update_melt_quote(quote, state=MeltQuoteState.UNPAID)
             raise MintError("lightning-payment-failed", f"the Lightning payment failed: {payment.error}")
         fee_paid = sats_for_msat(payment.fee_msat)
         change_amounts = amount_split(total_in - fee - row.amount - fee_paid)[: len(outputs)]
@@ -162,11 +175,12 @@ class Melts:
         if change_keyset is not None and change_amounts:
             signed = self._outputs.sign(change_keyset, outputs[: len(change_amounts)], change_amounts)
         with self._store.transaction():
-            already = self._store.signed_among([s.B_ for s in signed])
-            signed = [s for s in signed if s.B_ not in already]
+            if not self._still_pending(quote):  # another process settled it (its recover saw the payment)
+                return self.get(quote)
+            stored = self._store.add_signatures(signed)
+            signed = [s for s in signed if s.B_ in stored]
             self._store.drop_pending(quote)
             self._store.spend(spends, int(time.time()))
-            self._store.add_signatures(signed)
             self._store.update_melt_quote(
                 quote,
                 state=MeltQuoteState.PAID,

@@ -7,7 +7,6 @@ of that key over the request. Minting follows the request shape of the package d
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import time
 from collections.abc import Sequence
@@ -89,8 +88,8 @@ class MintQuotes:
             raise MintError("unknown-quote", f"no mint quote {quote!r}")
         if row.state == MintQuoteState.UNPAID and self.lightning.invoice_paid(row.payment_hash):
             with self._store.transaction():
-                self._store.set_mint_quote_state(quote, MintQuoteState.PAID)
-            row = dataclasses.replace(row, state=MintQuoteState.PAID)
+                self._store.set_mint_quote_state(quote, MintQuoteState.PAID, was=MintQuoteState.UNPAID)
+            row = self._store.mint_quote(quote) or row
         return row
 
     def get(self, quote: str) -> dict[str, Any]:
@@ -118,11 +117,11 @@ class MintQuotes:
             raise MintError("transaction-unbalanced", f"outputs must add up to the quote's {row.amount} sat")
         signed = self._outputs.sign(keyset, outputs)
         with self._store.transaction():
-            again = self._store.mint_quote(quote)
+            again = self._store.mint_quote(quote, lock="update")
             if again is None or again.state == MintQuoteState.ISSUED:
                 raise MintError("quote-already-issued", "this quote was already minted")
             self._outputs.check_unsigned(signed)
-            self._store.add_signatures(signed)
+            self._outputs.store(signed)
             self._store.set_mint_quote_state(quote, MintQuoteState.ISSUED)
         return to_models(signed)
 

@@ -3,7 +3,8 @@
 All outputs of a request are in one active keyset of the request's unit (ehash keysets of dead
 epochs refused by name), with distinct B_ and amounts the keyset has. They are signed before the
 request's transaction (signatures are deterministic, so a refused request loses nothing), and
-`check_unsigned` re-checks inside it that no B_ was signed meanwhile.
+`check_unsigned` re-checks inside it that no B_ was signed meanwhile; `store` refuses the request if
+another process stored one of its B_ between that check and the insert.
 """
 
 from __future__ import annotations
@@ -79,4 +80,9 @@ class Outputs:
     def check_unsigned(self, rows: Sequence[SignatureRow]) -> None:
         """Inside the request's transaction: no output B_ was signed before."""
         if self._store.signed_among([r.B_ for r in rows]):
+            raise MintError("blinded-message-reused", "an output B_ was signed before")
+
+    def store(self, rows: Sequence[SignatureRow]) -> None:
+        """Inside the request's transaction: store every signature, or refuse the request (rolled back)."""
+        if len(self._store.add_signatures(rows)) != len(rows):
             raise MintError("blinded-message-reused", "an output B_ was signed before")

@@ -64,8 +64,10 @@ class Mint:
         network: str = "regtest",
         mint_fee: int = 0,
         lightning: LightningBackend | None = None,
+        database: str | None = None,
     ) -> Mint:
-        """Create or reopen the mint in `data_dir`: same seed, same keysets after a restart."""
+        """Create or reopen the mint in `data_dir`, or on the PostgreSQL server `database` names (which
+        several pool front ends may share): same seed, same keysets after a restart."""
         if mint_fee < 0:
             raise NutxError(f"--mint-fee must be ≥ 0 sats, got {mint_fee}")
         if lightning is None:
@@ -75,16 +77,18 @@ class Mint:
         if lightning.network != network or (isinstance(lightning, FakeBackend) and network != "regtest"):
             raise NutxError(f"the Lightning backend is for {lightning.network}, the mint runs on {network}")
         private_dir(data_dir)
-        store = MintStore.in_dir(data_dir)
+        store = MintStore.open(data_dir, database)
         try:
             with store.transaction():
+                store.lock_setup()
                 stored_network = store.meta("network")
                 if stored_network is None:
                     store.set_meta("network", network)
                     store.set_meta("seed", secrets.token_bytes(32).hex())
                 elif stored_network != network:
                     raise NutxError(
-                        f"{data_dir} holds a {stored_network} mint, not {network}; use another --data-dir"
+                        f"{store.where} holds a {stored_network} mint, not {network}; use another "
+                        + ("--database" if database else "--data-dir")
                     )
                 seed = bytes.fromhex(store.meta("seed") or "")
             return cls(store, seed, network, mint_fee, lightning)
@@ -93,16 +97,19 @@ class Mint:
             raise
 
     @classmethod
-    def open_to_read(cls, data_dir: Path) -> Mint:
-        """An existing mint's data dir on the network it was made for, with no Lightning (`nutx mint info`)."""
-        if not (data_dir / DB_NAME).exists():
-            raise NutxError(f"no mint database in {data_dir}; pass --data-dir of a mint or pool")
-        store = MintStore.in_dir(data_dir)
+    def open_to_read(cls, data_dir: Path, database: str | None = None) -> Mint:
+        """An existing mint (data dir or `database`) on the network it was made for, with no Lightning
+        (`nutx mint info`)."""
+        if not database and not (data_dir / DB_NAME).exists():
+            raise NutxError(
+                f"no mint database in {data_dir}; pass --data-dir of a mint or pool, or --database"
+            )
+        store = MintStore.open(data_dir, database)
         try:
             network = store.meta("network") or "regtest"
         finally:
             store.close()
-        return cls.open(data_dir, network=network, lightning=OfflineBackend(network))
+        return cls.open(data_dir, network=network, lightning=OfflineBackend(network), database=database)
 
     def close(self) -> None:
         self.store.close()
@@ -148,6 +155,10 @@ class Mint:
     def current_epoch(self) -> Epoch | None:
         return self._epochs.current()
 
+    def current_epoch_number(self) -> int | None:
+        """The open epoch's number (one cheap read: pool front ends poll it to follow each other)."""
+        return self.store.open_epoch_number()
+
     def epoch_start(self, n: int) -> tuple[str, int]:
         """(hash, height) of the tip epoch `n` started at."""
         return self._epochs.start_tip(n)
@@ -160,6 +171,41 @@ class Mint:
 
     def close_epoch_lost(self, epoch: int, *, height: int, now: int) -> Epoch:
         return self._epochs.close_lost(epoch, height=height, now=now)
+
+    def next_epoch(
+        self,
+        epoch: int,
+        *,
+        height: int,
+        block: tuple[str, int] | None,
+        tip_hash: str,
+        tip_height: int,
+        now: int,
+    ) -> tuple[Epoch, bool]:
+        """Close `epoch` (won by `block` = (hash, θ_B), else lost) and open the next at the tip, once across
+        every process on this mint's database: (the open epoch, whether this call closed `epoch`)."""
+        return self._epochs.next(
+            epoch, height=height, block=block, tip_hash=tip_hash, tip_height=tip_height, now=now
+        )
+
+    def payout_address(self, proposed: str | None) -> str | None:
+        """The one address block rewards go to for every pool front end of this mint.
+
+        The first front end that names one records it; one that names none gets it (None while none
+        is recorded); one that names another is refused, since the front ends decide together which
+        blocks are the pool's.
+        """
+        with self.store.transaction():
+            self.store.lock_setup()
+            recorded = self.store.meta("payout_address")
+            if recorded is None and proposed is not None:
+                self.store.set_meta("payout_address", proposed)
+                recorded = proposed
+        if proposed is not None and proposed != recorded:
+            raise NutxError(
+                f"the front ends of this mint pay to {recorded}; pass --payout-address {recorded} (or none)"
+            )
+        return recorded
 
     def set_confirmations(self, epoch: int, confirmations: int, *, maturity: int) -> Epoch:
         return self._epochs.set_confirmations(epoch, confirmations, maturity=maturity)

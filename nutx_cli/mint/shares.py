@@ -4,6 +4,12 @@ A share is signed at once with the key its level's amount names (no store access
 loop never waits on the disk), and released only when the batch it is in has committed: one
 transaction that re-checks the open epoch's keyset and B_ reuse, stores the signatures and adds
 their amounts to W_e.
+
+Several pool front ends may commit batches into one PostgreSQL mint at once. The batch holds the
+open epoch's row FOR SHARE, so an epoch is closed either after the batch committed (its work is in
+W_e) or before the batch reads it (the batch is refused): W_e is final at the close. A B_ another
+front end stores meanwhile is skipped by the unique index and refused here, so it is signed once.
+A batch that lost a race (a deadlock) changed nothing and is committed again.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from nutx_cli.mint.errors import MintError
 from nutx_cli.mint.keysets import MintKeysets
 from nutx_cli.mint.rows import SignatureRow
 from nutx_cli.mint.signer import BatchResult, GroupCommitSigner, ShareRequest, SignedShare
-from nutx_cli.mint.store import MintStore
+from nutx_cli.mint.store import MintStore, MintStoreError
+
+COMMIT_ATTEMPTS = 5
 
 
 class ShareSigning:
@@ -60,15 +68,23 @@ class ShareSigning:
         return key
 
     def _commit(self, batch: Sequence[SignedShare]) -> list[BatchResult]:
+        """The batch committed, again if it lost a race with another process's transaction."""
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                return self._commit_once(batch)
+            except MintStoreError as exc:
+                if not exc.retryable or attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _commit_once(self, batch: Sequence[SignedShare]) -> list[BatchResult]:
         """One transaction for a batch of signed shares: open-epoch keyset, no B_ reuse, W_e += amounts."""
         results: list[BatchResult] = []
         with self._store.transaction():
-            open_n = self._store.open_epoch_number()
-            open_row = None if open_n is None else self._store.epoch_row(open_n)
+            open_row = self._store.open_epoch_row(lock="share")
             open_keyset = None if open_row is None else open_row.keyset_id
             reused = self._store.signed_among([s.request.B_ for s in batch])
             rows: list[SignatureRow] = []
-            counts: Counter[int] = Counter()
             for signed in batch:
                 req, sig = signed.request, signed.sig
                 keyset_id = self._keysets.get(req.keyset_id).id
@@ -81,10 +97,18 @@ class ShareSigning:
                 else:
                     reused.add(req.B_)
                     rows.append(SignatureRow(req.B_, sig, req.amount, keyset_id, share=True))
-                    counts[req.amount] += 1
                     results.append(sig)
             if rows:
-                assert open_n is not None
-                self._store.add_signatures(rows)
-                self._store.add_work(open_n, dict(counts))
+                assert open_row is not None
+                stored = self._store.add_signatures(rows)
+                if len(stored) < len(rows):  # another process stored some of these B_ meanwhile
+                    results = [_refused_unless(r, stored, s) for r, s in zip(results, batch, strict=True)]
+                counts = Counter(r.amount for r in rows if r.B_ in stored)
+                self._store.add_work(open_row.epoch, dict(counts))
         return results
+
+
+def _refused_unless(result: BatchResult, stored: set[bytes], signed: SignedShare) -> BatchResult:
+    if isinstance(result, Exception) or signed.request.B_ in stored:
+        return result
+    return MintError("blinded-message-reused", "this B_ was signed before")

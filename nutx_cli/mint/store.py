@@ -1,14 +1,20 @@
-"""The mint's SQLite store: every SQL statement of the mint lives here.
+"""The mint's store: every SQL statement of the mint lives here, on SQLite or PostgreSQL.
 
-One connection in WAL mode with `synchronous=FULL`, so a COMMIT is on disk when it returns (the
-group commit of share signatures relies on that). Callers group writes with `transaction()`,
-which holds a re-entrant lock (the HTTP API calls in from worker threads) and issues
-BEGIN IMMEDIATE … COMMIT. Write methods must run inside it; read methods take the lock themselves.
+`MintStore.open` picks the engine: the data dir's `mint.sqlite3` (the embedded default: one process,
+WAL with `synchronous=FULL`), or a PostgreSQL server (`--database postgresql://…`) that several pool
+front ends share. Either way a COMMIT is durable when it returns (the group commit of share
+signatures relies on that), the schema is `mint.schema`, and callers group writes with
+`transaction()`; write methods must run inside it, read methods need not.
 
-Amounts are powers of two up to 2^63, which SQLite's signed 64-bit INTEGER cannot hold, so rows
-store `amount_log2`; epoch work is recomputed in Python from per-amount counts. What goes in and
-comes out are the typed rows of `mint.rows`; a failing database raises `MintStoreError`, never
-sqlite3's own errors.
+SQLite's BEGIN IMMEDIATE makes every transaction of every process take turns; on PostgreSQL
+(READ COMMITTED) each read-check-write names what it must hold, and these are no-ops on SQLite:
+`lock_setup` (a new mint's seed and sat keyset), `lock_epochs` (opening and moving epochs),
+`lock_payment` (melts of one invoice), `lock_proofs` (spending and reserving proofs), and the row
+locks of `epoch_row(lock=…)`, `open_epoch_row(lock=…)` and the quote reads. A B_ is stored at most
+once by the unique index whatever races: `add_signatures` returns the ones it stored.
+
+Amounts are kept as `amount_log2` (see `mint.schema`). What goes in and comes out are the typed rows
+of `mint.rows`; a failing database raises `MintStoreError`, never the driver's own errors.
 """
 
 from __future__ import annotations
@@ -16,63 +22,40 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from nutx_cli import sql_database
 from nutx_cli.core.bdhke import BlindSig
 from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.models import BlindSignature
 from nutx_cli.core.vocabulary import MeltQuoteState, MintQuoteState, ProofState
+from nutx_cli.errors import NutxError
 from nutx_cli.mint.rows import EpochRow, KeysetRow, MeltQuoteRow, MintQuoteRow, SignatureRow, SpendRow
+from nutx_cli.mint.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
+from nutx_cli.postgres_store import PostgresStore, is_postgres_url
+from nutx_cli.sql_database import Dialect, LockKey, SqlDatabase, render
 from nutx_cli.sqlite_store import SqliteStore, StoreError
 
 DB_NAME = "mint.sqlite3"
-SCHEMA_VERSION = 3
+
+RowLock = Literal["update", "share"] | None
+"""A row lock for a read inside a transaction (PostgreSQL's FOR UPDATE / FOR SHARE)."""
+
+_MINT_LOCKS = 0x6E750001
+_PAYMENT_LOCKS = 0x6E750002
+_PROOF_LOCKS = 0x6E750003
+SETUP_LOCK: LockKey = (_MINT_LOCKS, 1)
+EPOCHS_LOCK: LockKey = (_MINT_LOCKS, 2)
+PROOF_LOCK_BUCKETS = 128
+"""Proofs are locked by bucket of Y: a request of 1,000 proofs takes at most this many locks."""
 
 
 def log2(amount: int) -> int:
     """Exponent of a power-of-two amount (the only amounts nutx keysets have)."""
     return amount.bit_length() - 1
 
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS keysets (
-    id TEXT PRIMARY KEY, unit TEXT NOT NULL, idx INTEGER NOT NULL, epoch INTEGER,
-    input_fee_ppk INTEGER NOT NULL, created_at INTEGER NOT NULL, UNIQUE (unit, idx));
-CREATE TABLE IF NOT EXISTS signatures (
-    B_ BLOB NOT NULL UNIQUE, C_ BLOB NOT NULL, e BLOB NOT NULL, s BLOB NOT NULL,
-    amount_log2 INTEGER NOT NULL, keyset_id TEXT NOT NULL, share INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS signatures_keyset ON signatures (keyset_id, share);
-CREATE TABLE IF NOT EXISTS spent (
-    Y BLOB PRIMARY KEY, amount_log2 INTEGER NOT NULL, keyset_id TEXT NOT NULL, witness TEXT,
-    spent_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pending (
-    Y BLOB PRIMARY KEY, amount_log2 INTEGER NOT NULL, keyset_id TEXT NOT NULL, quote TEXT NOT NULL,
-    created_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS pending_quote ON pending (quote);
-CREATE TABLE IF NOT EXISTS mint_quotes (
-    quote TEXT PRIMARY KEY, method TEXT NOT NULL, request TEXT NOT NULL, payment_hash TEXT NOT NULL,
-    amount INTEGER NOT NULL, unit TEXT NOT NULL, state TEXT NOT NULL, expiry INTEGER,
-    pubkey TEXT, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS melt_quotes (
-    quote TEXT PRIMARY KEY, method TEXT NOT NULL, request TEXT NOT NULL, payment_hash TEXT NOT NULL,
-    amount INTEGER NOT NULL, unit TEXT NOT NULL, fee_reserve INTEGER NOT NULL, state TEXT NOT NULL,
-    expiry INTEGER, payment_preimage TEXT, fee_paid INTEGER, change TEXT, created_at INTEGER NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS melt_quotes_one_payment ON melt_quotes (payment_hash)
-    WHERE state IN ('PENDING', 'PAID');
-CREATE TABLE IF NOT EXISTS epochs (
-    epoch INTEGER PRIMARY KEY, status TEXT NOT NULL, keyset_id TEXT NOT NULL, k_max INTEGER NOT NULL,
-    started_at INTEGER NOT NULL, start_hash TEXT NOT NULL, start_height INTEGER NOT NULL,
-    ended_at INTEGER, height INTEGER, block_hash TEXT, theta_b INTEGER, mint_fee INTEGER,
-    confirmations INTEGER, paid INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS epoch_work (
-    epoch INTEGER NOT NULL, amount_log2 INTEGER NOT NULL, count INTEGER NOT NULL,
-    PRIMARY KEY (epoch, amount_log2)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS redemptions (
-    id INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, ehash_log2_counts TEXT NOT NULL,
-    sats INTEGER NOT NULL, at INTEGER NOT NULL);
-"""
 
 EPOCH_FIELDS = (
     "status",
@@ -86,56 +69,97 @@ EPOCH_FIELDS = (
 )
 
 
-_MIGRATIONS = {
-    # 1 → 2: signatures move from a table clustered on the random B_ to a rowid table with a unique
-    # index on B_: a batch of share signatures then appends to the table and dirties far fewer
-    # pages (measured: a third of the insert + commit time per share).
-    1: """
-CREATE TABLE signatures_v2 (
-    B_ BLOB NOT NULL UNIQUE, C_ BLOB NOT NULL, e BLOB NOT NULL, s BLOB NOT NULL,
-    amount_log2 INTEGER NOT NULL, keyset_id TEXT NOT NULL, share INTEGER NOT NULL);
-INSERT INTO signatures_v2 (B_, C_, e, s, amount_log2, keyset_id, share)
-    SELECT B_, C_, e, s, amount_log2, keyset_id, share FROM signatures;
-DROP TABLE signatures;
-ALTER TABLE signatures_v2 RENAME TO signatures;
-CREATE INDEX signatures_keyset ON signatures (keyset_id, share)""",
-    # 2 → 3: an invoice is paid at most once, so at most one melt quote per payment hash may be PENDING or
-    # PAID: the schema's partial unique index `melt_quotes_one_payment`, which the schema script (run
-    # before the migrations) already creates on an older file.
-    2: "",
-}
-
-
 class MintStoreError(StoreError):
-    """The mint's database failed; the message names the file."""
+    """The mint's database failed; the message names the file or server."""
 
 
-class MintStore(SqliteStore):
-    """All persistent state of one mint (DESIGN §4–§5)."""
-
+class _MintSqlite(SqliteStore):
     error = MintStoreError
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA, SCHEMA_VERSION, _MIGRATIONS)
+
+class _MintPostgres(PostgresStore):
+    error = MintStoreError
+
+
+class MintStore:
+    """All persistent state of one mint (DESIGN §4–§5), on one `SqlDatabase`."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self.database = db
+        self._pg = db.dialect == Dialect.POSTGRES
+
+    @classmethod
+    def open(cls, data_dir: Path, database: str | None = None) -> MintStore:
+        """The mint of `data_dir` (SQLite), or of the PostgreSQL server `database` names."""
+        if not database:
+            return cls(_MintSqlite(data_dir / DB_NAME, *_schema(Dialect.SQLITE)))
+        if not is_postgres_url(database):
+            raise NutxError(
+                f"--database {database!r} is not a postgresql:// URL; leave it out to keep the mint in "
+                "the data dir (SQLite)"
+            )
+        return cls(_MintPostgres(database, *_schema(Dialect.POSTGRES)))
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> MintStore:
-        return cls(data_dir / DB_NAME)
+        return cls.open(data_dir)
+
+    @property
+    def where(self) -> str:
+        return self.database.where
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return self.database.transaction()
+
+    def close(self) -> None:
+        self.database.close()
+
+    def meta(self, key: str) -> str | None:
+        return sql_database.meta(self.database, key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        sql_database.set_meta(self.database, key, value)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self.database.query(sql, params)
 
     def _in_clause(self, sql_prefix: str, values: Sequence[Any]) -> list[dict[str, Any]]:
-        """Rows for `... IN (values)`, chunked below SQLite's parameter limit."""
+        """Rows for `... IN (values)`, chunked below both engines' parameter limits."""
         out: list[dict[str, Any]] = []
         for i in range(0, len(values), 500):
             chunk = values[i : i + 500]
             out += self._rows(f"{sql_prefix} ({','.join('?' * len(chunk))})", chunk)
         return out
 
+    def _row_lock(self, lock: RowLock) -> str:
+        return f" FOR {lock.upper()}" if lock and self._pg else ""
+
+    # -- locks (inside a transaction; no-ops on SQLite, whose transactions already take turns) ------------
+
+    def lock_setup(self) -> None:
+        """Creating a mint: its network, seed and sat keyset are written once."""
+        self.database.lock([SETUP_LOCK])
+
+    def lock_epochs(self) -> None:
+        """Opening an epoch or moving one: one such change at a time across every process."""
+        self.database.lock([EPOCHS_LOCK])
+
+    def lock_payment(self, payment_hash: str) -> None:
+        """Melts of one invoice, whichever quote they come from, one at a time."""
+        self.database.lock(
+            [(_PAYMENT_LOCKS, int.from_bytes(bytes.fromhex(payment_hash)[:4], "big", signed=True))]
+        )
+
+    def lock_proofs(self, ys: Iterable[bytes]) -> None:
+        """Spending or reserving these proofs: whoever checks them unspent holds them until it commits."""
+        self.database.lock({(_PROOF_LOCKS, int.from_bytes(y[1:5], "big") % PROOF_LOCK_BUCKETS) for y in ys})
+
     # -- keysets ------------------------------------------------------------------------------
 
     def add_keyset(
         self, keyset_id: str, unit: str, idx: int, epoch: int | None, input_fee_ppk: int, now: int
     ) -> None:
-        self.db.execute(
+        self.database.execute(
             "INSERT INTO keysets (id, unit, idx, epoch, input_fee_ppk, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (keyset_id, unit, idx, epoch, input_fee_ppk, now),
         )
@@ -144,26 +168,53 @@ class MintStore(SqliteStore):
         rows = self._rows("SELECT id, unit, idx, epoch, input_fee_ppk FROM keysets ORDER BY unit, idx")
         return [KeysetRow(**r) for r in rows]
 
+    def keyset_row(self, keyset_id: str) -> KeysetRow | None:
+        """A keyset by full id or by the 16-hex short id of a version-01 id (one another process added)."""
+        rows = self._rows(
+            "SELECT id, unit, idx, epoch, input_fee_ppk FROM keysets WHERE id = ? OR substr(id, 1, 16) = ?",
+            (keyset_id, keyset_id),
+        )
+        return KeysetRow(**rows[0]) if rows else None
+
     # -- signatures ---------------------------------------------------------------------------
 
     def signed_among(self, blinded: Sequence[bytes]) -> set[bytes]:
         """The B_ of `blinded` that were signed before."""
-        return {r["B_"] for r in self._in_clause("SELECT B_ FROM signatures WHERE B_ IN", list(blinded))}
+        return {
+            r["b_"] for r in self._in_clause("SELECT B_ AS b_ FROM signatures WHERE B_ IN", list(blinded))
+        }
 
-    def add_signatures(self, rows: Iterable[SignatureRow]) -> None:
-        self.db.conn.executemany(
-            "INSERT INTO signatures (B_, C_, e, s, amount_log2, keyset_id, share) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(r.B_, r.sig.C_, r.sig.e, r.sig.s, log2(r.amount), r.keyset_id, int(r.share)) for r in rows],
-        )
+    def add_signatures(self, rows: Iterable[SignatureRow]) -> set[bytes]:
+        """Store the signatures whose B_ no transaction stored before; the B_ it stored.
+
+        In order of B_, so that two PostgreSQL transactions storing some of the same B_ wait for each
+        other in one order (no deadlock): the later one skips what the earlier one committed.
+        """
+        ordered = sorted(rows, key=lambda r: r.B_)
+        stored: set[bytes] = set()
+        for i in range(0, len(ordered), 500):
+            chunk = ordered[i : i + 500]
+            values = [
+                (r.B_, r.sig.C_, r.sig.e, r.sig.s, log2(r.amount), r.keyset_id, int(r.share)) for r in chunk
+            ]
+            found = self._rows(
+                "INSERT INTO signatures (B_, C_, e, s, amount_log2, keyset_id, share) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT (B_) DO NOTHING RETURNING B_ AS b_",
+                [v for row in values for v in row],
+            )
+            stored.update(r["b_"] for r in found)
+        return stored
 
     def signatures_for(self, blinded: Sequence[bytes]) -> dict[bytes, SignatureRow]:
         rows = self._in_clause(
-            "SELECT B_, C_, e, s, amount_log2, keyset_id, share FROM signatures WHERE B_ IN", list(blinded)
+            "SELECT B_ AS b_, C_ AS c_, e, s, amount_log2, keyset_id, share FROM signatures WHERE B_ IN",
+            list(blinded),
         )
         return {
-            r["B_"]: SignatureRow(
-                r["B_"],
-                BlindSig(r["C_"], r["e"], r["s"]),
+            r["b_"]: SignatureRow(
+                r["b_"],
+                BlindSig(r["c_"], r["e"], r["s"]),
                 1 << r["amount_log2"],
                 r["keyset_id"],
                 bool(r["share"]),
@@ -203,28 +254,28 @@ class MintStore(SqliteStore):
     def proof_states(self, ys: Sequence[bytes]) -> dict[bytes, tuple[ProofState, str | None]]:
         """Y → (SPENT, witness) or (PENDING, None); unknown Ys are absent (UNSPENT)."""
         out: dict[bytes, tuple[ProofState, str | None]] = {
-            r["Y"]: (ProofState.PENDING, None)
-            for r in self._in_clause("SELECT Y FROM pending WHERE Y IN", list(ys))
+            r["y"]: (ProofState.PENDING, None)
+            for r in self._in_clause("SELECT Y AS y FROM pending WHERE Y IN", list(ys))
         }
-        for r in self._in_clause("SELECT Y, witness FROM spent WHERE Y IN", list(ys)):
-            out[r["Y"]] = (ProofState.SPENT, r["witness"])
+        for r in self._in_clause("SELECT Y AS y, witness FROM spent WHERE Y IN", list(ys)):
+            out[r["y"]] = (ProofState.SPENT, r["witness"])
         return out
 
     def spend(self, rows: Iterable[SpendRow], now: int) -> None:
-        self.db.conn.executemany(
+        self.database.executemany(
             "INSERT INTO spent (Y, amount_log2, keyset_id, witness, spent_at) VALUES (?, ?, ?, ?, ?)",
             [(r.Y, log2(r.amount), r.keyset_id, r.witness, now) for r in rows],
         )
 
     def add_pending(self, rows: Iterable[SpendRow], quote: str, now: int) -> None:
-        self.db.conn.executemany(
+        self.database.executemany(
             "INSERT INTO pending (Y, amount_log2, keyset_id, quote, created_at) VALUES (?, ?, ?, ?, ?)",
             [(r.Y, log2(r.amount), r.keyset_id, quote, now) for r in rows],
         )
 
     def spend_pending(self, quote: str, now: int) -> None:
         """Burn the proofs a melt locked (the payment went through)."""
-        self.db.execute(
+        self.database.execute(
             "INSERT INTO spent (Y, amount_log2, keyset_id, witness, spent_at) "
             "SELECT Y, amount_log2, keyset_id, NULL, ? FROM pending WHERE quote = ?",
             (now, quote),
@@ -232,38 +283,45 @@ class MintStore(SqliteStore):
         self.drop_pending(quote)
 
     def drop_pending(self, quote: str) -> None:
-        self.db.execute("DELETE FROM pending WHERE quote = ?", (quote,))
+        self.database.execute("DELETE FROM pending WHERE quote = ?", (quote,))
 
     # -- quotes -------------------------------------------------------------------------------
 
     def add_mint_quote(self, row: MintQuoteRow) -> None:
-        self.db.execute(
-            "INSERT INTO mint_quotes (quote, method, request, payment_hash, amount, unit, state, expiry, pubkey, "
-            "created_at) VALUES (:quote, :method, :request, :payment_hash, :amount, :unit, :state, :expiry, "
-            ":pubkey, :created_at)",
-            _fields(row),
+        self._insert("mint_quotes", row)
+
+    def _insert(self, table: str, row: MintQuoteRow | MeltQuoteRow, skip: Sequence[str] = ()) -> None:
+        """A row's fields as the columns of the same names (but `skip`)."""
+        fields = {k: v for k, v in _fields(row).items() if k not in skip}
+        self.database.execute(
+            f"INSERT INTO {table} ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})",
+            list(fields.values()),
         )
 
-    def mint_quote(self, quote: str) -> MintQuoteRow | None:
-        rows = self._rows("SELECT * FROM mint_quotes WHERE quote = ?", (quote,))
+    def mint_quote(self, quote: str, *, lock: RowLock = None) -> MintQuoteRow | None:
+        rows = self._rows("SELECT * FROM mint_quotes WHERE quote = ?" + self._row_lock(lock), (quote,))
         if not rows:
             return None
         r = rows[0]
         return MintQuoteRow(**{**r, "state": MintQuoteState(r["state"])})
 
-    def set_mint_quote_state(self, quote: str, state: MintQuoteState) -> None:
-        self.db.execute("UPDATE mint_quotes SET state = ? WHERE quote = ?", (state, quote))
+    def set_mint_quote_state(
+        self, quote: str, state: MintQuoteState, *, was: MintQuoteState | None = None
+    ) -> None:
+        """Move a quote to `state` (only if it is still in `was`, when given: a move another request made
+        meanwhile is never undone)."""
+        if was is None:
+            self.database.execute("UPDATE mint_quotes SET state = ? WHERE quote = ?", (state, quote))
+        else:
+            self.database.execute(
+                "UPDATE mint_quotes SET state = ? WHERE quote = ? AND state = ?", (state, quote, was)
+            )
 
     def add_melt_quote(self, row: MeltQuoteRow) -> None:
-        self.db.execute(
-            "INSERT INTO melt_quotes (quote, method, request, payment_hash, amount, unit, fee_reserve, state, "
-            "expiry, created_at) VALUES (:quote, :method, :request, :payment_hash, :amount, :unit, :fee_reserve, "
-            ":state, :expiry, :created_at)",
-            _fields(row),
-        )
+        self._insert("melt_quotes", row, skip=("payment_preimage", "fee_paid", "change"))
 
-    def melt_quote(self, quote: str) -> MeltQuoteRow | None:
-        rows = self._rows("SELECT * FROM melt_quotes WHERE quote = ?", (quote,))
+    def melt_quote(self, quote: str, *, lock: RowLock = None) -> MeltQuoteRow | None:
+        rows = self._rows("SELECT * FROM melt_quotes WHERE quote = ?" + self._row_lock(lock), (quote,))
         if not rows:
             return None
         r = rows[0]
@@ -297,7 +355,7 @@ class MintStore(SqliteStore):
         change: Sequence[BlindSignature] | None = None,
     ) -> None:
         """Move a melt quote to `state`; a PAID one also records its preimage, fee paid and change."""
-        self.db.execute(
+        self.database.execute(
             "UPDATE melt_quotes SET state = ?, payment_preimage = COALESCE(?, payment_preimage), "
             "fee_paid = COALESCE(?, fee_paid), change = COALESCE(?, change) WHERE quote = ?",
             (
@@ -311,7 +369,7 @@ class MintStore(SqliteStore):
 
     def melted_by_unit(self) -> dict[str, int]:
         rows = self._rows(
-            "SELECT unit, SUM(amount) + SUM(COALESCE(fee_paid, 0)) AS total FROM melt_quotes "
+            "SELECT unit, CAST(SUM(amount) + SUM(COALESCE(fee_paid, 0)) AS BIGINT) AS total FROM melt_quotes "
             "WHERE state = 'PAID' GROUP BY unit"
         )
         return {r["unit"]: r["total"] for r in rows}
@@ -321,7 +379,7 @@ class MintStore(SqliteStore):
     def add_epoch(
         self, epoch: int, keyset_id: str, k_max: int, started_at: int, start_hash: str, start_height: int
     ) -> None:
-        self.db.execute(
+        self.database.execute(
             "INSERT INTO epochs (epoch, status, keyset_id, k_max, started_at, start_hash, start_height) "
             "VALUES (?, 'open', ?, ?, ?, ?, ?)",
             (epoch, keyset_id, k_max, started_at, start_hash, start_height),
@@ -332,10 +390,16 @@ class MintStore(SqliteStore):
         if unknown:
             raise ValueError(f"not epoch fields: {sorted(unknown)}")
         sets = ", ".join(f"{k} = ?" for k in fields)
-        self.db.execute(f"UPDATE epochs SET {sets} WHERE epoch = ?", (*fields.values(), epoch))
+        self.database.execute(f"UPDATE epochs SET {sets} WHERE epoch = ?", (*fields.values(), epoch))
 
-    def epoch_row(self, epoch: int) -> EpochRow | None:
-        rows = self._rows("SELECT * FROM epochs WHERE epoch = ?", (epoch,))
+    def epoch_row(self, epoch: int, *, lock: RowLock = None) -> EpochRow | None:
+        rows = self._rows("SELECT * FROM epochs WHERE epoch = ?" + self._row_lock(lock), (epoch,))
+        return _epoch_row(rows[0]) if rows else None
+
+    def open_epoch_row(self, *, lock: RowLock = None) -> EpochRow | None:
+        """The open epoch (at most one is); with a row lock, one that a concurrent close already moved is
+        not open any more when the lock is granted (READ COMMITTED reads the row again)."""
+        rows = self._rows("SELECT * FROM epochs WHERE status = 'open'" + self._row_lock(lock))
         return _epoch_row(rows[0]) if rows else None
 
     def epoch_rows(self) -> list[EpochRow]:
@@ -363,18 +427,24 @@ class MintStore(SqliteStore):
         return {1 << r["amount_log2"]: r["count"] for r in rows}
 
     def add_work(self, epoch: int, counts: dict[int, int]) -> None:
-        self.db.conn.executemany(
+        """W_e += the amounts, row by row in order of amount (two processes' batches wait in one order)."""
+        self.database.executemany(
             "INSERT INTO epoch_work (epoch, amount_log2, count) VALUES (?, ?, ?) "
-            "ON CONFLICT (epoch, amount_log2) DO UPDATE SET count = count + excluded.count",
-            [(epoch, log2(amount), n) for amount, n in counts.items()],
+            "ON CONFLICT (epoch, amount_log2) DO UPDATE SET count = epoch_work.count + excluded.count",
+            [(epoch, log2(amount), n) for amount, n in sorted(counts.items())],
         )
 
     def add_redemption(self, epoch: int, ehash_counts: dict[int, int], sats: int, now: int) -> None:
         counts = {str(log2(a)): n for a, n in sorted(ehash_counts.items())}
-        self.db.execute(
+        self.database.execute(
             "INSERT INTO redemptions (epoch, ehash_log2_counts, sats, at) VALUES (?, ?, ?, ?)",
             (epoch, json.dumps(counts), sats, now),
         )
+
+
+def _schema(dialect: Dialect) -> tuple[str, int, dict[int, str]]:
+    """The schema, its version and its migrations in `dialect`'s words."""
+    return render(SCHEMA, dialect), SCHEMA_VERSION, {v: render(sql, dialect) for v, sql in MIGRATIONS.items()}
 
 
 def _epoch_row(r: dict[str, Any]) -> EpochRow:

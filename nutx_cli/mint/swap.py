@@ -58,12 +58,13 @@ class Swaps:
         signed = self._outputs.sign(out_keyset, outputs)
         spends = [i.spend for i in checked]
         with self._store.transaction():
+            self._store.lock_proofs(s.Y for s in spends)
             if unit == Unit.EHASH:
                 self._epochs.refuse_dead(out_keyset)
             self._inputs.check_unspent(spends)
             self._outputs.check_unsigned(signed)
             self._store.spend(spends, int(time.time()))
-            self._store.add_signatures(signed)
+            self._outputs.store(signed)
         return to_models(signed)
 
     def redeem(self, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage]) -> list[BlindSignature]:
@@ -88,7 +89,8 @@ class Swaps:
         spends = [i.spend for i in checked]
         amounts = [i.proof.amount for i in checked]
         with self._store.transaction():
-            info = self._epochs.redeemable(epoch)
+            self._store.lock_proofs(s.Y for s in spends)
+            info = self._epochs.redeemable(epoch, lock=True)
             self._inputs.check_unspent(spends)
             self._outputs.check_unsigned(signed)
             assert info.price is not None and info.theta_c is not None
@@ -100,7 +102,7 @@ class Swaps:
                 raise MintError("outputs-exceed-value", str(exc)) from None
             now = int(time.time())
             self._store.spend(spends, now)
-            self._store.add_signatures(signed)
+            self._outputs.store(signed)
             self._store.update_epoch(epoch, paid=info.paid + payout)
             self._store.add_redemption(epoch, dict(Counter(amounts)), payout, now)
         return to_models(signed)

@@ -1,4 +1,5 @@
-"""The mint library on real SQLite files: keysets, sats over the fake Lightning, epochs, shares, redeem."""
+"""The mint library on real SQLite files and a real PostgreSQL server (`database`): keysets, sats over the
+fake Lightning, epochs, shares, redeem."""
 
 from __future__ import annotations
 
@@ -18,24 +19,30 @@ from nutx_cli.errors import NutxError
 from nutx_cli.mint import FakeBackend, Mint, MintError
 from nutx_cli.mint.lightning import LightningError, OfflineBackend
 from nutx_cli.mint.store import MintStoreError
+from nutx_cli.sqlite_store import SqliteStore
 from tests.helpers.mint import mine_shares, mint_sats, open_epoch, outputs, won_epoch
 
 
 @pytest.fixture
-def mint(tmp_path: Path):  # type: ignore[no-untyped-def]
-    m = Mint.open(tmp_path / "mint")
+def mint(tmp_path: Path, database: str | None):  # type: ignore[no-untyped-def]
+    m = Mint.open(tmp_path / "mint", database=database)
     yield m
     m.close()
 
 
 def snapshot(mint: Mint) -> tuple[object, ...]:
     """Everything a refused request must leave unchanged."""
-    conn = mint.store.db.conn
     counts = tuple(
-        conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+        mint.store.database.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"]
         for t in ("signatures", "spent", "pending", "epoch_work", "redemptions")
     )
     return counts, tuple(sorted(mint.liabilities().items())), tuple(e.paid for e in mint.epochs())
+
+
+def sqlite_conn(mint: Mint) -> sqlite3.Connection:
+    db = mint.store.database
+    assert isinstance(db, SqliteStore)
+    return db.db.conn
 
 
 def refused(name: str, mint: Mint, call, *args) -> None:  # type: ignore[no-untyped-def]
@@ -49,8 +56,8 @@ def refused(name: str, mint: Mint, call, *args) -> None:  # type: ignore[no-unty
 # -- keysets and opening ----------------------------------------------------------------------
 
 
-def test_keysets_survive_restart_and_ehash_is_not_listed(tmp_path: Path) -> None:
-    m = Mint.open(tmp_path)
+def test_keysets_survive_restart_and_ehash_is_not_listed(tmp_path: Path, database: str | None) -> None:
+    m = Mint.open(tmp_path, database=database)
     assert m.k_max == 256
     sat_id = m.sat_keyset.id
     assert sat_id.startswith("01") and len(sat_id) == 66 and len(m.sat_keyset.public_keys) == 64
@@ -73,7 +80,7 @@ def test_keysets_survive_restart_and_ehash_is_not_listed(tmp_path: Path) -> None
         }
     ]
     m.close()
-    again = Mint.open(tmp_path)
+    again = Mint.open(tmp_path, database=database)
     assert again.sat_keyset.id == sat_id
     assert again.ehash_keyset(e1).id == ehash_id and again.ehash_keyset(e1).public_keys == keys
     assert again.current_epoch() is not None and again.current_epoch().epoch == e1  # type: ignore[union-attr]
@@ -142,14 +149,14 @@ class UnpaidBackend(FakeBackend):
         return False
 
 
-def test_expired_quotes_are_refused(tmp_path: Path) -> None:
-    mint = Mint.open(tmp_path, lightning=UnpaidBackend())
+def test_expired_quotes_are_refused(tmp_path: Path, database: str | None) -> None:
+    mint = Mint.open(tmp_path, lightning=UnpaidBackend(), database=database)
     try:
-        conn = mint.store.db.conn
+        db = mint.store.database
         quote = mint.create_mint_quote(8, "sat")
         assert quote["expiry"] > time.time()
         refused("quote-not-paid", mint, mint.mint, quote["quote"], outputs(mint.sat_keyset.id, [8]).messages)
-        conn.execute(
+        db.execute(
             "UPDATE mint_quotes SET expiry = ? WHERE quote = ?", (int(time.time()) - 1, quote["quote"])
         )
         refused("quote-expired", mint, mint.mint, quote["quote"], outputs(mint.sat_keyset.id, [8]).messages)
@@ -157,9 +164,7 @@ def test_expired_quotes_are_refused(tmp_path: Path) -> None:
         mint.lightning = FakeBackend()
         proofs = mint_sats(mint, 64)
         melt = mint.create_melt_quote(FakeBackend().create_invoice(40_000, "pay me", 600).request, "sat")
-        conn.execute(
-            "UPDATE melt_quotes SET expiry = ? WHERE quote = ?", (int(time.time()) - 1, melt["quote"])
-        )
+        db.execute("UPDATE melt_quotes SET expiry = ? WHERE quote = ?", (int(time.time()) - 1, melt["quote"]))
         refused("quote-expired", mint, mint.melt, melt["quote"], proofs, [])
         assert {s["state"] for s in mint.check_state([p.Y for p in proofs])} == {"UNSPENT"}
     finally:
@@ -181,8 +186,9 @@ def test_mint_quote_locked_to_pubkey(mint: Mint) -> None:
     assert len(mint.mint(quote["quote"], outs.messages, key.sign_schnorr(message).hex())) == 1
 
 
-def test_melt_with_fee_change(tmp_path: Path) -> None:
-    mint = Mint.open(tmp_path, lightning=FakeBackend(fee_reserve_sat=10, fee_reserve_ppm=0, fee_paid_sat=3))
+def test_melt_with_fee_change(tmp_path: Path, database: str | None) -> None:
+    backend = FakeBackend(fee_reserve_sat=10, fee_reserve_ppm=0, fee_paid_sat=3)
+    mint = Mint.open(tmp_path, lightning=backend, database=database)
     proofs = mint_sats(mint, 64)
     invoice = FakeBackend().create_invoice(40_000, "pay me", 600).request
     quote = mint.create_melt_quote(invoice, "sat")
@@ -341,8 +347,8 @@ async def test_epoch_lifecycle_and_redeem(mint: Mint) -> None:
     assert [x.epoch for x in mint.epochs()] == [e2, e]
 
 
-async def test_mint_fee_and_zero_price(tmp_path: Path) -> None:
-    mint = Mint.open(tmp_path, mint_fee=1000)
+async def test_mint_fee_and_zero_price(tmp_path: Path, database: str | None) -> None:
+    mint = Mint.open(tmp_path, mint_fee=1000, database=database)
     e = open_epoch(mint)
     proofs = await mine_shares(mint, [4])
     won_epoch(mint, e, theta_b=900)
@@ -352,10 +358,13 @@ async def test_mint_fee_and_zero_price(tmp_path: Path) -> None:
     mint.close()
 
 
-def test_store_is_durable_wal(mint: Mint, tmp_path: Path) -> None:
-    conn = mint.store.db.conn
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+def test_store_is_durable_wal(mint: Mint) -> None:
+    db = mint.store.database
+    if isinstance(db, SqliteStore):
+        assert db.db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.db.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    else:
+        assert db.query("SHOW synchronous_commit")[0]["synchronous_commit"] == "on"
     with pytest.raises(MintStoreError), mint.store.transaction():
         mint.store.set_meta("x", "1")
         mint.store.add_keyset(mint.sat_keyset.id, "sat", 0, None, 0, 0)
@@ -368,9 +377,11 @@ async def test_a_schema_1_mint_is_migrated_with_its_signatures(tmp_path: Path) -
     e = open_epoch(mint)
     await mine_shares(mint, [1, 2, 4, 8] * 5)
     keyset_id = mint.ehash_keyset(e).id
-    rows = mint.store.db.conn.execute(
-        "SELECT B_, C_, e, s, amount_log2, keyset_id, share FROM signatures"
-    ).fetchall()
+    rows = (
+        sqlite_conn(mint)
+        .execute("SELECT B_, C_, e, s, amount_log2, keyset_id, share FROM signatures")
+        .fetchall()
+    )
     mint.close()
     conn = sqlite3.connect(tmp_path / "mint" / "mint.sqlite3", isolation_level=None)
     conn.executescript("""
@@ -386,7 +397,7 @@ async def test_a_schema_1_mint_is_migrated_with_its_signatures(tmp_path: Path) -
     mint = Mint.open(tmp_path / "mint")
     try:
         assert mint.store.meta("schema") == "3"
-        got = mint.store.db.conn.execute(
+        got = sqlite_conn(mint).execute(
             "SELECT rowid, B_, C_, e, s, amount_log2, keyset_id, share FROM signatures"
         )
         assert sorted(tuple(r[1:]) for r in got.fetchall()) == sorted(rows)
@@ -434,10 +445,10 @@ def test_a_schema_2_mint_gets_one_melt_per_payment(tmp_path: Path) -> None:
         Mint.open(tmp_path / "mint")
 
 
-def test_melt_interrupted_by_a_crash_is_settled_on_restart(tmp_path: Path) -> None:
+def test_melt_interrupted_by_a_crash_is_settled_on_restart(tmp_path: Path, database: str | None) -> None:
     from nutx_cli.mint.store import SpendRow
 
-    mint = Mint.open(tmp_path)
+    mint = Mint.open(tmp_path, database=database)
     proofs = mint_sats(mint, 16)
     quote = mint.create_melt_quote(FakeBackend().create_invoice(10_000, "x", 600).request, "sat")["quote"]
     with mint.store.transaction():  # the state the first melt transaction leaves before paying
@@ -449,7 +460,7 @@ def test_melt_interrupted_by_a_crash_is_settled_on_restart(tmp_path: Path) -> No
     refused("proof-pending", mint, mint.swap, proofs, outputs(mint.sat_keyset.id, [16]).messages)
     refused("quote-pending", mint, mint.melt, quote, proofs, [])
     mint.close()
-    mint = Mint.open(tmp_path)  # the fake paid nothing: the proofs are free again
+    mint = Mint.open(tmp_path, database=database)  # the fake paid nothing: the proofs are free again
     assert {s["state"] for s in mint.check_state([p.Y for p in proofs])} == {"UNSPENT"}
     assert mint.melt(quote, proofs, [])["state"] == "PAID"
     mint.close()

@@ -17,6 +17,10 @@ CONFIG_NAME = "config.toml"
 
 ADMIN_HOST_HELP = "Address the admin listener binds to; off loopback it needs --admin-token."
 ADMIN_TOKEN_HELP = "Bearer token every admin request must carry (put it in config.toml to keep it off ps)."
+DATABASE_HELP = (
+    "The mint's PostgreSQL database, postgresql://user@host:port/db, which several pool front ends can "
+    "share (a password goes in ~/.pgpass or PGPASSWORD, not here); default: SQLite in the data dir."
+)
 
 
 class ConfigError(NutxError):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from nutx_cli.cli.config import apply_config, default_data_dir
+from nutx_cli.cli.config import DATABASE_HELP, apply_config, default_data_dir
 from nutx_cli.errors import NutxError
 from nutx_cli.local import DEFAULT_HTTP_PORT, nutx_home
 from nutx_cli.service import run_until_signalled
@@ -45,13 +45,16 @@ def register(app: typer.Typer) -> None:
             "regtest", "--network", help="regtest (fake Lightning) or a real network."
         ),
         mint_fee: int = typer.Option(0, "--mint-fee", min=0, help="F_M in sats, taken from each won epoch."),
+        database: str = typer.Option(None, "--database", help=DATABASE_HELP),
     ) -> None:
         """Run the mint and its Cashu HTTP API until Ctrl-C."""
         from nutx_cli.mint import Mint, create_app
         from nutx_cli.mint.http import serve_app
 
         values = apply_config(ctx, data_dir)
-        mint = Mint.open(data_dir, network=values["network"], mint_fee=values["mint_fee"])
+        mint = Mint.open(
+            data_dir, network=values["network"], mint_fee=values["mint_fee"], database=values["database"]
+        )
 
         async def run(stop: asyncio.Event) -> None:
             try:
@@ -72,12 +75,13 @@ def register(app: typer.Typer) -> None:
             None, "--data-dir", help="A mint's or pool's data dir (default: local pool, else ~/.nutx/mint)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+        database: str = typer.Option(None, "--database", help=DATABASE_HELP),
     ) -> None:
         """Keysets, epochs and outstanding liabilities of a mint's data dir."""
         from nutx_cli.mint import Mint
 
         chosen = data_dir or _info_dir()
-        mint = Mint.open_to_read(chosen)
+        mint = Mint.open_to_read(chosen, database)
         try:
             summary = mint.summary_json()
         finally:
@@ -85,7 +89,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
             return
-        typer.echo(f"mint in {chosen} ({summary['network']})")
+        typer.echo(f"mint in {mint.store.where if database else chosen} ({summary['network']})")
         typer.echo("keysets:")
         for k in summary["keysets"]:
             epoch = f" epoch {k['epoch']} {k['status']}" if "epoch" in k else ""

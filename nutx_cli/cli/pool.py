@@ -9,7 +9,13 @@ from pathlib import Path
 import typer
 
 from nutx_cli.admin_access import TOKEN_ENV, AdminAccess
-from nutx_cli.cli.config import ADMIN_HOST_HELP, ADMIN_TOKEN_HELP, apply_config, default_data_dir
+from nutx_cli.cli.config import (
+    ADMIN_HOST_HELP,
+    ADMIN_TOKEN_HELP,
+    DATABASE_HELP,
+    apply_config,
+    default_data_dir,
+)
 from nutx_cli.cli.node import NODE_COOKIE_HELP, NODE_RPC_HELP
 from nutx_cli.core.vardiff import DEFAULT_SHARES_PER_MINUTE, DEFAULT_START_LEVEL_REGTEST
 from nutx_cli.errors import NutxError
@@ -76,9 +82,17 @@ def register(app: typer.Typer) -> None:
         start_level: int = typer.Option(
             DEFAULT_START_LEVEL_REGTEST, "--start-level", help="Level of channels that announce no hashrate."
         ),
+        database: str = typer.Option(None, "--database", help=DATABASE_HELP),
+        frontend: str = typer.Option(
+            "1/1",
+            "--frontend",
+            help="I/N: this is front end I of N sharing one --database (each gets 1/N of the extranonce "
+            "prefixes; all pay to one address).",
+        ),
     ) -> None:
         """Run the pool (SV2 + ecash extension), its mint HTTP API and the admin listener until Ctrl-C."""
         from nutx_cli.pool.run import PoolOptions, serve_pool
+        from nutx_cli.pool.settings import FrontEnd
 
         values = apply_config(ctx, data_dir)
         options = PoolOptions(
@@ -96,6 +110,8 @@ def register(app: typer.Typer) -> None:
             mint_fee=values["mint_fee"],
             shares_per_minute=values["shares_per_minute"],
             start_level=values["start_level"],
+            database=values["database"],
+            frontend=FrontEnd.parse(str(values["frontend"])),
         )
 
         async def serve(stop: asyncio.Event) -> None:

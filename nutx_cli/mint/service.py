@@ -188,20 +188,20 @@ class Mint:
             epoch, height=height, block=block, tip_hash=tip_hash, tip_height=tip_height, now=now
         )
 
-    def payout_address(self, proposed: str | None) -> str | None:
+    def payout_address(self, proposed: str, *, insist: bool) -> str:
         """The one address block rewards go to for every pool front end of this mint.
 
-        The first front end that names one records it; one that names none gets it (None while none
-        is recorded); one that names another is refused, since the front ends decide together which
-        blocks are the pool's.
+        The first front end records what it proposes; the others get that address, and one that insists
+        on another (its `--payout-address`) is refused: the front ends decide together which blocks are
+        the pool's.
         """
         with self.store.transaction():
             self.store.lock_setup()
             recorded = self.store.meta("payout_address")
-            if recorded is None and proposed is not None:
+            if recorded is None:
                 self.store.set_meta("payout_address", proposed)
                 recorded = proposed
-        if proposed is not None and proposed != recorded:
+        if insist and proposed != recorded:
             raise NutxError(
                 f"the front ends of this mint pay to {recorded}; pass --payout-address {recorded} (or none)"
             )

@@ -5,6 +5,12 @@ epochs by the won/lost rule, counting confirmations of won epochs.
 are `pool.epochs`); `TipWatch` polls the tip and, when it moves, switches every channel to the next
 epoch. The switch holds the epoch lock throughout: every job goes stale first, then the signatures
 already handed to the mint are awaited, and only then is the epoch closed, so W_e is final at the close.
+
+Several front ends may share one mint (PostgreSQL). The mint closes an epoch and opens the next in one
+transaction, once whoever asks first (`Mint.next_epoch`); the tip watch also polls the mint's open
+epoch, so a front end whose node has not shown it the tip change yet follows the epoch another front
+end opened as soon as its node has that epoch's start tip. Another front end's shares still in flight
+for the closed epoch are refused by the mint's commit, never added to W_e after the close.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.pool_stats import Block, BlockEvent, EpochEvent
 from nutx_cli.core.vocabulary import Unit
 from nutx_cli.errors import NutxError
-from nutx_cli.mint import Mint
+from nutx_cli.mint import Mint, MintError
 from nutx_cli.node.client import NodeClient, NodeRpcError
 from nutx_cli.pool.channel import Channels
 from nutx_cli.pool.current import CurrentEpoch
@@ -90,23 +96,37 @@ class EpochKeeper:
         known = {e.keyset_id for e in self.mint.epochs()}
         current = self.mint.current_epoch()
         if current is None:
-            current = self.mint.open_epoch(tip_hash=tip.hash, height=tip.height, now=int(time.time()))
-        elif (start := Tip(*self.mint.epoch_start(current.epoch))).hash != tip.hash:
+            try:
+                current = self.mint.open_epoch(tip_hash=tip.hash, height=tip.height, now=int(time.time()))
+            except MintError:  # another front end opened the first epoch meanwhile
+                current = self.mint.current_epoch()
+                assert current is not None
+        if (start := Tip(*self.mint.epoch_start(current.epoch))).hash != tip.hash:
             current = await self.close_and_open(start, current.epoch, tip)
         return CurrentEpoch(current.epoch, tip, template, self.keyset(current.epoch), known)
 
     async def close_and_open(self, start: Tip, epoch: int, new_tip: Tip) -> Epoch:
-        """Close `epoch` (started at `start`) by the won/lost rule and open the next at `new_tip`."""
+        """Close `epoch` (started at `start`) by the won/lost rule and open the next at `new_tip`, unless
+        another front end closed it first: then the epoch open now."""
         block_at_next = await self._hash_at(start.height + 1, new_tip)
         theta_b = await self._is_ours(block_at_next)
         ours = {block_at_next} if block_at_next is not None and theta_b is not None else set()
         outcome = decide_outcome(start, block_at_next, ours)
-        now = int(time.time())
+        block: tuple[str, int] | None = None
         if outcome.status == EpochStatus.WON:
             assert theta_b is not None and outcome.block_hash is not None
-            self.mint.close_epoch_won(
-                epoch, theta_b=theta_b, block_hash=outcome.block_hash, height=outcome.height, now=now
-            )
+            block = (outcome.block_hash, theta_b)
+        opened, closed_here = self.mint.next_epoch(
+            epoch,
+            height=outcome.height,
+            block=block,
+            tip_hash=new_tip.hash,
+            tip_height=new_tip.height,
+            now=int(time.time()),
+        )
+        if not closed_here:
+            log.info("epoch %d was closed by another front end; epoch %d is open", epoch, opened.epoch)
+        elif block is not None:
             log.info(
                 "epoch %d won: block %s at height %d, θ_B %d sats",
                 epoch,
@@ -115,16 +135,18 @@ class EpochKeeper:
                 theta_b,
             )
         else:
-            self.mint.close_epoch_lost(epoch, height=outcome.height, now=now)
             log.info("epoch %d lost (block %s at height %d)", epoch, block_at_next, outcome.height)
-        closed = self.mint.epoch(epoch).to_json()
-        self.events.publish(EpochEvent(closed).to_json(dict))
-        if outcome.status == EpochStatus.WON:
-            self.events.publish(BlockEvent(Block.of_epoch(closed)).to_json())
-        opened = self.mint.open_epoch(tip_hash=new_tip.hash, height=new_tip.height, now=now)
+        self.announce(epoch, opened)
+        return opened
+
+    def announce(self, closed: int, opened: Epoch) -> None:
+        """Events for the epoch that ended (and its block, if won) and the one now open."""
+        ended = self.mint.epoch(closed).to_json()
+        self.events.publish(EpochEvent(ended).to_json(dict))
+        if ended["block_hash"] is not None:
+            self.events.publish(BlockEvent(Block.of_epoch(ended)).to_json())
         self.events.publish(EpochEvent(opened.to_json()).to_json(dict))
         self.history.forget()
-        return opened
 
     async def scan_maturity(self) -> None:
         """Count confirmations of won epochs; mark those whose block left the best chain orphaned."""
@@ -143,16 +165,23 @@ class EpochKeeper:
             update = maturity_update(info.epoch, info.status, confirmations, info.confirmations)
             if update is None:
                 continue
-            if update.action == "orphaned":
-                self.mint.mark_orphaned(info.epoch)
-                log.warning("epoch %d orphaned: block %s left the best chain", info.epoch, info.block_hash)
-            else:
-                self.mint.set_confirmations(info.epoch, update.confirmations, maturity=self.settings.maturity)
+            try:
+                if update.action == "orphaned":
+                    self.mint.mark_orphaned(info.epoch)
+                    log.warning(
+                        "epoch %d orphaned: block %s left the best chain", info.epoch, info.block_hash
+                    )
+                else:
+                    self.mint.set_confirmations(
+                        info.epoch, update.confirmations, maturity=self.settings.maturity
+                    )
+            except MintError as exc:  # another front end moved the epoch first
+                log.debug("epoch %d: %s", info.epoch, exc)
             self.events.publish(EpochEvent(self.mint.epoch(info.epoch).to_json()).to_json(dict))
             self.history.forget()
 
     async def submit_block(self, checked: CheckedShare) -> None:
-        """submitblock before the share is signed; the tip change, not the verdict, decides the epoch."""
+        """submitblock once the share's signature is durable; the tip change, not the verdict, decides the epoch."""
         block = checked.job.template.block(checked.header, checked.coinbase)
         block_hash = checked.hash[::-1].hex()
         self.our_blocks[block_hash] = checked.job.template.coinbase_value
@@ -209,7 +238,8 @@ class TipWatch:
         while not stop.is_set():
             try:
                 best = await self.keeper.rpc(self.keeper.node.getbestblockhash)
-                if best != self.current.tip.hash:
+                open_epoch = await self.keeper.rpc(self.keeper.mint.current_epoch_number)
+                if best != self.current.tip.hash or open_epoch != self.current.number:
                     await self.on_tip_change()
                     last_refresh = time.monotonic()
                 elif time.monotonic() - last_refresh > TEMPLATE_REFRESH_SECONDS:
@@ -224,16 +254,33 @@ class TipWatch:
             await sleep_or_stop(stop, TIP_POLL_SECONDS)
 
     async def on_tip_change(self) -> None:
-        """Under the epoch lock: stale jobs, durable signatures, close, open, the new epoch to every channel."""
+        """Under the epoch lock: stale jobs, durable signatures, close, open, the new epoch to every channel.
+
+        The epoch closed is the mint's open one, which another front end may have opened at a tip of its
+        own: a tip other than that one's start ends it, unless this front end's node is still behind it.
+        """
         current = self.current
+        mint = self.keeper.mint
         async with current.lock:
+            epoch = await self.keeper.rpc(mint.current_epoch_number)  # before the node: it is never ahead
             template = await self.keeper.fetch_template()
             tip = Tip(template.prev_hash_hex, template.height - 1)
-            if not tip_changed(current.tip, tip):
+            assert epoch is not None
+            start = Tip(*mint.epoch_start(epoch))  # current.tip while no other front end moved on
+            followed, changed = epoch != current.number, tip_changed(start, tip)
+            if not (changed or followed):
+                return
+            if changed and followed and tip.height < start.height:
+                log.debug("epoch %d starts at height %d, the node is at %d", epoch, start.height, tip.height)
                 return
             self.channels.invalidate()
             await self.signatures.drained()
-            opened = await self.keeper.close_and_open(current.tip, current.number, tip)
+            if changed:
+                opened = await self.keeper.close_and_open(start, epoch, tip)
+            else:
+                opened = mint.epoch(epoch)
+                log.info("following epoch %d, opened by another front end", epoch)
+                self.keeper.announce(current.number, opened)
             current.enter(opened.epoch, tip, template, self.keeper.keyset(opened.epoch))
             self.channels.start_epoch()
         await self.keeper.scan_maturity()

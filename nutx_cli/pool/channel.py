@@ -70,12 +70,14 @@ class Channel:
 class Channels:
     """Every open channel of the pool."""
 
-    def __init__(self, current: CurrentEpoch, events: EventHub) -> None:
+    def __init__(self, current: CurrentEpoch, events: EventHub, prefixes: range = range(1 << 32)) -> None:
+        """`prefixes`: the extranonce prefixes this process hands out (its front end's slice)."""
         self.current = current
         self.events = events
         self._open: dict[int, Channel] = {}
         self._keys = 0
-        self._extranonce_prefix = int.from_bytes(os.urandom(4), "big")
+        self._prefixes = prefixes
+        self._next_prefix = int.from_bytes(os.urandom(4), "big")
 
     def __iter__(self) -> Iterator[Channel]:
         return iter(list(self._open.values()))
@@ -87,8 +89,8 @@ class Channels:
         """The Success with the epoch keyset, then the first job (a future job and its SetNewPrevHash)."""
         async with self.current.lock:  # a channel opened during a tip change starts in the new epoch
             self._keys += 1
-            self._extranonce_prefix = (self._extranonce_prefix + 1) % (1 << 32)
-            prefix = self._extranonce_prefix.to_bytes(4, "big")
+            self._next_prefix += 1
+            prefix = self._prefixes[self._next_prefix % len(self._prefixes)].to_bytes(4, "big")
             channel = Channel(
                 key=self._keys,
                 channel_id=action.channel_id,

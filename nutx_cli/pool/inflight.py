@@ -7,8 +7,10 @@ Rules enforced here:
 - A signature is answered only once the mint's group commit made its W_e increment durable: the answer
   goes out from the signing future's callback, and the answers of one commit leave in one write per
   connection (the outbox).
-- The share that finds a block holds the epoch lock from submitblock until its signature is durable;
-  the tip watch takes the same lock, so that share is signed into the epoch it won.
+- The share that finds a block is signed, and its signature durable, before its block is submitted, under
+  the epoch lock (the tip watch takes the same lock): it is in the W_e of the epoch it wins before the
+  block can end that epoch, in this front end or in any other that shares the mint. The block is
+  submitted whatever the mint answered.
 
 No task per share: the common share is checked and handed to the mint right here and finished by a
 callback on its signature's future; only a block-finding share takes a task. Either way the share has
@@ -135,12 +137,14 @@ class SharesInFlight:
         )
 
     async def _sign_block(self, checked: CheckedShare, share: SubmitSharesEcashExtended) -> BlindSig:
-        """submitblock, then the signature, under the epoch lock: the tip change waits for both."""
+        """The durable signature, then submitblock, under the epoch lock: the tip change waits for both."""
         async with self.current.lock:
             if checked.job.epoch != self.current.number:
                 raise ShareRejected("stale-share")
-            await self.submit_block(checked)
-            return await self._sign(checked, share)
+            try:
+                return await self._sign(checked, share)
+            finally:
+                await self.submit_block(checked)
 
     def _track(self, work: Awaitable[T]) -> asyncio.Future[T]:
         """A task the shares started, remembered until done (`wait` awaits it at shutdown)."""

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from nutx_cli.local import PoolInfo, write_pool_json
 from nutx_cli.node.client import connect
 from nutx_cli.pool.admin import create_admin_app, start_http, stop_http
 from nutx_cli.pool.service import Pool
-from nutx_cli.pool.settings import PoolSettings
+from nutx_cli.pool.settings import FrontEnd, PoolSettings
 from nutx_cli.private_files import private_dir, read_private, write_private
 from nutx_cli.sv2.certificate import (
     authority_key_to_text,
@@ -62,6 +62,9 @@ class PoolOptions:
     mint_fee: int
     shares_per_minute: float
     start_level: int
+    database: str | None = None
+    """The mint's PostgreSQL URL (front ends share it); None: SQLite in the data dir."""
+    frontend: FrontEnd = field(default_factory=FrontEnd)
 
 
 def _secret_file(path: Path, make: Callable[[bytes], str], read: Callable[[str], bytes]) -> bytes:
@@ -105,10 +108,12 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
     static = _noise_secret(data_dir / "sv2_static.key")
     payout_key = PrivateKey(_hex_secret(data_dir / "payout.key"))
     payout_address = options.payout_address or p2wpkh_address(payout_key.public_key.format(), network)
-    payout_script = address_to_script(payout_address, network)
 
-    mint = Mint.open(data_dir, network=network, mint_fee=options.mint_fee)
+    mint = Mint.open(data_dir, network=network, mint_fee=options.mint_fee, database=options.database)
     try:
+        if options.frontend.count > 1:
+            payout_address = mint.payout_address(payout_address, insist=options.payout_address is not None)
+        payout_script = address_to_script(payout_address, network)
         vardiff = VardiffConfig(
             k_max=mint.k_max,
             shares_per_minute=options.shares_per_minute,
@@ -120,6 +125,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
             network_difficulty=options.network_difficulty if network == "regtest" else None,
             maturity=options.maturity,
             vardiff=vardiff,
+            frontend=options.frontend,
         )
         pool = await Pool.start(mint, node, settings)
         try:
@@ -154,6 +160,8 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
         echo(f"  mint http  {pool_info.http}")
         echo(f"  admin      {pool_info.admin}  (stats: {pool_info.admin}/v1/pool/stats)")
         echo(f"  payout     {payout_address}")
+        if options.frontend.count > 1 or options.database:
+            echo(f"  front end  {options.frontend} on mint {mint.store.where}")
         echo(f"  pool.json  {data_dir / 'pool.json'}")
         tasks = [asyncio.create_task(pool.tip_watch.run(stop)), asyncio.create_task(pool.run_vardiff(stop))]
         try:

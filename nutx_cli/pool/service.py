@@ -68,7 +68,7 @@ class Pool:
         self.settings = keeper.settings
         self.events = keeper.events
         self.current = current
-        self.channels = Channels(current, self.events)
+        self.channels = Channels(current, self.events, self.settings.frontend.prefixes)
         signatures = Signatures(self.mint)
         self.tip_watch = TipWatch(keeper, current, self.channels, signatures)
         self.shares = SharesInFlight(

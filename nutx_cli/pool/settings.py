@@ -2,10 +2,44 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from nutx_cli.core.vardiff import VardiffConfig
+from nutx_cli.errors import NutxError
+
+PREFIX_SPACE = 1 << 32
+"""Extranonce prefixes are 4 bytes (`template.EXTRANONCE_SIZE` minus what the miner rolls)."""
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    """Front end `index` of `count` sharing one mint (`--frontend I/N`): its own slice of the extranonce
+    prefixes, so no two channels of the pool, whichever front end they are on, hash the same coinbase."""
+
+    index: int = 1
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> FrontEnd:
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise NutxError(
+                f"--frontend {text!r} is not I/N; e.g. 2/3 for the second of three front ends"
+            ) from None
+        if not 1 <= index <= count <= 256:
+            raise NutxError(f"--frontend {text!r}: need 1 ≤ I ≤ N ≤ 256")
+        return cls(index, count)
+
+    @property
+    def prefixes(self) -> range:
+        """The extranonce prefixes of this front end's channels."""
+        size = PREFIX_SPACE // self.count
+        return range((self.index - 1) * size, self.index * size)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
 
 
 @dataclass(frozen=True)
@@ -16,3 +50,4 @@ class PoolSettings:
     """Regtest's simulated network difficulty (DESIGN.md §6); None elsewhere."""
     maturity: int
     vardiff: VardiffConfig
+    frontend: FrontEnd = field(default_factory=FrontEnd)

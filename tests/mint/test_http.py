@@ -1,4 +1,5 @@
-"""The mint's HTTP API on a real server on a free loopback port: shapes, errors, concurrent double spends."""
+"""The mint's HTTP API on a real server on a free loopback port: shapes, errors, concurrent double spends
+(also through two mints on one database, SQLite file or PostgreSQL server, as pool front ends share one)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import pytest
 
 from nutx_cli.core.keysets import amount_split
 from nutx_cli.mint import Mint
+from nutx_cli.mint.lightning import LightningBackend
 from tests.helpers.mint import (
     EPOCH_KEYS,
     HeldPayments,
@@ -29,6 +33,28 @@ from tests.helpers.procs import free_port, nutx_process, port_open
 
 def j(objs: list[Any]) -> list[dict[str, Any]]:
     return [o.to_json() for o in objs]
+
+
+ServeTwo = Callable[[LightningBackend | None], list[tuple[Mint, ServerThread]]]
+
+
+@pytest.fixture
+def serve_two(tmp_path: Path, database: str | None) -> Iterator[ServeTwo]:
+    """Two `Mint`s on one database (SQLite file or PostgreSQL server), each with its own connection and
+    HTTP server, as two pool front ends share one mint; all stopped at the end."""
+    with ExitStack() as stack:
+
+        def serve(lightning: LightningBackend | None) -> list[tuple[Mint, ServerThread]]:
+            served = []
+            for _ in range(2):
+                mint = Mint.open(tmp_path / "mint", database=database, lightning=lightning)
+                stack.callback(mint.close)
+                server = ServerThread(mint)
+                stack.callback(server.stop)
+                served.append((mint, server))
+            return served
+
+        yield serve
 
 
 def test_info_keys_and_mining_endpoints(served_mint: tuple[Mint, ServerThread]) -> None:
@@ -124,21 +150,24 @@ def test_sat_flow_and_error_shapes(served_mint: tuple[Mint, ServerThread]) -> No
         )
 
 
-async def test_concurrent_double_spends(served_mint: tuple[Mint, ServerThread]) -> None:
-    """50 concurrent requests spend the same proofs: exactly one succeeds, the rest get spent/pending."""
-    mint, server = served_mint
+async def test_concurrent_double_spends(serve_two: ServeTwo) -> None:
+    """50 concurrent requests spend the same proofs through two mints on one database: exactly one succeeds,
+    the rest get spent/pending."""
+    (mint, server), (_, second) = serve_two(None)
+    urls = [server.url, second.url]
     sat = mint.sat_keyset.id
     proofs = mint_sats(mint, 100)
     e = open_epoch(mint)
     ehash = await mine_shares(mint, [1, 2, 4, 8, 16, 32, 64])  # W_e = 127
     won_epoch(mint, e, theta_b=1270)
     before = mint.liabilities()
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         swaps = [
             http.post(
-                "/v1/swap", json={"inputs": j(proofs), "outputs": j(outputs(sat, amount_split(100)).messages)}
+                f"{urls[i % 2]}/v1/swap",
+                json={"inputs": j(proofs), "outputs": j(outputs(sat, amount_split(100)).messages)},
             )
-            for _ in range(50)
+            for i in range(50)
         ]
         results = await asyncio.gather(*swaps)
         assert sum(r.status_code == 200 for r in results) == 1
@@ -147,12 +176,12 @@ async def test_concurrent_double_spends(served_mint: tuple[Mint, ServerThread]) 
         ehash_id = mint.ehash_keyset(e).id
         mixed = [
             http.post(
-                "/v1/mining/redeem",
+                f"{urls[i // 2 % 2]}/v1/mining/redeem",
                 json={"inputs": j(ehash), "outputs": j(outputs(sat, amount_split(1270)).messages)},
             )
             if i % 2
             else http.post(
-                "/v1/swap",
+                f"{urls[i // 2 % 2]}/v1/swap",
                 json={"inputs": j(ehash), "outputs": j(outputs(ehash_id, [64, 32, 16, 8, 4, 2, 1]).messages)},
             )
             for i in range(50)
@@ -168,41 +197,39 @@ async def test_concurrent_double_spends(served_mint: tuple[Mint, ServerThread]) 
     assert mint.liabilities()["ehash"] == before["ehash"] - (127 if paid else 0)
 
 
-async def test_one_invoice_is_paid_once_under_concurrent_melts(tmp_path: Path) -> None:
-    """20 melt quotes for one invoice, melted at once over HTTP while the first payment is still in flight:
-    one pays, the others are refused and keep their proofs."""
+async def test_one_invoice_is_paid_once_under_concurrent_melts(serve_two: ServeTwo) -> None:
+    """20 melt quotes for one invoice, melted at once over HTTP through two mints on one database while the
+    first payment is still in flight: one pays, the others are refused and keep their proofs."""
     backend = HeldPayments()
-    mint = Mint.open(tmp_path / "mint", lightning=backend)
-    server = ServerThread(mint)
+    (mint, server), (_, second) = serve_two(backend)
+    urls = [server.url, second.url]
     invoice = backend.create_invoice(5000, "once", 600).request
     n = 20
-    try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-            quote = {"request": invoice, "unit": "sat"}
-            quotes = [(await http.post("/v1/melt/quote/bolt11", json=quote)).json() for _ in range(n)]
-            wallets = [mint_sats(mint, q["amount"] + q["fee_reserve"]) for q in quotes]
-            melts = [
-                asyncio.create_task(http.post("/v1/melt/bolt11", json={"quote": q["quote"], "inputs": j(p)}))
-                for q, p in zip(quotes, wallets, strict=True)
-            ]
-            await backend.until(lambda: backend.in_flight + sum(m.done() for m in melts) == n)
-            backend.release.set()
-            results = await asyncio.gather(*melts)
-            paid = [i for i, r in enumerate(results) if r.status_code == 200]
-            assert len(paid) == 1, f"{len(paid)} of {n} melts of one invoice paid"
-            assert {r.json()["code"] for r in results if r.status_code != 200} == {20005}
-            for i, proofs in enumerate(wallets):
-                checked = await http.post("/v1/checkstate", json={"Ys": [p.Y for p in proofs]})
-                states = checked.json()["states"]
-                assert {s["state"] for s in states} == {"SPENT" if i in paid else "UNSPENT"}
-            other = (paid[0] + 1) % n
-            late = await http.post(
-                "/v1/melt/bolt11", json={"quote": quotes[other]["quote"], "inputs": j(wallets[other])}
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+        quote = {"request": invoice, "unit": "sat"}
+        quotes = [(await http.post("/v1/melt/quote/bolt11", json=quote)).json() for _ in range(n)]
+        wallets = [mint_sats(mint, q["amount"] + q["fee_reserve"]) for q in quotes]
+        melts = [
+            asyncio.create_task(
+                http.post(f"{urls[i % 2]}/v1/melt/bolt11", json={"quote": q["quote"], "inputs": j(p)})
             )
-            assert (late.status_code, late.json()["code"]) == (400, 20006)
-    finally:
-        server.stop()
-        mint.close()
+            for i, (q, p) in enumerate(zip(quotes, wallets, strict=True))
+        ]
+        await backend.until(lambda: backend.in_flight + sum(m.done() for m in melts) == n)
+        backend.release.set()
+        results = await asyncio.gather(*melts)
+        paid = [i for i, r in enumerate(results) if r.status_code == 200]
+        assert len(paid) == 1, f"{len(paid)} of {n} melts of one invoice paid"
+        assert {r.json()["code"] for r in results if r.status_code != 200} == {20005}
+        for i, proofs in enumerate(wallets):
+            checked = await http.post("/v1/checkstate", json={"Ys": [p.Y for p in proofs]})
+            states = checked.json()["states"]
+            assert {s["state"] for s in states} == {"SPENT" if i in paid else "UNSPENT"}
+        other = (paid[0] + 1) % n
+        late = await http.post(
+            "/v1/melt/bolt11", json={"quote": quotes[other]["quote"], "inputs": j(wallets[other])}
+        )
+        assert (late.status_code, late.json()["code"]) == (400, 20006)
 
 
 @pytest.mark.e2e

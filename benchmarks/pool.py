@@ -5,6 +5,9 @@ crypto limit (bare coincurve work of one share's signature + DLEQ proof on one c
 the runs, mean) with the ratio, and the pool's CPU time per share (steadier than the rate on shared cores).
 Last line: "pool: channels=N shares_per_s=X p99_ms=L rss_mb=M crypto_limit_per_s=Z ratio=R" (largest N).
 Options: --channels 1,10,100  --shares 12000 (per run, split over the channels)
+  --database postgresql://… also runs the largest N on that PostgreSQL mint with one front end, then two
+  (`--frontend 1/2`, `2/2`; the channels and shares split between them, one load generator each), and
+  prints their figures on lines of their own ("postgres_1: …", "postgres_2: …") before the last line.
 """
 
 import argparse
@@ -21,6 +24,7 @@ from pathlib import Path
 from coincurve import PrivateKey, PublicKey
 
 from nutx_cli.core import bdhke
+from nutx_cli.up.children import ChildProcess, free_port, port_open
 
 
 def crypto_limit(seconds: float = 2.0) -> float:
@@ -180,10 +184,92 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def start_pool(tmp: Path, name: str, rpc_port: int, *flags: str) -> tuple[ChildProcess, int, str]:
+    """`nutx pool start` on the bench node: (process, SV2 port, authority key)."""
+    sv2_port, admin_port = free_port(), free_port()
+    pool = ChildProcess(
+        [
+            *("--log-level", "warning", "pool", "start", "--data-dir", str(tmp / name)),
+            *("--node-rpc", f"http://127.0.0.1:{rpc_port}", "--node-cookie", str(tmp / "node" / ".cookie")),
+            *("--sv2-port", str(sv2_port), "--http-port", str(free_port()), "--admin-port", str(admin_port)),
+            *("--start-level", "256", "--shares-per-minute", "1000000000", "--network-difficulty", "1000000"),
+            *flags,
+        ],
+        tmp / f"{name}.log",
+    )
+    try:
+        pool.wait_until(lambda: port_open(admin_port) and (tmp / name / "pool.json").exists(), 60)
+    except BaseException:
+        pool.stop()
+        raise
+    return pool, sv2_port, json.loads((tmp / name / "pool.json").read_text())["authority_key"]
+
+
+def run_load(pools: list[tuple[ChildProcess, int, str]], channels: int, shares: int) -> dict:
+    """`channels` channels split over the pools, one load generator process per pool, all at once."""
+    n = max(1, channels // len(pools))
+    per_channel = max(50, shares // (n * len(pools)))
+    window = max(8, 256 // (n * len(pools)))
+    cpu_before = [cpu_seconds(p.pid) for p, _, _ in pools]
+    loads = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.pool",
+                "--load",
+                str(port),
+                key,
+                str(n),
+                str(per_channel),
+                str(window),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _, port, key in pools
+    ]
+    results = []
+    for proc in loads:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError(f"the load generator failed (exit {proc.returncode})")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    accepted = sum(r["accepted"] for r in results)
+    errors: dict[str, int] = {}
+    for r in results:
+        for code, count in r["errors"].items():
+            errors[code] = errors.get(code, 0) + count
+    cpu = sum(cpu_seconds(p.pid) for p, _, _ in pools) - sum(cpu_before)
+    return {
+        "channels": n * len(pools),
+        "accepted": accepted,
+        "seconds": max(r["seconds"] for r in results),
+        "rate": accepted / max(r["seconds"] for r in results),
+        "p50_ms": max(r["p50_ms"] for r in results),
+        "p99_ms": max(r["p99_ms"] for r in results),
+        "cpu_us": 1e6 * cpu / max(1, accepted),
+        "rss": sum(rss_mb(p.pid) for p, _, _ in pools),
+        "errors": errors,
+    }
+
+
+def report(label: str, r: dict) -> None:
+    print(
+        f"{label}channels={r['channels']:<4} accepted={r['accepted']:<6} in {r['seconds']:.2f}s: "
+        f"{r['rate']:,.0f} shares/s, ack p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, "
+        f"pool CPU {r['cpu_us']:.0f} µs/share, pool RSS {r['rss']:.0f} MB"
+        + (f", errors {r['errors']}" if r["errors"] else "")
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--channels", default="1,10,100")
     parser.add_argument("--shares", type=int, default=12000)
+    parser.add_argument(
+        "--database", help="also run on this PostgreSQL mint: one front end, then two (postgresql://…)"
+    )
     parser.add_argument("--load", nargs=5, metavar=("PORT", "AUTHORITY", "CHANNELS", "SHARES", "WINDOW"))
     args = parser.parse_args()
     if args.load:
@@ -191,8 +277,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(load(int(port), authority, int(channels), int(shares), int(window)))))
         return
 
-    from nutx_cli.up.children import ChildProcess, free_port, port_open
-
+    counts = [int(x) for x in args.channels.split(",")]
     limit_before = crypto_limit()
     print(
         f"crypto limit (one sign + DLEQ proof, bare coincurve, one core): {limit_before:,.0f} shares/s "
@@ -200,86 +285,49 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench_pool.") as tmp_dir:
         tmp = Path(tmp_dir)
-        rpc_port, sv2_port, admin_port = free_port(), free_port(), free_port()
+        rpc_port = free_port()
         node = ChildProcess(
             ["node", "start", "--data-dir", str(tmp / "node"), "--rpc-port", str(rpc_port)], tmp / "node.log"
         )
-        pool = None
         try:
             node.wait_until(lambda: port_open(rpc_port) and (tmp / "node" / ".cookie").exists(), 60)
-            pool = ChildProcess(
-                [
-                    "--log-level",
-                    "warning",
-                    "pool",
-                    "start",
-                    "--data-dir",
-                    str(tmp / "pool"),
-                    "--node-rpc",
-                    f"http://127.0.0.1:{rpc_port}",
-                    "--node-cookie",
-                    str(tmp / "node" / ".cookie"),
-                    "--sv2-port",
-                    str(sv2_port),
-                    "--http-port",
-                    str(free_port()),
-                    "--admin-port",
-                    str(admin_port),
-                    "--start-level",
-                    "256",
-                    "--shares-per-minute",
-                    "1000000000",
-                    "--network-difficulty",
-                    "1000000",
-                ],
-                tmp / "pool.log",
-            )
-            pool.wait_until(lambda: port_open(admin_port) and (tmp / "pool" / "pool.json").exists(), 60)
-            authority = json.loads((tmp / "pool" / "pool.json").read_text())["authority_key"]
-            last: tuple[int, float, dict, float] | None = None
-            for n in [int(x) for x in args.channels.split(",")]:
-                per_channel = max(50, args.shares // n)
-                window = max(8, 256 // n)
-                cpu_before = cpu_seconds(pool.pid)
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "benchmarks.pool",
-                        "--load",
-                        str(sv2_port),
-                        authority,
-                        str(n),
-                        str(per_channel),
-                        str(window),
-                    ],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                )
-                r = json.loads(out.stdout.strip().splitlines()[-1])
-                rate = r["accepted"] / r["seconds"]
-                cpu_us = 1e6 * (cpu_seconds(pool.pid) - cpu_before) / max(1, r["accepted"])
-                rss = rss_mb(pool.pid)
-                print(
-                    f"channels={n:<4} accepted={r['accepted']:<6} in {r['seconds']:.2f}s: {rate:,.0f} shares/s, "
-                    f"ack p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, pool CPU {cpu_us:.0f} µs/share, "
-                    f"pool RSS {rss:.0f} MB" + (f", errors {r['errors']}" if r["errors"] else "")
-                )
-                last = (n, rate, r, rss)
+            last: dict | None = None
+            pool = start_pool(tmp, "pool", rpc_port)
+            try:
+                for n in counts:
+                    last = run_load([pool], n, args.shares)
+                    report("", last)
+            finally:
+                pool[0].stop()
+            postgres: list[tuple[str, dict]] = []
+            if args.database:
+                for frontends in (1, 2):
+                    pools = []
+                    try:
+                        for i in range(frontends):
+                            flags = ("--database", args.database, "--frontend", f"{i + 1}/{frontends}")
+                            pools.append(start_pool(tmp, f"pg{frontends}_{i + 1}", rpc_port, *flags))
+                        r = run_load(pools, counts[-1], args.shares)
+                    finally:
+                        for p, _, _ in pools:
+                            p.stop()
+                    report(f"postgres, {frontends} front end{'s' if frontends > 1 else ''}: ", r)
+                    postgres.append((f"postgres_{frontends}", r))
             # The machine's speed drifts (shared cores): the limit is the mean of a measure before and after.
             limit_after = crypto_limit()
             limit = (limit_before + limit_after) / 2
             print(f"crypto limit again after the runs: {limit_after:,.0f} shares/s; mean {limit:,.0f}")
-            if last is not None:
-                n, rate, r, rss = last
+            for name, r in postgres:
                 print(
-                    f"pool: channels={n} shares_per_s={rate:.0f} p99_ms={r['p99_ms']:.1f} rss_mb={rss:.0f} "
-                    f"crypto_limit_per_s={limit:.0f} ratio={rate / limit:.2f}"
+                    f"{name}: channels={r['channels']} shares_per_s={r['rate']:.0f} p99_ms={r['p99_ms']:.1f} "
+                    f"rss_mb={r['rss']:.0f} ratio={r['rate'] / limit:.2f}"
+                )
+            if last is not None:
+                print(
+                    f"pool: channels={last['channels']} shares_per_s={last['rate']:.0f} p99_ms={last['p99_ms']:.1f} "
+                    f"rss_mb={last['rss']:.0f} crypto_limit_per_s={limit:.0f} ratio={last['rate'] / limit:.2f}"
                 )
         finally:
-            if pool is not None:
-                pool.stop()
             node.stop()
 
 

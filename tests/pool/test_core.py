@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from fractions import Fraction
 
@@ -13,8 +14,10 @@ from nutx_cli.core.bdhke import blind
 from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.share_stats import ShareStats
 from nutx_cli.core.targets import T_MAX, target_of_difficulty, target_of_level
+from nutx_cli.errors import NutxError
 from nutx_cli.pool.epochs import Tip, decide_outcome, maturity_update, tip_changed
 from nutx_cli.pool.jobs import ChannelJobs
+from nutx_cli.pool.settings import FrontEnd
 from nutx_cli.pool.shares import ShareRejected, check_share
 from nutx_cli.pool.stats import levels
 from nutx_cli.pool.template import EXTRANONCE_SIZE, Template, TemplateError, template_from_gbt
@@ -215,3 +218,13 @@ def test_channel_stats() -> None:
 def replace(share: SubmitSharesEcashExtended, **over: object) -> SubmitSharesEcashExtended:
     fields = {f: getattr(share, f) for f in share.__dataclass_fields__} | over
     return SubmitSharesEcashExtended(**fields)  # type: ignore[arg-type]
+
+
+def test_front_ends_split_the_extranonce_prefixes() -> None:
+    thirds = [FrontEnd.parse(f"{i}/3").prefixes for i in (1, 2, 3)]
+    assert thirds[0].start == 0 and thirds[-1].stop <= 1 << 32
+    assert all(a.stop == b.start for a, b in itertools.pairwise(thirds))  # disjoint, in order
+    assert FrontEnd.parse("1/1").prefixes == range(1 << 32) == FrontEnd().prefixes
+    for bad in ("2", "0/2", "3/2", "a/b", "1/2/3", "1/300"):
+        with pytest.raises(NutxError, match="--frontend"):
+            FrontEnd.parse(bad)

@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
 
         values = apply_config(ctx, data_dir)
         network = values["network"]
-        backend = ln.lightning_config(values).open(network)
+        backend = ln.lightning_config(values).open_checked(network)
         if values["restore_from"] is not None:
             restore_backup(values["restore_from"], data_dir, "mint", network)
         mint = Mint.open(data_dir, network=network, mint_fee=values["mint_fee"], lightning=backend)

@@ -45,6 +45,16 @@ class LightningConfig:
     lnd_cert: Path | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
 
+    def open_checked(self, network: str) -> LightningBackend:
+        """`open`, then one request to the backend (its balance), so a wrong URL or key stops the mint at
+        start with a one-line error instead of failing the first wallet that asks."""
+        backend = self.open(network)
+        try:
+            backend.balance_msat()
+        except LightningError as exc:
+            raise LightningError(f"the {backend.name} backend cannot be used: {exc}") from None
+        return backend
+
     def open(self, network: str) -> LightningBackend:
         """The backend these settings name on `network`; LightningError saying which flag is missing."""
         net = rules(network)

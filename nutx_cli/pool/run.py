@@ -107,7 +107,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
     maturity = net.default_maturity if options.maturity is None else options.maturity
     net.check_maturity(maturity)
     net.check_simulated_difficulty(options.network_difficulty is not None)
-    lightning = options.lightning.open(network)
+    lightning = options.lightning.open_checked(network)
     if options.payout_address:
         _payout_script(options.payout_address, network)
     node = _node(options, net)

@@ -110,11 +110,11 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
     lightning = options.lightning.open_checked(network)
     if options.payout_address:
         _payout_script(options.payout_address, network)
+    if options.restore_from is not None:
+        restore_backup(options.restore_from, data_dir, "pool", network)
     node = _node(options, net)
     info = await asyncio.to_thread(node.call, "getblockchaininfo")
     net.check_node(info)
-    if options.restore_from is not None:
-        restore_backup(options.restore_from, data_dir, "pool", network)
     private_dir(data_dir)
     keys = PoolKeys.load(data_dir)
     authority, static = keys.authority, keys.static

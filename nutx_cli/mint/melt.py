@@ -178,26 +178,29 @@ class Melts:
                 "transaction-unbalanced", f"inputs {total_in} − fee {fee} < amount + fee reserve {needed}"
             )
         spends = [i.spend for i in checked]
-        with self._store.transaction():
-            if self._row(quote).state != MeltQuoteState.UNPAID:
+        with self._paying_lock:  # before the quote is PENDING, so no reader settles it meanwhile
+            if quote in self._paying:
                 raise MintError("quote-pending", "this quote is being paid")
-            self._check_payment_free(row.payment_hash)
-            self._inputs.check_unspent(spends)
-            if outputs and self._store.signed_among([bytes.fromhex(o.B_) for o in outputs]):
-                raise MintError("blinded-message-reused", "a blank output B_ was signed before")
-            self._store.add_pending(spends, quote, int(time.time()))
-            self._store.set_melt_outputs(quote, outputs)
-            self._store.update_melt_quote(quote, state=MeltQuoteState.PENDING)
-        with self._paying_lock:
             self._paying.add(quote)
         try:
-            payment = self.lightning.pay(decode(self.lightning, row.request), row.fee_reserve * 1000)
-        except LightningError as exc:  # refused before anything was sent
-            payment = Payment(PaymentStatus.FAILED, error=str(exc))
+            with self._store.transaction():
+                if self._row(quote).state != MeltQuoteState.UNPAID:
+                    raise MintError("quote-pending", "this quote is being paid")
+                self._check_payment_free(row.payment_hash)
+                self._inputs.check_unspent(spends)
+                if outputs and self._store.signed_among([bytes.fromhex(o.B_) for o in outputs]):
+                    raise MintError("blinded-message-reused", "a blank output B_ was signed before")
+                self._store.add_pending(spends, quote, int(time.time()))
+                self._store.set_melt_outputs(quote, outputs)
+                self._store.update_melt_quote(quote, state=MeltQuoteState.PENDING)
+            try:
+                payment = self.lightning.pay(decode(self.lightning, row.request), row.fee_reserve * 1000)
+            except LightningError as exc:  # refused before anything was sent
+                payment = Payment(PaymentStatus.FAILED, error=str(exc))
+            self._settle(quote, payment)
         finally:
             with self._paying_lock:
                 self._paying.discard(quote)
-        self._settle(quote, payment)
         if payment.status == PaymentStatus.FAILED:
             raise MintError("lightning-payment-failed", f"the Lightning payment failed: {payment.error}")
         return quote_json(self._row(quote))

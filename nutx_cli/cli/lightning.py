@@ -1,8 +1,9 @@
-"""The flags `nutx mint serve`, `nutx mint info` and `nutx pool start` share: network, Lightning backend,
-backups. Each option is declared once here and used in each command's signature."""
+"""What `nutx mint …` and `nutx pool …` share: the network, Lightning backend and restore flags (each
+option declared once here and used in each command's signature), and the backup command's body."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,15 @@ def with_config_backend(values: dict[str, Any], data_dir: Path) -> dict[str, Any
             raw = config[key]
             out[name] = Path(raw) if name in ("lnd_macaroon", "lnd_cert") else raw
     return out
+
+
+def backup(file: Path, data_dir: Path, role: str, key_files: Sequence[str] = ()) -> None:
+    """`nutx mint backup` / `nutx pool backup`: write the file, say how to restore from it."""
+    from nutx_cli.mint.backup import write_backup
+
+    made = write_backup(data_dir, file, role, key_files)
+    start = "pool start" if role == "pool" else "mint serve"
+    typer.echo(f"backed up the {made.network} {role} in {data_dir} to {file}")
+    typer.echo(
+        f"restore with: nutx {start} --network {made.network} --data-dir NEW_DIR --restore-from {file}"
+    )

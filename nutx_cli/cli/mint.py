@@ -155,13 +155,7 @@ def register(app: typer.Typer) -> None:
         data_dir: Path = typer.Option(default_data_dir("mint"), "--data-dir", help="The mint's data dir."),
     ) -> None:
         """Back up the mint: its master seed and its ledger (restore with `nutx mint serve --restore-from`)."""
-        from nutx_cli.mint.backup import write_backup
-
-        made = write_backup(data_dir, file, "mint")
-        typer.echo(f"backed up the {made.network} mint in {data_dir} to {file}")
-        typer.echo(
-            f"restore with: nutx mint serve --network {made.network} --data-dir NEW_DIR --restore-from {file}"
-        )
+        ln.backup(file, data_dir, "mint")
 
     app.add_typer(mint_app, name="mint")
 

@@ -130,13 +130,8 @@ def register(app: typer.Typer) -> None:
         data_dir: Path = typer.Option(default_data_dir("pool"), "--data-dir", help="The pool's data dir."),
     ) -> None:
         """Back up the pool: its mint's seed and ledger, its authority, Noise and payout keys."""
-        from nutx_cli.mint.backup import write_backup
         from nutx_cli.pool.keys import KEY_FILES
 
-        made = write_backup(data_dir, file, "pool", KEY_FILES)
-        typer.echo(f"backed up the {made.network} pool in {data_dir} to {file}")
-        typer.echo(
-            f"restore with: nutx pool start --network {made.network} --data-dir NEW_DIR --restore-from {file}"
-        )
+        ln.backup(file, data_dir, "pool", KEY_FILES)
 
     app.add_typer(pool_app, name="pool")

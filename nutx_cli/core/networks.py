@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,15 @@ class NetworkRules:
             )
 
 
+_real_chain = partial(
+    NetworkRules,
+    k_max=K_MAX_MAINNET,
+    min_maturity=COINBASE_MATURITY,
+    simulated_difficulty=False,
+    fake_lightning=False,
+)
+"""What signet, testnet4 and mainnet share: real work, real maturity, no fakes."""
+
 RULES: dict[Network, NetworkRules] = {
     Network.REGTEST: NetworkRules(
         Network.REGTEST,
@@ -121,10 +131,9 @@ RULES: dict[Network, NetworkRules] = {
         fake_lightning=True,
         requires_lightning=False,
     ),
-    Network.SIGNET: NetworkRules(
+    Network.SIGNET: _real_chain(
         Network.SIGNET,
         chain="signet",
-        k_max=K_MAX_MAINNET,
         bech32_hrp="tb",
         p2pkh_version=0x6F,
         p2sh_version=0xC4,
@@ -132,15 +141,11 @@ RULES: dict[Network, NetworkRules] = {
         rpc_port=38332,
         cookie_subdir="signet",
         gbt_rules=("segwit", "signet"),
-        min_maturity=COINBASE_MATURITY,
-        simulated_difficulty=False,
-        fake_lightning=False,
         requires_lightning=False,
     ),
-    Network.TESTNET4: NetworkRules(
+    Network.TESTNET4: _real_chain(
         Network.TESTNET4,
         chain="testnet4",
-        k_max=K_MAX_MAINNET,
         bech32_hrp="tb",
         p2pkh_version=0x6F,
         p2sh_version=0xC4,
@@ -148,15 +153,11 @@ RULES: dict[Network, NetworkRules] = {
         rpc_port=48332,
         cookie_subdir="testnet4",
         gbt_rules=("segwit",),
-        min_maturity=COINBASE_MATURITY,
-        simulated_difficulty=False,
-        fake_lightning=False,
         requires_lightning=False,
     ),
-    Network.MAINNET: NetworkRules(
+    Network.MAINNET: _real_chain(
         Network.MAINNET,
         chain="main",
-        k_max=K_MAX_MAINNET,
         bech32_hrp="bc",
         p2pkh_version=0x00,
         p2sh_version=0x05,
@@ -164,9 +165,6 @@ RULES: dict[Network, NetworkRules] = {
         rpc_port=8332,
         cookie_subdir="",
         gbt_rules=("segwit",),
-        min_maturity=COINBASE_MATURITY,
-        simulated_difficulty=False,
-        fake_lightning=False,
         requires_lightning=True,
     ),
 }

@@ -25,6 +25,7 @@ import httpx
 import pytest
 from bolt11 import Bolt11, MilliSatoshi, TagChar, Tags
 
+from nutx_cli.core.models import Proof
 from nutx_cli.core.vocabulary import Unit
 from nutx_cli.mint import Mint, MintError
 from nutx_cli.mint.lnbits import LNbitsBackend
@@ -225,24 +226,36 @@ async def test_a_pay_call_lnbits_never_got_frees_the_proofs_after_a_restart(
     assert lnbits.balance_msat(ours) == 700_000
 
 
+@contextmanager
+def mint_behind_forwarder(
+    lnbits: LNbitsServer, tmp_path: Path, stall: Stall, sats: int
+) -> Iterator[tuple[Mint, LNbitsWallet, LNbitsWallet, list[Proof]]]:
+    """An in-process mainnet mint on LNbits (timeout 1 s) through a forwarder that stalls the pay call, with
+    `sats` minted from the shop's LNbits wallet."""
+    ours, shop = (
+        lnbits.new_wallet(f"mint-{stall.value}-{sats}"),
+        lnbits.new_wallet(f"shop-{stall.value}-{sats}"),
+    )
+    lnbits.credit(shop, 5000)
+    proxy = HoldingProxy(lnbits.port, PAY_REQUEST, stall)
+    backend = LNbitsBackend(proxy.url, ours.admin_key, "mainnet", 1.0)
+    mint = Mint.open(tmp_path / "mint", network="mainnet", lightning=backend)
+    try:
+        quote = mint.create_mint_quote(sats, "sat")
+        assert lnbits.pay(shop, quote["request"]).status_code == 201
+        outs = outputs(mint.sat_keyset.id, [sats])
+        yield mint, ours, shop, outs.unblind(mint.mint(quote["quote"], outs.messages), mint.sat_keyset)
+    finally:
+        mint.close()
+        proxy.close()
+
+
 def test_a_timed_out_payment_answers_pending_and_is_settled_later(
     lnbits: LNbitsServer, tmp_path: Path
 ) -> None:
-    """In process, LNbits behind a forwarder that holds its answer past the backend's timeout: the melt
-    answers PENDING (NUT-05), its proofs stay reserved, and reading the quote settles it with its change."""
-    ours, shop = lnbits.new_wallet("mint-timeout"), lnbits.new_wallet("shop-timeout")
-    lnbits.credit(shop, 5000)
-    proxy = HoldingProxy(lnbits.port, PAY_REQUEST, Stall.HOLD_ANSWER)
-    mint = Mint.open(
-        tmp_path / "mint",
-        network="mainnet",
-        lightning=LNbitsBackend(proxy.url, ours.admin_key, "mainnet", 1.0),
-    )
-    try:
-        quote = mint.create_mint_quote(64, "sat")
-        assert lnbits.pay(shop, quote["request"]).status_code == 201
-        outs = outputs(mint.sat_keyset.id, [64])
-        proofs = outs.unblind(mint.mint(quote["quote"], outs.messages), mint.sat_keyset)
+    """LNbits' answer is held past the backend's timeout: the melt answers PENDING (NUT-05), its proofs stay
+    reserved, and reading the quote settles it with its change."""
+    with mint_behind_forwarder(lnbits, tmp_path, Stall.HOLD_ANSWER, 64) as (mint, ours, shop, proofs):
         bill = lnbits.invoice(shop, 40, "slow")
         melt = mint.create_melt_quote(bill["bolt11"], "sat")
         assert melt["fee_reserve"] == 2
@@ -256,9 +269,6 @@ def test_a_timed_out_payment_answers_pending_and_is_settled_later(
         assert settled["state"] == "PAID" and sum(c["amount"] for c in settled["change"]) == 64 - 40
         assert {s["state"] for s in mint.check_state([p.Y for p in proofs])} == {"SPENT"}
         assert lnbits.balance_msat(ours) == (64 - 40) * 1000
-    finally:
-        mint.close()
-        proxy.close()
 
 
 def test_an_unknown_payment_stays_pending_until_its_call_is_surely_over(
@@ -266,19 +276,7 @@ def test_an_unknown_payment_stays_pending_until_its_call_is_surely_over(
 ) -> None:
     """LNbits has no record of the payment (the pay call was lost): PENDING while the call might still
     arrive, then the proofs are freed. The elapsed time is the pending row's age."""
-    ours, shop = lnbits.new_wallet("mint-unknown"), lnbits.new_wallet("shop-unknown")
-    lnbits.credit(shop, 5000)
-    proxy = HoldingProxy(lnbits.port, PAY_REQUEST, Stall.SWALLOW)
-    mint = Mint.open(
-        tmp_path / "mint",
-        network="mainnet",
-        lightning=LNbitsBackend(proxy.url, ours.admin_key, "mainnet", 1.0),
-    )
-    try:
-        quote = mint.create_mint_quote(16, "sat")
-        assert lnbits.pay(shop, quote["request"]).status_code == 201
-        outs = outputs(mint.sat_keyset.id, [16])
-        proofs = outs.unblind(mint.mint(quote["quote"], outs.messages), mint.sat_keyset)
+    with mint_behind_forwarder(lnbits, tmp_path, Stall.SWALLOW, 16) as (mint, _, shop, proofs):
         bill = lnbits.invoice(shop, 10, "lost")
         melt = mint.create_melt_quote(bill["bolt11"], "sat")
         assert mint.melt(melt["quote"], proofs, [])["state"] == "PENDING"
@@ -287,9 +285,6 @@ def test_an_unknown_payment_stays_pending_until_its_call_is_surely_over(
         assert mint.melt_quote(melt["quote"])["state"] == "UNPAID"
         assert {s["state"] for s in mint.check_state([p.Y for p in proofs])} == {"UNSPENT"}
         assert not lnbits.paid(shop, bill["payment_hash"])
-    finally:
-        mint.close()
-        proxy.close()
 
 
 def test_lnbits_refusals(lnbits: LNbitsServer, tmp_path: Path) -> None:

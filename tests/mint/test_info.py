@@ -33,3 +33,34 @@ async def test_liabilities_per_epoch_and_in_sats(tmp_path: Path) -> None:
     assert summary["liabilities"] == {"sat": 25 + 40, "ehash": 32}
     assert summary["owed_sat"] == 25 + 40 + 75
     assert summary["lightning_balance_sat"] == 90
+
+
+def test_mint_info_reads_only_the_backend_keys_of_a_pools_config(tmp_path: Path) -> None:
+    """A pool's config.toml has keys `nutx mint info` does not take; it reads the Lightning ones alone."""
+    import subprocess
+    import sys
+
+    Mint.open(tmp_path / "pool").close()
+    (tmp_path / "pool" / "config.toml").write_text('maturity = 5\nlightning = "none"\nhttp-port = 1\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "nutx_cli", "mint", "info", "--data-dir", str(tmp_path / "pool"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert '"lightning_balance_sat": null' in out.stdout
+    (tmp_path / "pool" / "config.toml").write_text('lightning = "lnbits"\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "nutx_cli", "mint", "info", "--data-dir", str(tmp_path / "pool")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    expected = "--lightning lnbits needs --lnbits-url URL and --lnbits-key ADMIN_KEY"
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        f"error: cannot ask the Lightning backend for its balance: {expected}"
+    ]

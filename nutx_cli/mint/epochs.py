@@ -29,6 +29,9 @@ from nutx_cli.mint.keysets import MintKeysets
 from nutx_cli.mint.rows import EpochRow
 from nutx_cli.mint.store import MintStore, RowLock
 
+EPOCH_FLOOR = "epoch_floor"
+"""Meta key: the highest epoch number `skip_through` set aside (0 if none)."""
+
 DEAD_EPOCH_ERRORS = {EpochStatus.LOST: "epoch-lost", EpochStatus.ORPHANED: "epoch-orphaned"}
 
 
@@ -104,7 +107,7 @@ class MintEpochs:
 
     def _add_next(self, tip_hash: str, height: int, now: int) -> tuple[int, Keyset]:
         """Inside the epochs lock: the next epoch, open at a tip, with its keyset."""
-        n = (self._store.last_epoch() or 0) + 1
+        n = max(self._store.last_epoch() or 0, self._floor()) + 1
         keyset = self._keysets.add_epoch_keyset(n, now)
         self._store.add_epoch(n, keyset.id, self.k_max, now, tip_hash, height)
         return n, keyset
@@ -142,6 +145,16 @@ class MintEpochs:
         opened = self.current()
         assert opened is not None
         return opened, closing
+
+    def _floor(self) -> int:
+        return int(self._store.meta(EPOCH_FLOOR) or 0)
+
+    def skip_through(self, epoch: int) -> None:
+        """Never open an epoch numbered `epoch` or lower: after a restore, epochs the lost data dir opened
+        later than its backup are unknown, and their keysets must not be handed out again."""
+        with self._store.transaction():
+            self._store.lock_epochs()
+            self._store.set_meta(EPOCH_FLOOR, str(max(self._floor(), epoch)))
 
     def _move(self, epoch: int, event: EpochEvent, **fields: Any) -> Epoch:
         """Apply `event` by the transition table, writing `fields` with the new status in one transaction."""

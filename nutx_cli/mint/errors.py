@@ -50,6 +50,7 @@ CODES: dict[str, int] = {
     "epoch-state": 41013,
     "inactive-keyset": 41014,
     "stale-share": 41015,
+    "lightning-unavailable": 41016,
 }
 
 

@@ -11,7 +11,7 @@ runs on both.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS spent (
     spent_at {INT} NOT NULL){ROWID};
 CREATE TABLE IF NOT EXISTS pending (
     Y {BLOB} PRIMARY KEY, amount_log2 {INT} NOT NULL, keyset_id TEXT NOT NULL, quote TEXT NOT NULL,
-    created_at {INT} NOT NULL){ROWID};
+    created_at {INT} NOT NULL, witness TEXT){ROWID};
 CREATE INDEX IF NOT EXISTS pending_quote ON pending (quote);
 CREATE TABLE IF NOT EXISTS mint_quotes (
     quote TEXT PRIMARY KEY, method TEXT NOT NULL, request TEXT NOT NULL, payment_hash TEXT NOT NULL,
@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS mint_quotes (
 CREATE TABLE IF NOT EXISTS melt_quotes (
     quote TEXT PRIMARY KEY, method TEXT NOT NULL, request TEXT NOT NULL, payment_hash TEXT NOT NULL,
     amount {INT} NOT NULL, unit TEXT NOT NULL, fee_reserve {INT} NOT NULL, state TEXT NOT NULL,
-    expiry {INT}, payment_preimage TEXT, fee_paid {INT}, change TEXT, created_at {INT} NOT NULL);
+    expiry {INT}, payment_preimage TEXT, fee_paid {INT}, change TEXT, created_at {INT} NOT NULL,
+    outputs TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS melt_quotes_one_payment ON melt_quotes (payment_hash)
     WHERE state IN ('PENDING', 'PAID');
 CREATE TABLE IF NOT EXISTS epochs (
@@ -69,4 +70,28 @@ CREATE INDEX signatures_keyset ON signatures (keyset_id, share)""",
     # PAID: the schema's partial unique index `melt_quotes_one_payment`, which the schema script (run
     # before the migrations) already creates on an older file.
     2: "",
+    # 3 → 4: a melt whose payment outcome is unknown can be settled after a restart with its change: the
+    # blank outputs it was sent with (`melt_quotes.outputs`) and the witnesses of its pending proofs. Both
+    # tables are rebuilt with the new column (as 1 → 2 did), with their indexes.
+    3: """
+CREATE TABLE pending_v4 (
+    Y {BLOB} PRIMARY KEY, amount_log2 {INT} NOT NULL, keyset_id TEXT NOT NULL, quote TEXT NOT NULL,
+    created_at {INT} NOT NULL, witness TEXT){ROWID};
+INSERT INTO pending_v4 (Y, amount_log2, keyset_id, quote, created_at)
+    SELECT Y, amount_log2, keyset_id, quote, created_at FROM pending;
+DROP TABLE pending;
+ALTER TABLE pending_v4 RENAME TO pending;
+CREATE INDEX pending_quote ON pending (quote);
+CREATE TABLE melt_quotes_v4 (
+    quote TEXT PRIMARY KEY, method TEXT NOT NULL, request TEXT NOT NULL, payment_hash TEXT NOT NULL,
+    amount {INT} NOT NULL, unit TEXT NOT NULL, fee_reserve {INT} NOT NULL, state TEXT NOT NULL,
+    expiry {INT}, payment_preimage TEXT, fee_paid {INT}, change TEXT, created_at {INT} NOT NULL,
+    outputs TEXT);
+INSERT INTO melt_quotes_v4 (quote, method, request, payment_hash, amount, unit, fee_reserve, state, expiry,
+        payment_preimage, fee_paid, change, created_at)
+    SELECT quote, method, request, payment_hash, amount, unit, fee_reserve, state, expiry, payment_preimage,
+        fee_paid, change, created_at FROM melt_quotes;
+DROP TABLE melt_quotes;
+ALTER TABLE melt_quotes_v4 RENAME TO melt_quotes;
+CREATE UNIQUE INDEX melt_quotes_one_payment ON melt_quotes (payment_hash) WHERE state IN ('PENDING', 'PAID')""",
 }

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any, Literal
 from nutx_cli import sql_database
 from nutx_cli.core.bdhke import BlindSig
 from nutx_cli.core.epoch_status import EpochStatus
-from nutx_cli.core.models import BlindSignature
+from nutx_cli.core.models import BlindedMessage, BlindSignature
 from nutx_cli.core.vocabulary import MeltQuoteState, MintQuoteState, ProofState
 from nutx_cli.errors import NutxError
 from nutx_cli.mint.rows import EpochRow, KeysetRow, MeltQuoteRow, MintQuoteRow, SignatureRow, SpendRow
@@ -113,6 +114,12 @@ class MintStore:
 
     def close(self) -> None:
         self.database.close()
+
+    def backup_to(self, target: sqlite3.Connection) -> None:
+        """Copy the whole SQLite database into `target` as one consistent snapshot (`mint.backup`)."""
+        if not isinstance(self.database, SqliteStore):
+            raise NutxError(f"{self.where} is a PostgreSQL mint: back it up with pg_dump")
+        self.database.backup_to(target)
 
     def meta(self, key: str) -> str | None:
         return sql_database.meta(self.database, key)
@@ -269,15 +276,24 @@ class MintStore:
 
     def add_pending(self, rows: Iterable[SpendRow], quote: str, now: int) -> None:
         self.database.executemany(
-            "INSERT INTO pending (Y, amount_log2, keyset_id, quote, created_at) VALUES (?, ?, ?, ?, ?)",
-            [(r.Y, log2(r.amount), r.keyset_id, quote, now) for r in rows],
+            "INSERT INTO pending (Y, amount_log2, keyset_id, quote, created_at, witness) VALUES (?, ?, ?, ?, ?, ?)",
+            [(r.Y, log2(r.amount), r.keyset_id, quote, now, r.witness) for r in rows],
         )
+
+    def pending_of(self, quote: str) -> tuple[list[SpendRow], int | None]:
+        """The proofs a melt locked, and when it locked them (None if it holds none)."""
+        rows = self._rows(
+            "SELECT Y AS y, amount_log2, keyset_id, witness, created_at FROM pending WHERE quote = ?",
+            (quote,),
+        )
+        spends = [SpendRow(r["y"], 1 << r["amount_log2"], r["keyset_id"], r["witness"]) for r in rows]
+        return spends, min((r["created_at"] for r in rows), default=None)
 
     def spend_pending(self, quote: str, now: int) -> None:
         """Burn the proofs a melt locked (the payment went through)."""
         self.database.execute(
             "INSERT INTO spent (Y, amount_log2, keyset_id, witness, spent_at) "
-            "SELECT Y, amount_log2, keyset_id, NULL, ? FROM pending WHERE quote = ?",
+            "SELECT Y, amount_log2, keyset_id, witness, ? FROM pending WHERE quote = ?",
             (now, quote),
         )
         self.drop_pending(quote)
@@ -326,12 +342,23 @@ class MintStore:
             return None
         r = rows[0]
         change = json.loads(r["change"]) if r["change"] else None
+        outputs = json.loads(r["outputs"]) if r["outputs"] else None
         return MeltQuoteRow(
             **{
                 **r,
                 "state": MeltQuoteState(r["state"]),
                 "change": None if change is None else tuple(BlindSignature.from_json(c) for c in change),
+                "outputs": None
+                if outputs is None
+                else tuple(BlindedMessage.from_json(o, allow_zero=True) for o in outputs),
             }
+        )
+
+    def set_melt_outputs(self, quote: str, outputs: Sequence[BlindedMessage]) -> None:
+        """The blank outputs a melt was sent with, kept for its change until the payment is settled."""
+        self.database.execute(
+            "UPDATE melt_quotes SET outputs = ? WHERE quote = ?",
+            (json.dumps([o.to_json() for o in outputs]), quote),
         )
 
     def melt_quotes_in_state(self, state: MeltQuoteState) -> list[str]:

@@ -85,7 +85,7 @@ class PostgresStore:
             )
         except psycopg.Error as exc:
             raise NutxError(
-                f"cannot reach the database {self.where} ({str(exc).strip()}); check --database and "
+                f"cannot reach the database {self.where} ({' '.join(str(exc).split())}); check --database and "
                 "that PostgreSQL runs"
             ) from None
 
@@ -97,7 +97,7 @@ class PostgresStore:
         except psycopg.Error as exc:
             retryable = isinstance(exc, pg_errors.SerializationFailure | pg_errors.DeadlockDetected)
             raise self.error(
-                f"the database {self.where} failed ({type(exc).__name__}: {str(exc).strip()})",
+                f"the database {self.where} failed ({type(exc).__name__}: {' '.join(str(exc).split())})",
                 retryable=retryable,
             ) from exc
 

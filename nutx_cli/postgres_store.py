@@ -27,7 +27,7 @@ from psycopg.rows import dict_row
 
 from nutx_cli import sql_database
 from nutx_cli.errors import NutxError
-from nutx_cli.sql_database import Dialect, LockKey
+from nutx_cli.sql_database import Dialect, LockKey, Nesting
 from nutx_cli.sqlite_store import StoreError
 
 SCHEMA_LOCK: LockKey = (0x6E757478, 0)  # "nutx": creating and migrating the schema, one process at a time
@@ -61,7 +61,7 @@ class PostgresStore:
         self.url = url
         self.where = redacted(url)
         self._lock = threading.RLock()
-        self._depth = 0
+        self._nesting = Nesting()
         self._sql: dict[str, str] = {}
         self._conn = self._connect()
         try:
@@ -115,27 +115,17 @@ class PostgresStore:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN … COMMIT at READ COMMITTED (ROLLBACK on error); nested calls join the outer transaction."""
-        with self._pg_errors(), self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            conn = self._live()
-            self._depth = 1
-            try:
-                with conn.transaction():
-                    yield
-            finally:
-                self._depth = 0
+        with self._pg_errors(), self._lock, self._nesting.join(lambda: self._reopened().transaction()):
+            yield
 
-    def _live(self) -> psycopg.Connection[dict[str, Any]]:
-        """The connection; outside a transaction one the server dropped is opened again."""
-        if not self._depth and self._conn.broken:
+    def _reopened(self) -> psycopg.Connection[dict[str, Any]]:
+        """The connection, opened again if the server dropped it (never inside a transaction)."""
+        if self._conn.broken:
             self._conn = self._connect()
         return self._conn
+
+    def _live(self) -> psycopg.Connection[dict[str, Any]]:
+        return self._conn if self._nesting.depth else self._reopened()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._pg_errors(), self._lock:
@@ -151,7 +141,7 @@ class PostgresStore:
 
     def lock(self, keys: Iterable[LockKey]) -> None:
         """Advisory locks held until the transaction ends, taken in sorted order (no deadlock among them)."""
-        assert self._depth, "advisory locks are taken inside a transaction"
+        assert self._nesting.depth, "advisory locks are taken inside a transaction"
         ordered = sorted(set(keys))
         if ordered:
             self.executemany("SELECT pg_advisory_xact_lock(?, ?)", ordered)

@@ -10,8 +10,8 @@ The schema version and its migrations are applied the same way on both (`bring_t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -74,6 +74,27 @@ class SqlDatabase(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Nesting:
+    """How deep a store is in `transaction()`: a nested call joins the outer transaction, which alone
+    begins and ends (its caller holds the store's lock)."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    @contextmanager
+    def join(self, begin: Callable[[], AbstractContextManager[object]]) -> Iterator[None]:
+        """The outermost call runs inside `begin()` (BEGIN … COMMIT, ROLLBACK on error); the others just run."""
+        self.depth += 1
+        try:
+            if self.depth > 1:
+                yield
+            else:
+                with begin():
+                    yield
+        finally:
+            self.depth -= 1
 
 
 def meta(db: SqlDatabase, key: str) -> str | None:

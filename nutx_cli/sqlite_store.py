@@ -26,7 +26,7 @@ import sqlite_utils
 from nutx_cli import sql_database
 from nutx_cli.errors import NutxError
 from nutx_cli.private_files import private_database
-from nutx_cli.sql_database import Dialect, LockKey
+from nutx_cli.sql_database import Dialect, LockKey, Nesting
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -68,7 +68,7 @@ class SqliteStore:
         self.where = str(path)
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
-        self._depth = 0
+        self._nesting = Nesting()
         try:
             with self._sqlite_errors():
                 conn.execute("PRAGMA synchronous=FULL")
@@ -107,24 +107,18 @@ class SqliteStore:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error); nested calls join the outer transaction."""
-        with self._sqlite_errors(), self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            self.db.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield
-            except BaseException:
-                self._depth = 0
-                self.db.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self.db.execute("COMMIT")
+        with self._sqlite_errors(), self._lock, self._nesting.join(self._immediate):
+            yield
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._sqlite_errors(), self._lock:

@@ -412,6 +412,16 @@ async def mine_shares(client: EcashClient, n: int) -> list[dict[str, Any]]:
     return proofs
 
 
+async def load_until_closed(client: EcashClient, received: Counter[str]) -> None:
+    """Submit shares as fast as they are answered until the pool goes away; what each signature is worth
+    goes into `received` (by keyset id) once it arrived."""
+    with contextlib.suppress(Sv2Error, TimeoutError, OSError):
+        while True:
+            answer = await client.submit(client.make_share())
+            if isinstance(answer, SubmitSharesEcashExtendedSuccess):
+                received[answer.signature.keyset_id.hex()] += answer.signature.amount
+
+
 def sat_outputs(http: str, total: int) -> tuple[list[dict[str, Any]], list[tuple[str, bytes, int]]]:
     """Blinded sat outputs worth `total` (binary split) in the mint's active sat keyset."""
     keys = httpx.get(http + "/v1/keys", timeout=10).json()["keysets"][0]
@@ -618,13 +628,6 @@ async def test_sigkill_under_load_never_loses_the_ledger(stack: Stack) -> None:
     """Five SIGKILLs during share load: W_e == Σ stored share signatures ≥ Σ signatures clients received."""
     received: Counter[str] = Counter()
 
-    async def load(client: EcashClient) -> None:
-        with contextlib.suppress(Sv2Error, TimeoutError, OSError):
-            while True:
-                answer = await client.submit(client.make_share())
-                if isinstance(answer, SubmitSharesEcashExtendedSuccess):
-                    received[answer.signature.keyset_id.hex()] += answer.signature.amount
-
     for round_ in range(5):
         if round_:
             stack.start_pool()
@@ -632,7 +635,7 @@ async def test_sigkill_under_load_never_loses_the_ledger(stack: Stack) -> None:
             await EcashClient.open(stack.sv2_port, stack.pool_json["authority_key"], f"m{i}")
             for i in range(3)
         ]
-        tasks = [asyncio.create_task(load(c)) for c in clients for _ in range(4)]
+        tasks = [asyncio.create_task(load_until_closed(c, received)) for c in clients for _ in range(4)]
         await asyncio.sleep(0.7)
         assert stack.pool is not None
         await asyncio.to_thread(stack.pool.stop, signal.SIGKILL)

@@ -9,7 +9,6 @@ under load loses no work (W_e = Σ stored share signatures ≥ Σ signatures the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections import Counter
 from collections.abc import Iterator
@@ -29,12 +28,19 @@ from nutx_cli.sv2.ecash import (
     RedeemSharesEcashSuccess,
     SetEcashKeyset,
     SubmitSharesEcashExtendedError,
-    SubmitSharesEcashExtendedSuccess,
 )
-from nutx_cli.sv2.errors import Sv2Error
 from nutx_cli.sv2.messages import SetNewPrevHash
 from tests.helpers.procs import NutxProcess, free_port, port_open
-from tests.pool.test_e2e import LEVEL, NETWORK_DIFFICULTY, EcashClient, mine_shares, redeem_http, sat_outputs
+from tests.helpers.stack import node
+from tests.pool.test_e2e import (
+    LEVEL,
+    NETWORK_DIFFICULTY,
+    EcashClient,
+    load_until_closed,
+    mine_shares,
+    redeem_http,
+    sat_outputs,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -105,19 +111,12 @@ async def at_epoch(clients: list[EcashClient], n: int) -> None:
 @pytest.fixture
 def frontends(tmp_path: Path, pg_url: str) -> Iterator[FrontEnds]:
     """A node and two pool front ends on one fresh PostgreSQL database, on free ports."""
-    rpc_port = free_port()
-    node = NutxProcess(
-        ["node", "start", "--data-dir", str(tmp_path / "node"), "--rpc-port", str(rpc_port)],
-        tmp_path / "node.log",
-    )
-    try:
-        node.wait_until(lambda: port_open(rpc_port) and (tmp_path / "node" / ".cookie").exists(), 60)
-        node_rpc = f"http://{(tmp_path / 'node' / '.cookie').read_text().strip()}@127.0.0.1:{rpc_port}"
-        fe = FrontEnds(tmp_path, pg_url, node_rpc)
+    with node(tmp_path) as stack:
+        fe = FrontEnds(tmp_path, pg_url, stack.node_rpc)
         for i in range(2):
             fe.args.append(
                 [
-                    *("--data-dir", str(tmp_path / f"pool{i + 1}"), "--node-rpc", node_rpc),
+                    *("--data-dir", str(tmp_path / f"pool{i + 1}"), "--node-rpc", stack.node_rpc),
                     *("--sv2-port", str(free_port()), "--http-port", str(free_port())),
                     *("--admin-port", str(free_port()), "--start-level", str(LEVEL)),
                     *(
@@ -136,8 +135,6 @@ def frontends(tmp_path: Path, pg_url: str) -> Iterator[FrontEnds]:
         finally:
             fe.stop(0)
             fe.stop(1)
-    finally:
-        node.stop()
 
 
 async def test_one_epoch_for_both_closed_once_at_each_tip_change_then_one_redeem_pays(
@@ -232,21 +229,14 @@ async def test_sigkill_of_one_front_end_under_load_loses_no_work(frontends: Fron
     fe = frontends
     received: Counter[str] = Counter()
 
-    async def load(client: EcashClient) -> None:
-        with contextlib.suppress(Sv2Error, TimeoutError, OSError):
-            while True:
-                answer = await client.submit(client.make_share())
-                if isinstance(answer, SubmitSharesEcashExtendedSuccess):
-                    received[answer.signature.keyset_id.hex()] += answer.signature.amount
-
     survivor = [await fe.client(1, f"s{i}") for i in range(2)]
-    steady = [asyncio.create_task(load(c)) for c in survivor for _ in range(3)]
+    steady = [asyncio.create_task(load_until_closed(c, received)) for c in survivor for _ in range(3)]
     try:
         for round_ in range(3):
             if round_:
                 fe.start(0)
             victims = [await fe.client(0, f"v{i}") for i in range(2)]
-            tasks = [asyncio.create_task(load(c)) for c in victims for _ in range(3)]
+            tasks = [asyncio.create_task(load_until_closed(c, received)) for c in victims for _ in range(3)]
             await asyncio.sleep(0.7)
             if round_ == 1:
                 fe.rpc.generatetoaddress(1, "bcrt1qw49pau7kzqzzgspve4rs4nv5s4s3ta5chnrmke")

@@ -30,7 +30,10 @@ def info_json(pubkey: str, network: str) -> dict[str, Any]:
             "7": {"supported": True},
             "8": {"supported": True},
             "9": {"supported": True},
+            "10": {"supported": True},
+            "11": {"supported": True},
             "12": {"supported": True},
+            "14": {"supported": True},
             "20": {"supported": True},
         },
     }

@@ -129,7 +129,7 @@ class Melts:
             raise MintError("quote-pending", "this quote is being paid")
         if expired(row.expiry):
             raise MintError("quote-expired", "the invoice of this quote has expired; ask for a new quote")
-        checked = self._inputs.check(inputs)
+        checked = self._inputs.check(inputs, outputs, quote)
         if any(i.keyset.unit != row.unit for i in checked):
             raise MintError("unit-mismatch", f"melt inputs must be {row.unit}")
         change_keyset = self._outputs.check(outputs, row.unit, allow_zero=True)

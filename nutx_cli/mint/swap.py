@@ -36,7 +36,7 @@ class Swaps:
         self._outputs = outputs
 
     def swap(self, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage]) -> list[BlindSignature]:
-        checked = self._inputs.check(inputs)
+        checked = self._inputs.check(inputs, outputs)
         if not outputs:
             raise MintError("malformed-request", "no outputs")
         units = {i.keyset.unit for i in checked}
@@ -71,7 +71,7 @@ class Swaps:
         check_request_size(len(inputs), "inputs", "too-many-proofs")
         if not outputs:
             raise MintError("no-outputs", "a redeem needs at least one sat output")
-        checked = self._inputs.check(inputs)
+        checked = self._inputs.check(inputs, outputs)
         if any(i.keyset.unit != Unit.EHASH for i in checked):
             raise MintError("unit-mismatch", "redeem takes ehash proofs only")
         epochs = {self._keysets.epoch_of(i.keyset) for i in checked}

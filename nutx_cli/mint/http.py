@@ -2,7 +2,7 @@
 
 Handlers are plain functions (FastAPI runs them in worker threads) that parse the JSON with the
 core models and call the Mint. Every refusal is HTTP 400 `{"detail", "code"}`; a body that is not
-the expected JSON object is `malformed-request`.
+the expected JSON object is `malformed-request`. `/v1/ws` is the NUT-17 websocket (`mint.ws`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import uvicorn
-from fastapi import Body, FastAPI, Request
+from fastapi import Body, FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -23,6 +23,7 @@ from nutx_cli.core.models import BlindedMessage, ModelError, Proof
 from nutx_cli.errors import NutxError
 from nutx_cli.mint.errors import MintError, check_request_size
 from nutx_cli.mint.service import Mint
+from nutx_cli.mint.ws import serve_socket
 from nutx_cli.sqlite_store import StoreError
 
 T = TypeVar("T")
@@ -106,6 +107,10 @@ def create_app(mint: Mint) -> FastAPI:
     @app.get("/v1/info")
     def info() -> dict[str, Any]:
         return mint.info_json()
+
+    @app.websocket("/v1/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await serve_socket(websocket, mint)
 
     @app.get("/v1/keys")
     def keys() -> dict[str, Any]:
@@ -202,7 +207,15 @@ class _Server(uvicorn.Server):
 async def serve_app(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve `app` on host:port until `stop` is set, then finish open requests and return."""
     server = _Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            ws="websockets-sansio",
+        )
     )
     task = asyncio.create_task(server.serve())
     stopped = asyncio.create_task(stop.wait())

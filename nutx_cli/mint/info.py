@@ -7,16 +7,18 @@ from typing import Any
 
 from nutx_cli import __version__
 from nutx_cli.core.epoch_status import EpochStatus
+from nutx_cli.core.nut17 import SubscriptionKind
 from nutx_cli.core.vocabulary import Unit
 from nutx_cli.mint.epochs import MintEpochs
 from nutx_cli.mint.keysets import MintKeysets
 from nutx_cli.mint.mint_quotes import MAX_MINT_SAT
+from nutx_cli.mint.quotes import METHOD
 from nutx_cli.mint.store import MintStore
 
 
 def info_json(pubkey: str, network: str) -> dict[str, Any]:
-    """GET /v1/info (NUT-06)."""
-    method = {"method": "bolt11", "unit": Unit.SAT, "min_amount": 1, "max_amount": MAX_MINT_SAT}
+    """GET /v1/info (NUT-06); NUT-17 lists nutx's `ehash_epoch` kind under the pseudo-method "mining"."""
+    method = {"method": METHOD, "unit": Unit.SAT, "min_amount": 1, "max_amount": MAX_MINT_SAT}
     return {
         "name": "nutx mint",
         "pubkey": pubkey,
@@ -34,6 +36,24 @@ def info_json(pubkey: str, network: str) -> dict[str, Any]:
             "11": {"supported": True},
             "12": {"supported": True},
             "14": {"supported": True},
+            "17": {
+                "supported": [
+                    {
+                        "method": METHOD,
+                        "unit": Unit.SAT,
+                        "commands": [
+                            SubscriptionKind.BOLT11_MINT_QUOTE,
+                            SubscriptionKind.BOLT11_MELT_QUOTE,
+                            SubscriptionKind.PROOF_STATE,
+                        ],
+                    },
+                    {
+                        "method": "mining",
+                        "unit": Unit.EHASH,
+                        "commands": [SubscriptionKind.PROOF_STATE, SubscriptionKind.EHASH_EPOCH],
+                    },
+                ]
+            },
             "20": {"supported": True},
         },
     }

@@ -5,7 +5,8 @@ proofs and signs the unused fee reserve back as change on the wallet's blank out
 proofs if the payment failed. One invoice has at most one melt in flight or paid, whichever quote it
 came from: checked in the transaction that marks a quote PENDING, and enforced by the store. A
 melt a crash interrupted stays PENDING until the backend says what became of its payment
-(`recover`, at open): nothing is lost, nothing is paid twice (DESIGN §7).
+(`recover`, at open): nothing is lost, nothing is paid twice (DESIGN §7). Each committed step tells
+the mint's listeners what became of the quote and its proofs.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import Any
 
 from nutx_cli.core.keysets import amount_split
 from nutx_cli.core.models import BlindedMessage, Proof
-from nutx_cli.core.vocabulary import MeltQuoteState, sats_for_msat
+from nutx_cli.core.vocabulary import MeltQuoteState, ProofState, sats_for_msat
 from nutx_cli.mint.errors import MintError
+from nutx_cli.mint.events import MintEvents
 from nutx_cli.mint.inputs import Inputs, fee_of
 from nutx_cli.mint.lightning import LightningBackend
 from nutx_cli.mint.outputs import Outputs, to_models
 from nutx_cli.mint.quotes import METHOD, check_unit, decode, expired, new_quote_id
-from nutx_cli.mint.rows import MeltQuoteRow, SignatureRow
+from nutx_cli.mint.rows import MeltQuoteRow, SignatureRow, SpendRow
 from nutx_cli.mint.store import MintStore
 
 
@@ -48,9 +50,15 @@ class Melts:
     """The mint's NUT-05 quotes and melts over its Lightning backend."""
 
     def __init__(
-        self, store: MintStore, inputs: Inputs, outputs: Outputs, lightning: LightningBackend
+        self,
+        store: MintStore,
+        inputs: Inputs,
+        outputs: Outputs,
+        lightning: LightningBackend,
+        events: MintEvents,
     ) -> None:
         self._store = store
+        self._events = events
         self._inputs = inputs
         self._outputs = outputs
         self.lightning = lightning
@@ -150,11 +158,13 @@ class Melts:
                 raise MintError("blinded-message-reused", "a blank output B_ was signed before")
             self._store.add_pending(spends, quote, int(time.time()))
             self._store.update_melt_quote(quote, state=MeltQuoteState.PENDING)
+        self._told(quote, spends, ProofState.PENDING)
         payment = self.lightning.pay_invoice(decode(self.lightning, row.request), row.fee_reserve * 1000)
         if not payment.ok:
             with self._store.transaction():
                 self._store.drop_pending(quote)
                 self._store.update_melt_quote(quote, state=MeltQuoteState.UNPAID)
+            self._told(quote, spends, ProofState.UNSPENT)
             raise MintError("lightning-payment-failed", f"the Lightning payment failed: {payment.error}")
         fee_paid = sats_for_msat(payment.fee_msat)
         change_amounts = amount_split(total_in - fee - row.amount - fee_paid)[: len(outputs)]
@@ -174,4 +184,11 @@ class Melts:
                 fee_paid=fee_paid,
                 change=to_models(signed) or None,
             )
-        return self.get(quote)
+        return self._told(quote, spends, ProofState.SPENT)
+
+    def _told(self, quote: str, spends: Sequence[SpendRow], state: ProofState) -> dict[str, Any]:
+        """The quote as it is now, told to listeners with the new `state` of its proofs."""
+        self._events.proofs(spends, state)
+        now = self.get(quote)
+        self._events.melt_quote(now)
+        return now

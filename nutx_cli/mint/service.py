@@ -23,6 +23,7 @@ from nutx_cli.core.targets import k_max_for
 from nutx_cli.errors import NutxError
 from nutx_cli.mint import info, restore
 from nutx_cli.mint.epochs import MintEpochs
+from nutx_cli.mint.events import MintEvents
 from nutx_cli.mint.inputs import Inputs
 from nutx_cli.mint.keysets import MintKeysets
 from nutx_cli.mint.lightning import FakeBackend, LightningBackend, OfflineBackend
@@ -45,15 +46,17 @@ class Mint:
         self.network = network
         self.k_max = k_max_for(network)
         self.pubkey = bdhke.public_key(hashlib.sha256(b"nutx/mint-pubkey" + seed).digest()).hex()
+        self.events = MintEvents()
+        """Where websockets (NUT-17) listen to quotes, proofs and epochs."""
         self._keysets = MintKeysets(store, seed, int(time.time()))
         self.sat_keyset = self._keysets.sat
-        self._epochs = MintEpochs(store, self._keysets, self.k_max, mint_fee)
+        self._epochs = MintEpochs(store, self._keysets, self.events, self.k_max, mint_fee)
         self._shares = ShareSigning(store, self._keysets)
         inputs = Inputs(store, self._keysets)
         outputs = Outputs(store, self._keysets, self._epochs)
-        self._swaps = Swaps(store, self._keysets, self._epochs, inputs, outputs)
-        self._mint_quotes = MintQuotes(store, outputs, lightning)
-        self._melts = Melts(store, inputs, outputs, lightning)
+        self._swaps = Swaps(store, self._keysets, self._epochs, inputs, outputs, self.events)
+        self._mint_quotes = MintQuotes(store, outputs, lightning, self.events)
+        self._melts = Melts(store, inputs, outputs, lightning, self.events)
         self._melts.recover()
 
     @classmethod

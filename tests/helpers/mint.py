@@ -157,6 +157,10 @@ class ServerThread:
             threading.Event().wait(0.025)
         raise AssertionError("mint HTTP server did not start")
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)

@@ -16,7 +16,7 @@ from nutx_cli.mint.quotes import METHOD
 from nutx_cli.mint.store import MintStore
 
 
-def info_json(pubkey: str, network: str) -> dict[str, Any]:
+def info_json(pubkey: str, network: str, cached: dict[str, Any]) -> dict[str, Any]:
     """GET /v1/info (NUT-06); NUT-17 lists nutx's `ehash_epoch` kind under the pseudo-method "mining"."""
     method = {"method": METHOD, "unit": Unit.SAT, "min_amount": 1, "max_amount": MAX_MINT_SAT}
     return {
@@ -54,6 +54,7 @@ def info_json(pubkey: str, network: str) -> dict[str, Any]:
                     },
                 ]
             },
+            "19": cached,
             "20": {"supported": True},
         },
     }

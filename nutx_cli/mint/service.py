@@ -22,6 +22,7 @@ from nutx_cli.core.models import BlindedMessage, BlindSignature, Proof
 from nutx_cli.core.targets import k_max_for
 from nutx_cli.errors import NutxError
 from nutx_cli.mint import info, restore
+from nutx_cli.mint.cached import CachedResponses
 from nutx_cli.mint.epochs import MintEpochs
 from nutx_cli.mint.events import MintEvents
 from nutx_cli.mint.inputs import Inputs
@@ -48,6 +49,8 @@ class Mint:
         self.pubkey = bdhke.public_key(hashlib.sha256(b"nutx/mint-pubkey" + seed).digest()).hex()
         self.events = MintEvents()
         """Where websockets (NUT-17) listen to quotes, proofs and epochs."""
+        self.responses = CachedResponses(store)
+        """Answers of mint, swap, melt and redeem requests, for their retries (NUT-19)."""
         self._keysets = MintKeysets(store, seed, int(time.time()))
         self.sat_keyset = self._keysets.sat
         self._epochs = MintEpochs(store, self._keysets, self.events, self.k_max, mint_fee)
@@ -137,7 +140,7 @@ class Mint:
         return self._keysets.mining_keysets_json(self._epochs.all())
 
     def info_json(self) -> dict[str, Any]:
-        return info.info_json(self.pubkey, self.network)
+        return info.info_json(self.pubkey, self.network, self.responses.info_json())
 
     # -- epochs -------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The mint's HTTP API on a real server on a free loopback port: shapes, errors, concurrent double spends."""
+"""The mint's HTTP API on a real server on a free loopback port: shapes, errors, one invoice paid once
+(concurrent double spends of proofs: test_double_spend.py)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,9 @@ from tests.helpers.mint import (
     EPOCH_KEYS,
     HeldPayments,
     ServerThread,
-    mine_shares,
     mint_sats,
     open_epoch,
     outputs,
-    won_epoch,
 )
 from tests.helpers.procs import free_port, nutx_process, port_open
 
@@ -122,50 +121,6 @@ def test_sat_flow_and_error_shapes(served_mint: tuple[Mint, ServerThread]) -> No
         assert (
             melted.json()["state"] == "PAID" and sum(c["amount"] for c in melted.json()["change"]) == 13 - 5
         )
-
-
-async def test_concurrent_double_spends(served_mint: tuple[Mint, ServerThread]) -> None:
-    """50 concurrent requests spend the same proofs: exactly one succeeds, the rest get spent/pending."""
-    mint, server = served_mint
-    sat = mint.sat_keyset.id
-    proofs = mint_sats(mint, 100)
-    e = open_epoch(mint)
-    ehash = await mine_shares(mint, [1, 2, 4, 8, 16, 32, 64])  # W_e = 127
-    won_epoch(mint, e, theta_b=1270)
-    before = mint.liabilities()
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-        swaps = [
-            http.post(
-                "/v1/swap", json={"inputs": j(proofs), "outputs": j(outputs(sat, amount_split(100)).messages)}
-            )
-            for _ in range(50)
-        ]
-        results = await asyncio.gather(*swaps)
-        assert sum(r.status_code == 200 for r in results) == 1
-        assert {r.json()["code"] for r in results if r.status_code != 200} <= {11001, 11002}
-        assert mint.liabilities() == before
-        ehash_id = mint.ehash_keyset(e).id
-        mixed = [
-            http.post(
-                "/v1/mining/redeem",
-                json={"inputs": j(ehash), "outputs": j(outputs(sat, amount_split(1270)).messages)},
-            )
-            if i % 2
-            else http.post(
-                "/v1/swap",
-                json={"inputs": j(ehash), "outputs": j(outputs(ehash_id, [64, 32, 16, 8, 4, 2, 1]).messages)},
-            )
-            for i in range(50)
-        ]
-        results = await asyncio.gather(*mixed)
-        assert sum(r.status_code == 200 for r in results) == 1, [
-            r.text for r in results if r.status_code == 200
-        ]
-        assert {r.json()["code"] for r in results if r.status_code != 200} <= {11001, 11002}
-    paid = mint.epoch(e).paid
-    assert paid in (0, 1270)
-    assert mint.liabilities()["sat"] == before["sat"] + paid
-    assert mint.liabilities()["ehash"] == before["ehash"] - (127 if paid else 0)
 
 
 async def test_one_invoice_is_paid_once_under_concurrent_melts(tmp_path: Path) -> None:

@@ -5,12 +5,14 @@ state or an epoch commits: one call per kind of change, where it happens (swap a
 proofs, a melt reserves, burns or frees them, a mint quote is paid or issued, a melt quote goes
 pending, paid or back to unpaid, an epoch opens, closes, confirms, matures, is orphaned or pays out).
 Requests run in worker threads and listeners live on an event loop, so a listener is called from the
-publishing thread and must hand the event over without blocking (`loop.call_soon_threadsafe`).
+publishing thread and must hand the event over without blocking (`loop.call_soon_threadsafe`); a
+listener that fails is logged and skipped, never failing the request whose change it was told.
 Melts settled by `Melts.recover` at open are not told: nobody can be listening yet.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,6 +21,8 @@ from nutx_cli.core.epoch_json import Epoch
 from nutx_cli.core.nut17 import SubscriptionKind
 from nutx_cli.core.vocabulary import ProofState
 from nutx_cli.mint.rows import SpendRow
+
+log = logging.getLogger(__name__)
 
 Listener = Callable[[str, dict[str, Any]], None]
 """Called with (key, payload) for each change of an object it listens to."""
@@ -60,7 +64,10 @@ class MintEvents:
         for listeners, key, payload in calls:
             made = payload()
             for listener in listeners:
-                listener(key, made)
+                try:
+                    listener(key, made)
+                except Exception:  # the change is committed; a failing listener cannot undo it
+                    log.exception("a listener of %s %s failed", kind, key)
 
     def proofs(self, spends: Iterable[SpendRow], state: ProofState) -> None:
         """The proofs of `spends` are now `state` (NUT-07 ProofState payloads, with the witness once SPENT)."""

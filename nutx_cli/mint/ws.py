@@ -50,8 +50,9 @@ class _Feed:
         self._held: list[tuple[str, dict[str, Any]]] | None = []
 
     def __call__(self, key: str, payload: dict[str, Any]) -> None:
-        """From the publishing thread: over to the socket's event loop."""
-        self._socket.loop.call_soon_threadsafe(self._arrived, key, payload)
+        """From the publishing thread: over to the socket's event loop (unless it closed meanwhile)."""
+        with contextlib.suppress(RuntimeError):
+            self._socket.loop.call_soon_threadsafe(self._arrived, key, payload)
 
     def _arrived(self, key: str, payload: dict[str, Any]) -> None:
         if self._held is not None:

@@ -8,6 +8,7 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from nutx_cli.core import bdhke
 from nutx_cli.core.keysets import Keyset, amount_split
@@ -36,6 +37,11 @@ EPOCH_KEYS = [
     "paid",
 ]
 """The keys of the EPOCH JSON, in the order of DESIGN §5."""
+
+
+def wire(objs: Sequence[BlindedMessage | BlindSignature | Proof]) -> list[dict[str, Any]]:
+    """Cashu objects in their JSON form, for a request body."""
+    return [o.to_json() for o in objs]
 
 
 def random_r() -> bytes:

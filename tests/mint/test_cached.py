@@ -14,11 +14,7 @@ from nutx_cli.core.models import BlindSignature
 from nutx_cli.mint import Mint
 from nutx_cli.mint.cached import CACHED_PATHS, TTL_S, CachedResponses, request_key
 from nutx_cli.mint.store import SCHEMA_VERSION
-from tests.helpers.mint import ServerThread, mine_shares, mint_sats, open_epoch, outputs, won_epoch
-
-
-def j(objs: list[Any]) -> list[dict[str, Any]]:
-    return [o.to_json() for o in objs]
+from tests.helpers.mint import ServerThread, mine_shares, mint_sats, open_epoch, outputs, wire, won_epoch
 
 
 def twice(http: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -45,27 +41,31 @@ def test_mint_swap_and_melt_retried(served_mint: tuple[Mint, ServerThread]) -> N
     with httpx.Client(base_url=server.url) as http:
         quote = http.post("/v1/mint/quote/bolt11", json={"amount": 8, "unit": "sat"}).json()["quote"]
         outs = outputs(sat, [8])
-        minted = twice(http, "/v1/mint/bolt11", {"quote": quote, "outputs": j(outs.messages)})
-        other = http.post("/v1/mint/bolt11", json={"quote": quote, "outputs": j(outputs(sat, [8]).messages)})
+        minted = twice(http, "/v1/mint/bolt11", {"quote": quote, "outputs": wire(outs.messages)})
+        other = http.post(
+            "/v1/mint/bolt11", json={"quote": quote, "outputs": wire(outputs(sat, [8]).messages)}
+        )
         assert other.json()["code"] == 20002  # a different body: the quote was issued
 
         proofs = outs.unblind(
             [BlindSignature.from_json(s) for s in minted.json()["signatures"]], mint.sat_keyset
         )
         new = outputs(sat, [4, 4]).messages
-        swap = {"inputs": j(proofs), "outputs": j(new)}
+        swap = {"inputs": wire(proofs), "outputs": wire(new)}
         swapped = twice(http, "/v1/swap", swap)
         assert [s["amount"] for s in swapped.json()["signatures"]] == [4, 4]
-        reused = http.post("/v1/swap", json={"inputs": j(mint_sats(mint, 8)), "outputs": j(new)})
+        reused = http.post("/v1/swap", json={"inputs": wire(mint_sats(mint, 8)), "outputs": wire(new)})
         assert reused.json()["code"] == 11003  # same outputs, other inputs: blinded-message-reused as before
-        spent = http.post("/v1/swap", json={**swap, "outputs": j(outputs(sat, [8]).messages)})
+        spent = http.post("/v1/swap", json={**swap, "outputs": wire(outputs(sat, [8]).messages)})
         assert spent.json()["code"] == 11001
 
         request = mint.lightning.create_invoice(3000, "retry", 600).request
         mq = http.post("/v1/melt/quote/bolt11", json={"request": request, "unit": "sat"}).json()
         funds = mint_sats(mint, mq["amount"] + mq["fee_reserve"])
         blanks = [{**o.to_json(), "amount": 0} for o in outputs(sat, [1, 1]).messages]
-        melted = twice(http, "/v1/melt/bolt11", {"quote": mq["quote"], "inputs": j(funds), "outputs": blanks})
+        melted = twice(
+            http, "/v1/melt/bolt11", {"quote": mq["quote"], "inputs": wire(funds), "outputs": blanks}
+        )
         assert melted.json()["state"] == "PAID"
     assert mint.liabilities()["sat"] == 8 + 8 + sum(c["amount"] for c in melted.json().get("change", []))
 
@@ -75,7 +75,7 @@ async def test_redeem_retried_after_a_restart(tmp_path: Path) -> None:
     e = open_epoch(mint)
     ehash = await mine_shares(mint, [1, 2, 4])
     won_epoch(mint, e, theta_b=70)
-    body = {"inputs": j(ehash), "outputs": j(outputs(mint.sat_keyset.id, amount_split(70)).messages)}
+    body = {"inputs": wire(ehash), "outputs": wire(outputs(mint.sat_keyset.id, amount_split(70)).messages)}
     server = ServerThread(mint)
     try:
         async with httpx.AsyncClient(base_url=server.url) as http:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from typing import Any
 
 import httpx
 from coincurve import PrivateKey
@@ -16,11 +15,7 @@ from nutx_cli.core.keysets import amount_split
 from nutx_cli.core.models import Proof
 from nutx_cli.mint import Mint
 from tests.helpers.locks import locked_secret, pub, witness
-from tests.helpers.mint import ServerThread, mine_shares, mint_sats, open_epoch, outputs, won_epoch
-
-
-def j(objs: list[Any]) -> list[dict[str, Any]]:
-    return [o.to_json() for o in objs]
+from tests.helpers.mint import ServerThread, mine_shares, mint_sats, open_epoch, outputs, wire, won_epoch
 
 
 def refused(r: httpx.Response, why: str) -> None:
@@ -43,7 +38,7 @@ def test_locked_sats_through_swap(served_mint: tuple[Mint, ServerThread]) -> Non
     with httpx.Client(base_url=server.url) as http:
 
         def swap(inputs: list[Proof]) -> httpx.Response:
-            return http.post("/v1/swap", json={"inputs": j(inputs), "outputs": j(new)})
+            return http.post("/v1/swap", json={"inputs": wire(inputs), "outputs": wire(new)})
 
         refused(swap(proofs), "not met")
         refused(swap([replace(p, witness=witness(p.secret, bob)) for p in proofs]), "not met")
@@ -66,20 +61,20 @@ def test_sig_all_swap_and_melt(served_mint: tuple[Mint, ServerThread]) -> None:
         other = outputs(sat, [1, 2, 4]).messages
         message = sig_all_message(proofs, new)
         signed = [replace(proofs[0], witness=witness(message, owner)), *proofs[1:]]
-        r = http.post("/v1/swap", json={"inputs": j(signed), "outputs": j(other)})
+        r = http.post("/v1/swap", json={"inputs": wire(signed), "outputs": wire(other)})
         refused(r, "SIG_ALL")  # signed over other outputs
-        assert http.post("/v1/swap", json={"inputs": j(signed), "outputs": j(new)}).status_code == 200
+        assert http.post("/v1/swap", json={"inputs": wire(signed), "outputs": wire(new)}).status_code == 200
 
         melt_proofs = mint_sats(mint, 8, [locked_secret("P2PK", pub(owner), tags)])
         request = mint.lightning.create_invoice(5000, "sig all", 600).request
         quote = http.post("/v1/melt/quote/bolt11", json={"request": request, "unit": "sat"}).json()["quote"]
         blanks = [replace(o, amount=0) for o in outputs(sat, [1, 1]).messages]  # NUT-08 blank outputs
         without_quote = sig_all_message(melt_proofs, blanks)
-        body = {"quote": quote, "outputs": j(blanks)}
+        body = {"quote": quote, "outputs": wire(blanks)}
         wrong = [replace(melt_proofs[0], witness=witness(without_quote, owner))]
-        refused(http.post("/v1/melt/bolt11", json={**body, "inputs": j(wrong)}), "SIG_ALL")
+        refused(http.post("/v1/melt/bolt11", json={**body, "inputs": wire(wrong)}), "SIG_ALL")
         right = [replace(melt_proofs[0], witness=witness(without_quote + quote, owner))]
-        melted = http.post("/v1/melt/bolt11", json={**body, "inputs": j(right)})
+        melted = http.post("/v1/melt/bolt11", json={**body, "inputs": wire(right)})
         assert melted.status_code == 200 and melted.json()["state"] == "PAID", melted.text
 
 
@@ -98,7 +93,7 @@ async def test_locked_ehash_through_redeem(served_mint: tuple[Mint, ServerThread
 
         def redeem(inputs: list[Proof]) -> httpx.Response:
             sats = outputs(mint.sat_keyset.id, amount_split(300)).messages
-            return http.post("/v1/mining/redeem", json={"inputs": j(inputs), "outputs": j(sats)})
+            return http.post("/v1/mining/redeem", json={"inputs": wire(inputs), "outputs": wire(sats)})
 
         refused(redeem(ehash), "input 0")
         p2pk = replace(ehash[0], witness=witness(ehash[0].secret, miner))
@@ -121,5 +116,5 @@ def test_unknown_kinds_and_malformed_secrets_are_refused(served_mint: tuple[Mint
             proofs, ("unknown spending condition kind 'P2SH'", "P2PK data", "'data'"), strict=True
         ):
             new = outputs(mint.sat_keyset.id, amount_split(p.amount)).messages
-            refused(http.post("/v1/swap", json={"inputs": [p.to_json()], "outputs": j(new)}), why)
+            refused(http.post("/v1/swap", json={"inputs": [p.to_json()], "outputs": wire(new)}), why)
     assert mint.liabilities()["sat"] == 7

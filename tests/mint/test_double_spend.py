@@ -17,14 +17,10 @@ from nutx_cli.core.keysets import amount_split
 from nutx_cli.core.models import Proof
 from nutx_cli.core.vocabulary import MeltQuoteState
 from nutx_cli.mint import Mint
-from tests.helpers.mint import ServerThread, mine_shares, mint_sats, open_epoch, outputs, won_epoch
+from tests.helpers.mint import ServerThread, mine_shares, mint_sats, open_epoch, outputs, wire, won_epoch
 
 RACERS = 50
 ROUNDS = 3
-
-
-def j(objs: list[Any]) -> list[dict[str, Any]]:
-    return [o.to_json() for o in objs]
 
 
 def race(url: str, requests: list[tuple[str, dict[str, Any]]]) -> list[httpx.Response]:
@@ -72,7 +68,7 @@ def test_swap(served_mint: tuple[Mint, ServerThread]) -> None:
     def swaps() -> list[tuple[str, dict[str, Any]]]:
         proofs = mint_sats(mint, 100)
         return [
-            ("/v1/swap", {"inputs": j(proofs), "outputs": j(outputs(sat, amount_split(100)).messages)})
+            ("/v1/swap", {"inputs": wire(proofs), "outputs": wire(outputs(sat, amount_split(100)).messages)})
             for _ in range(RACERS)
         ]
 
@@ -100,7 +96,7 @@ def test_melt(served_mint: tuple[Mint, ServerThread]) -> None:
                 "/v1/melt/bolt11",
                 {
                     "quote": q["quote"],
-                    "inputs": j(proofs),
+                    "inputs": wire(proofs),
                     "outputs": [{**o.to_json(), "amount": 0} for o in outputs(sat, [1, 1]).messages],
                 },
             )
@@ -136,12 +132,12 @@ async def test_redeem(served_mint: tuple[Mint, ServerThread], mixed: bool) -> No
         redeem = [
             (
                 "/v1/mining/redeem",
-                {"inputs": j(ehash), "outputs": j(outputs(sat, amount_split(150)).messages)},
+                {"inputs": wire(ehash), "outputs": wire(outputs(sat, amount_split(150)).messages)},
             )
             for _ in range(RACERS)
         ]
         swap = [
-            ("/v1/swap", {"inputs": j(ehash), "outputs": j(outputs(keysets[e], [8, 4, 2, 1]).messages)})
+            ("/v1/swap", {"inputs": wire(ehash), "outputs": wire(outputs(keysets[e], [8, 4, 2, 1]).messages)})
             for _ in range(RACERS)
         ]
         return [swap[i] if mixed and i % 2 else redeem[i] for i in range(RACERS)]

@@ -22,12 +22,9 @@ from tests.helpers.mint import (
     mint_sats,
     open_epoch,
     outputs,
+    wire,
 )
 from tests.helpers.procs import free_port, nutx_process, port_open
-
-
-def j(objs: list[Any]) -> list[dict[str, Any]]:
-    return [o.to_json() for o in objs]
 
 
 def test_info_keys_and_mining_endpoints(served_mint: tuple[Mint, ServerThread]) -> None:
@@ -74,26 +71,28 @@ def test_sat_flow_and_error_shapes(served_mint: tuple[Mint, ServerThread]) -> No
         assert http.get(f"/v1/mint/quote/bolt11/{quote['quote']}").json()["state"] == "PAID"
         outs = outputs(sat, amount_split(13))
         sigs = http.post(
-            "/v1/mint/bolt11", json={"quote": quote["quote"], "outputs": j(outs.messages)}
+            "/v1/mint/bolt11", json={"quote": quote["quote"], "outputs": wire(outs.messages)}
         ).json()
         from nutx_cli.core.models import BlindSignature
 
         proofs = outs.unblind([BlindSignature.from_json(s) for s in sigs["signatures"]], mint.sat_keyset)
         inputs = [{**p.to_json(), "witness": None} for p in proofs]
         new = outputs(sat, [1, 4, 8])
-        swapped = http.post("/v1/swap", json={"inputs": inputs, "outputs": j(new.messages)})
+        swapped = http.post("/v1/swap", json={"inputs": inputs, "outputs": wire(new.messages)})
         assert swapped.status_code == 200 and [s["amount"] for s in swapped.json()["signatures"]] == [1, 4, 8]
         assert all("dleq" in s for s in swapped.json()["signatures"])
         states = http.post("/v1/checkstate", json={"Ys": [p.Y for p in proofs]}).json()["states"]
         assert [s["state"] for s in states] == ["SPENT"] * 3 and states[0]["Y"] == proofs[0].Y
-        restored = http.post("/v1/restore", json={"outputs": j(new.messages)}).json()
+        restored = http.post("/v1/restore", json={"outputs": wire(new.messages)}).json()
         assert restored["signatures"] == swapped.json()["signatures"]
-        again = http.post("/v1/swap", json={"inputs": inputs, "outputs": j(outputs(sat, [1, 4, 8]).messages)})
+        again = http.post(
+            "/v1/swap", json={"inputs": inputs, "outputs": wire(outputs(sat, [1, 4, 8]).messages)}
+        )
         assert again.status_code == 400 and again.json()["code"] == 11001 and again.json()["detail"]
         cases: list[tuple[Any, int]] = [
             ("not json", 41009),
             ({"inputs": "x", "outputs": []}, 41009),
-            ({"inputs": [{**inputs[0], "C": "02" + "00" * 32}], "outputs": j(new.messages)}, 10001),
+            ({"inputs": [{**inputs[0], "C": "02" + "00" * 32}], "outputs": wire(new.messages)}, 10001),
             ({"inputs": inputs, "outputs": [{"amount": 1, "id": sat, "B_": "04" + "11" * 32}]}, 41008),
             ({"inputs": inputs * 334, "outputs": []}, 11014),
             ({"inputs": inputs, "outputs": [o.to_json() for o in outputs(sat, [1] * 1001).messages]}, 11015),
@@ -137,7 +136,9 @@ async def test_one_invoice_is_paid_once_under_concurrent_melts(tmp_path: Path) -
             quotes = [(await http.post("/v1/melt/quote/bolt11", json=quote)).json() for _ in range(n)]
             wallets = [mint_sats(mint, q["amount"] + q["fee_reserve"]) for q in quotes]
             melts = [
-                asyncio.create_task(http.post("/v1/melt/bolt11", json={"quote": q["quote"], "inputs": j(p)}))
+                asyncio.create_task(
+                    http.post("/v1/melt/bolt11", json={"quote": q["quote"], "inputs": wire(p)})
+                )
                 for q, p in zip(quotes, wallets, strict=True)
             ]
             await backend.until(lambda: backend.in_flight + sum(m.done() for m in melts) == n)
@@ -152,7 +153,7 @@ async def test_one_invoice_is_paid_once_under_concurrent_melts(tmp_path: Path) -
                 assert {s["state"] for s in states} == {"SPENT" if i in paid else "UNSPENT"}
             other = (paid[0] + 1) % n
             late = await http.post(
-                "/v1/melt/bolt11", json={"quote": quotes[other]["quote"], "inputs": j(wallets[other])}
+                "/v1/melt/bolt11", json={"quote": quotes[other]["quote"], "inputs": wire(wallets[other])}
             )
             assert (late.status_code, late.json()["code"]) == (400, 20006)
     finally:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,8 +64,9 @@ def _need_reference_wallet() -> None:
         pytest.skip(f"SKIPPED: reference wallet not installed at {CASHU.parent.parent} ({why})")
 
 
-@pytest.mark.e2e
-def test_reference_wallet_against_mint_serve(tmp_path: Path) -> None:
+@contextmanager
+def _served_mint(tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    """`nutx mint serve` on a free port, and the reference wallet's runner for it."""
     _need_reference_wallet()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -71,7 +75,12 @@ def test_reference_wallet_against_mint_serve(tmp_path: Path) -> None:
         tmp_path / "mint.log",
         ready=lambda: port_open(port),
     ):
-        cashu = _wallet(url, tmp_path / "wallets")
+        yield url, _wallet(url, tmp_path / "wallets")
+
+
+@pytest.mark.e2e
+def test_reference_wallet_against_mint_serve(tmp_path: Path) -> None:
+    with _served_mint(tmp_path) as (url, cashu):
         info = cashu("info")
         assert url in info and "unit: sat" in info and "active: True" in info
         assert "Invoice paid" in cashu("invoice", "100")
@@ -93,15 +102,7 @@ def test_reference_wallet_against_mint_serve(tmp_path: Path) -> None:
 def test_reference_wallet_locked_tokens(tmp_path: Path) -> None:
     """NUT-11 with the reference wallet: a token locked to bob's key (SIG_INPUTS and SIG_ALL) is refused to
     carol by the mint, and bob receives it."""
-    _need_reference_wallet()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with nutx_process(
-        ["mint", "serve", "--data-dir", str(tmp_path / "mint"), "--http-port", str(port)],
-        tmp_path / "mint.log",
-        ready=lambda: port_open(port),
-    ):
-        cashu = _wallet(url, tmp_path / "wallets")
+    with _served_mint(tmp_path) as (_, cashu):
         assert "Invoice paid" in cashu("invoice", "100")
         lock = re.search(r"P2PK:(0[23][0-9a-f]{64})", cashu("lock", "p2pk", wallet="bob"))
         assert lock, "cashu lock p2pk printed no P2PK:<pubkey>"

@@ -27,12 +27,9 @@ from tests.helpers.mint import (
     mint_sats,
     open_epoch,
     outputs,
+    wire,
     won_epoch,
 )
-
-
-def j(objs: list[Any]) -> list[dict[str, Any]]:
-    return [o.to_json() for o in objs]
 
 
 class Client:
@@ -102,7 +99,9 @@ async def test_proof_states_current_then_every_change(served_mint: tuple[Mint, S
             (p.Y, "UNSPENT", None) for p in proofs
         }
         new = outputs(mint.sat_keyset.id, [2, 4]).messages
-        assert (await http.post("/v1/swap", json={"inputs": j(proofs), "outputs": j(new)})).status_code == 200
+        assert (
+            await http.post("/v1/swap", json={"inputs": wire(proofs), "outputs": wire(new)})
+        ).status_code == 200
         changed = (await ws.until("s1", 4))[2:]
         assert {(p["Y"], p["state"]) for p in changed} == {(p.Y, "SPENT") for p in proofs}
     assert json.dumps(mint.info_json()["nuts"]["17"]["supported"][0]) == json.dumps(
@@ -138,7 +137,7 @@ async def test_mint_quote_paid_then_issued(tmp_path: Path) -> None:
             assert paid == {**quote, "state": "PAID"}
             outs = outputs(mint.sat_keyset.id, amount_split(5))
             minted = await http.post(
-                "/v1/mint/bolt11", json={"quote": quote["quote"], "outputs": j(outs.messages)}
+                "/v1/mint/bolt11", json={"quote": quote["quote"], "outputs": wire(outs.messages)}
             )
             assert minted.status_code == 200
             assert states(await ws.until("q", 3)) == ["UNPAID", "PAID", "ISSUED"]
@@ -161,7 +160,7 @@ async def test_melt_quote_and_its_proofs_pending_then_paid(tmp_path: Path) -> No
             await ws.subscribe("bolt11_melt_quote", [quote["quote"]], "melt")
             await ws.subscribe("proof_state", [proofs[0].Y], "proof")
             melt = asyncio.create_task(
-                http.post("/v1/melt/bolt11", json={"quote": quote["quote"], "inputs": j(proofs)})
+                http.post("/v1/melt/bolt11", json={"quote": quote["quote"], "inputs": wire(proofs)})
             )
             assert states(await ws.until("melt", 2)) == ["UNPAID", "PENDING"]
             assert states(await ws.until("proof", 2)) == ["UNSPENT", "PENDING"]
@@ -187,7 +186,7 @@ async def test_ehash_epochs_and_redeemed_proofs(served_mint: tuple[Mint, ServerT
         won_epoch(mint, e, theta_b=30)  # won, then mature
         assert states(await ws.until("epoch", 3)) == ["open", "won", "mature"]
         sats = outputs(mint.sat_keyset.id, amount_split(30)).messages
-        redeemed = await http.post("/v1/mining/redeem", json={"inputs": j(ehash), "outputs": j(sats)})
+        redeemed = await http.post("/v1/mining/redeem", json={"inputs": wire(ehash), "outputs": wire(sats)})
         assert redeemed.status_code == 200
         assert [p["paid"] for p in await ws.until("epoch", 4)] == [0, 0, 0, 30]
         assert states(await ws.until("burned", 4)) == ["UNSPENT", "UNSPENT", "SPENT", "SPENT"]
@@ -226,7 +225,7 @@ async def test_unsubscribe_and_bad_requests(served_mint: tuple[Mint, ServerThrea
         for p in proofs:
             new = outputs(mint.sat_keyset.id, [p.amount]).messages
             assert (
-                await http.post("/v1/swap", json={"inputs": [p.to_json()], "outputs": j(new)})
+                await http.post("/v1/swap", json={"inputs": [p.to_json()], "outputs": wire(new)})
             ).status_code == 200
         assert states(await ws.until("second", 2)) == ["UNSPENT", "SPENT"]
         assert states(ws.payloads("first")) == ["UNSPENT"], "nothing after the unsubscribe"

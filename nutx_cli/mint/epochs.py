@@ -1,8 +1,9 @@
 """The mint's epochs (DESIGN §4): open one at a tip, close it won or lost, count confirmations, orphan.
 
 Every status change goes through the one transition table of `core.epoch_status`, inside a store
-transaction that reads the status it moves from. What the API shows of an epoch (the EPOCH JSON) is
-computed here from the stored row and the work ledger: W_e, θ_C = θ_B − F_M and the price θ_C / W_e.
+transaction that reads the status it moves from, and is told to the mint's listeners (`changed`) once
+it commits. What the API shows of an epoch (the EPOCH JSON) is computed here from the stored row and
+the work ledger: W_e, θ_C = θ_B − F_M and the price θ_C / W_e.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from nutx_cli.core.epoch_status import (
 )
 from nutx_cli.core.keysets import Keyset
 from nutx_cli.mint.errors import MintError
+from nutx_cli.mint.events import MintEvents
 from nutx_cli.mint.keysets import MintKeysets
 from nutx_cli.mint.rows import EpochRow
 from nutx_cli.mint.store import MintStore
@@ -35,9 +37,12 @@ DEAD_EPOCH_ERRORS = {EpochStatus.LOST: "epoch-lost", EpochStatus.ORPHANED: "epoc
 class MintEpochs:
     """The epochs of one mint; `k_max` and the mint fee F_M are fixed for its lifetime."""
 
-    def __init__(self, store: MintStore, keysets: MintKeysets, k_max: int, mint_fee: int) -> None:
+    def __init__(
+        self, store: MintStore, keysets: MintKeysets, events: MintEvents, k_max: int, mint_fee: int
+    ) -> None:
         self._store = store
         self._keysets = keysets
+        self._events = events
         self.k_max = k_max
         self.mint_fee = mint_fee
 
@@ -80,6 +85,12 @@ class MintEpochs:
         """All epochs, newest first."""
         return [self._view(r) for r in self._store.epoch_rows()]
 
+    def changed(self, epoch: int) -> Epoch:
+        """The epoch as it is now, told to its listeners (after the transaction that changed it)."""
+        view = self.get(epoch)
+        self._events.epoch(view)
+        return view
+
     def current(self) -> Epoch | None:
         n = self._store.open_epoch_number()
         return None if n is None else self.get(n)
@@ -101,7 +112,7 @@ class MintEpochs:
             keyset = self._keysets.add_epoch_keyset(n, now)
             self._store.add_epoch(n, keyset.id, self.k_max, now, tip_hash, height)
         self._keysets.remember(keyset, n)
-        return self.get(n)
+        return self.changed(n)
 
     def _floor(self) -> int:
         return int(self._store.meta(EPOCH_FLOOR) or 0)
@@ -120,7 +131,7 @@ class MintEpochs:
             except EpochTransitionError as exc:
                 raise MintError("epoch-state", f"epoch {epoch}: {exc}") from None
             self._store.update_epoch(epoch, status=status, **fields)
-        return self.get(epoch)
+        return self.changed(epoch)
 
     def close_won(self, epoch: int, *, theta_b: int, block_hash: str, height: int, now: int) -> Epoch:
         """The pool's block ended the epoch: W_e is final, θ_C = θ_B − F_M."""

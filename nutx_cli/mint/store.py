@@ -27,7 +27,7 @@ from nutx_cli.mint.rows import EpochRow, KeysetRow, MeltQuoteRow, MintQuoteRow, 
 from nutx_cli.sqlite_store import SqliteStore, StoreError
 
 DB_NAME = "mint.sqlite3"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def log2(amount: int) -> int:
@@ -73,6 +73,9 @@ CREATE TABLE IF NOT EXISTS epoch_work (
 CREATE TABLE IF NOT EXISTS redemptions (
     id INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, ehash_log2_counts TEXT NOT NULL,
     sats INTEGER NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cached_responses (
+    key BLOB PRIMARY KEY, response TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS cached_responses_age ON cached_responses (created_at);
 """
 
 EPOCH_FIELDS = (
@@ -128,6 +131,8 @@ INSERT INTO melt_quotes_v4 (quote, method, request, payment_hash, amount, unit, 
 DROP TABLE melt_quotes;
 ALTER TABLE melt_quotes_v4 RENAME TO melt_quotes;
 CREATE UNIQUE INDEX melt_quotes_one_payment ON melt_quotes (payment_hash) WHERE state IN ('PENDING', 'PAID')""",
+    # 4 → 5: NUT-19 cached responses, the table `cached_responses`, which the schema script creates.
+    4: "",
 }
 
 
@@ -418,6 +423,24 @@ class MintStore(SqliteStore):
         self.db.execute(
             "INSERT INTO redemptions (epoch, ehash_log2_counts, sats, at) VALUES (?, ?, ?, ?)",
             (epoch, json.dumps(counts), sats, now),
+        )
+
+    # -- cached responses (NUT-19) ----------------------------------------------------------------
+
+    def cached_response(self, key: bytes, since: int) -> str | None:
+        """The response stored under `key` at `since` or later."""
+        rows = self._rows(
+            "SELECT response FROM cached_responses WHERE key = ? AND created_at >= ?", (key, since)
+        )
+        return rows[0]["response"] if rows else None
+
+    def cache_response(self, key: bytes, response: str, now: int, expire_before: int) -> None:
+        """Store `response` under `key`, dropping every response stored before `expire_before`."""
+        self.db.execute("DELETE FROM cached_responses WHERE created_at < ?", (expire_before,))
+        self.db.execute(
+            "INSERT INTO cached_responses (key, response, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET response = excluded.response, created_at = excluded.created_at",
+            (key, response, now),
         )
 
 

@@ -1,4 +1,5 @@
-"""The mint's HTTP API on a real server on a free loopback port: shapes, errors, concurrent double spends."""
+"""The mint's HTTP API on a real server on a free loopback port: shapes, errors, one invoice paid once
+(concurrent double spends of proofs: test_double_spend.py)."""
 
 from __future__ import annotations
 
@@ -18,17 +19,12 @@ from tests.helpers.mint import (
     EPOCH_KEYS,
     HeldPayments,
     ServerThread,
-    mine_shares,
     mint_sats,
     open_epoch,
     outputs,
-    won_epoch,
+    wire,
 )
 from tests.helpers.procs import free_port, nutx_process, port_open
-
-
-def j(objs: list[Any]) -> list[dict[str, Any]]:
-    return [o.to_json() for o in objs]
 
 
 def test_info_keys_and_mining_endpoints(served_mint: tuple[Mint, ServerThread]) -> None:
@@ -75,26 +71,28 @@ def test_sat_flow_and_error_shapes(served_mint: tuple[Mint, ServerThread]) -> No
         assert http.get(f"/v1/mint/quote/bolt11/{quote['quote']}").json()["state"] == "PAID"
         outs = outputs(sat, amount_split(13))
         sigs = http.post(
-            "/v1/mint/bolt11", json={"quote": quote["quote"], "outputs": j(outs.messages)}
+            "/v1/mint/bolt11", json={"quote": quote["quote"], "outputs": wire(outs.messages)}
         ).json()
         from nutx_cli.core.models import BlindSignature
 
         proofs = outs.unblind([BlindSignature.from_json(s) for s in sigs["signatures"]], mint.sat_keyset)
         inputs = [{**p.to_json(), "witness": None} for p in proofs]
         new = outputs(sat, [1, 4, 8])
-        swapped = http.post("/v1/swap", json={"inputs": inputs, "outputs": j(new.messages)})
+        swapped = http.post("/v1/swap", json={"inputs": inputs, "outputs": wire(new.messages)})
         assert swapped.status_code == 200 and [s["amount"] for s in swapped.json()["signatures"]] == [1, 4, 8]
         assert all("dleq" in s for s in swapped.json()["signatures"])
         states = http.post("/v1/checkstate", json={"Ys": [p.Y for p in proofs]}).json()["states"]
         assert [s["state"] for s in states] == ["SPENT"] * 3 and states[0]["Y"] == proofs[0].Y
-        restored = http.post("/v1/restore", json={"outputs": j(new.messages)}).json()
+        restored = http.post("/v1/restore", json={"outputs": wire(new.messages)}).json()
         assert restored["signatures"] == swapped.json()["signatures"]
-        again = http.post("/v1/swap", json={"inputs": inputs, "outputs": j(outputs(sat, [1, 4, 8]).messages)})
+        again = http.post(
+            "/v1/swap", json={"inputs": inputs, "outputs": wire(outputs(sat, [1, 4, 8]).messages)}
+        )
         assert again.status_code == 400 and again.json()["code"] == 11001 and again.json()["detail"]
         cases: list[tuple[Any, int]] = [
             ("not json", 41009),
             ({"inputs": "x", "outputs": []}, 41009),
-            ({"inputs": [{**inputs[0], "C": "02" + "00" * 32}], "outputs": j(new.messages)}, 10001),
+            ({"inputs": [{**inputs[0], "C": "02" + "00" * 32}], "outputs": wire(new.messages)}, 10001),
             ({"inputs": inputs, "outputs": [{"amount": 1, "id": sat, "B_": "04" + "11" * 32}]}, 41008),
             ({"inputs": inputs * 334, "outputs": []}, 11014),
             ({"inputs": inputs, "outputs": [o.to_json() for o in outputs(sat, [1] * 1001).messages]}, 11015),
@@ -124,50 +122,6 @@ def test_sat_flow_and_error_shapes(served_mint: tuple[Mint, ServerThread]) -> No
         )
 
 
-async def test_concurrent_double_spends(served_mint: tuple[Mint, ServerThread]) -> None:
-    """50 concurrent requests spend the same proofs: exactly one succeeds, the rest get spent/pending."""
-    mint, server = served_mint
-    sat = mint.sat_keyset.id
-    proofs = mint_sats(mint, 100)
-    e = open_epoch(mint)
-    ehash = await mine_shares(mint, [1, 2, 4, 8, 16, 32, 64])  # W_e = 127
-    won_epoch(mint, e, theta_b=1270)
-    before = mint.liabilities()
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-        swaps = [
-            http.post(
-                "/v1/swap", json={"inputs": j(proofs), "outputs": j(outputs(sat, amount_split(100)).messages)}
-            )
-            for _ in range(50)
-        ]
-        results = await asyncio.gather(*swaps)
-        assert sum(r.status_code == 200 for r in results) == 1
-        assert {r.json()["code"] for r in results if r.status_code != 200} <= {11001, 11002}
-        assert mint.liabilities() == before
-        ehash_id = mint.ehash_keyset(e).id
-        mixed = [
-            http.post(
-                "/v1/mining/redeem",
-                json={"inputs": j(ehash), "outputs": j(outputs(sat, amount_split(1270)).messages)},
-            )
-            if i % 2
-            else http.post(
-                "/v1/swap",
-                json={"inputs": j(ehash), "outputs": j(outputs(ehash_id, [64, 32, 16, 8, 4, 2, 1]).messages)},
-            )
-            for i in range(50)
-        ]
-        results = await asyncio.gather(*mixed)
-        assert sum(r.status_code == 200 for r in results) == 1, [
-            r.text for r in results if r.status_code == 200
-        ]
-        assert {r.json()["code"] for r in results if r.status_code != 200} <= {11001, 11002}
-    paid = mint.epoch(e).paid
-    assert paid in (0, 1270)
-    assert mint.liabilities()["sat"] == before["sat"] + paid
-    assert mint.liabilities()["ehash"] == before["ehash"] - (127 if paid else 0)
-
-
 async def test_one_invoice_is_paid_once_under_concurrent_melts(tmp_path: Path) -> None:
     """20 melt quotes for one invoice, melted at once over HTTP while the first payment is still in flight:
     one pays, the others are refused and keep their proofs."""
@@ -182,7 +136,9 @@ async def test_one_invoice_is_paid_once_under_concurrent_melts(tmp_path: Path) -
             quotes = [(await http.post("/v1/melt/quote/bolt11", json=quote)).json() for _ in range(n)]
             wallets = [mint_sats(mint, q["amount"] + q["fee_reserve"]) for q in quotes]
             melts = [
-                asyncio.create_task(http.post("/v1/melt/bolt11", json={"quote": q["quote"], "inputs": j(p)}))
+                asyncio.create_task(
+                    http.post("/v1/melt/bolt11", json={"quote": q["quote"], "inputs": wire(p)})
+                )
                 for q, p in zip(quotes, wallets, strict=True)
             ]
             await backend.until(lambda: backend.in_flight + sum(m.done() for m in melts) == n)
@@ -197,7 +153,7 @@ async def test_one_invoice_is_paid_once_under_concurrent_melts(tmp_path: Path) -
                 assert {s["state"] for s in states} == {"SPENT" if i in paid else "UNSPENT"}
             other = (paid[0] + 1) % n
             late = await http.post(
-                "/v1/melt/bolt11", json={"quote": quotes[other]["quote"], "inputs": j(wallets[other])}
+                "/v1/melt/bolt11", json={"quote": quotes[other]["quote"], "inputs": wire(wallets[other])}
             )
             assert (late.status_code, late.json()["code"]) == (400, 20006)
     finally:

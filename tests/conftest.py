@@ -11,7 +11,7 @@ import pytest
 
 from nutx_cli.mint import Mint
 from tests.helpers.lnbits import LNbitsServer
-from tests.helpers.mint import ServerThread
+from tests.helpers.mint import ServerThread, served
 from tests.helpers.postgres import PostgresServer, postgres_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,13 +28,8 @@ def load_vectors(name: str) -> Any:
 
 @pytest.fixture
 def served_mint(tmp_path: Path) -> Iterator[tuple[Mint, ServerThread]]:
-    mint = Mint.open(tmp_path / "mint")
-    server = ServerThread(mint)
-    try:
-        yield mint, server
-    finally:
-        server.stop()
-        mint.close()
+    with served(tmp_path / "mint") as pair:
+        yield pair
 
 
 @pytest.fixture(scope="session")

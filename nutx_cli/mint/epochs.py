@@ -2,10 +2,11 @@
 
 Every status change goes through the one transition table of `core.epoch_status`, inside a store
 transaction that holds the epochs lock (one change at a time across every process sharing the
-database) and reads the status it moves from. Closing the open epoch and opening the next is one
-such transaction (`next`), so when several pool front ends see the same tip change the epoch is
-closed exactly once and they all follow the one epoch opened after it. What the API shows of an epoch (the EPOCH JSON) is
-computed here from the stored row and the work ledger: W_e, θ_C = θ_B − F_M and the price θ_C / W_e.
+database), reads the status it moves from, and is told to the mint's listeners (`changed`) once it
+commits. Closing the open epoch and opening the next is one such transaction (`next`), so when several
+pool front ends see the same tip change the epoch is closed exactly once and they all follow the one
+epoch opened after it. What the API shows of an epoch (the EPOCH JSON) is computed here from the stored
+row and the work ledger: W_e, θ_C = θ_B − F_M and the price θ_C / W_e.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from nutx_cli.core.epoch_status import (
 )
 from nutx_cli.core.keysets import Keyset
 from nutx_cli.mint.errors import MintError
+from nutx_cli.mint.events import MintEvents
 from nutx_cli.mint.keysets import MintKeysets
 from nutx_cli.mint.rows import EpochRow
 from nutx_cli.mint.store import MintStore, RowLock
@@ -38,9 +40,12 @@ DEAD_EPOCH_ERRORS = {EpochStatus.LOST: "epoch-lost", EpochStatus.ORPHANED: "epoc
 class MintEpochs:
     """The epochs of one mint; `k_max` and the mint fee F_M are fixed for its lifetime."""
 
-    def __init__(self, store: MintStore, keysets: MintKeysets, k_max: int, mint_fee: int) -> None:
+    def __init__(
+        self, store: MintStore, keysets: MintKeysets, events: MintEvents, k_max: int, mint_fee: int
+    ) -> None:
         self._store = store
         self._keysets = keysets
+        self._events = events
         self.k_max = k_max
         self.mint_fee = mint_fee
 
@@ -83,6 +88,12 @@ class MintEpochs:
         """All epochs, newest first."""
         return [self._view(r) for r in self._store.epoch_rows()]
 
+    def changed(self, epoch: int) -> Epoch:
+        """The epoch as it is now, told to its listeners (after the transaction that changed it)."""
+        view = self.get(epoch)
+        self._events.epoch(view)
+        return view
+
     def current(self) -> Epoch | None:
         n = self._store.open_epoch_number()
         return None if n is None else self.get(n)
@@ -103,7 +114,7 @@ class MintEpochs:
                 raise MintError("epoch-state", f"epoch {still_open} is still open; close it first")
             n, keyset = self._add_next(tip_hash, height, now)
         self._keysets.remember(keyset, n)
-        return self.get(n)
+        return self.changed(n)
 
     def _add_next(self, tip_hash: str, height: int, now: int) -> tuple[int, Keyset]:
         """Inside the epochs lock: the next epoch, open at a tip, with its keyset."""
@@ -140,8 +151,11 @@ class MintEpochs:
                 self._store.update_epoch(epoch, status=advance(EpochStatus.OPEN, event), **fields)
             if self._store.open_epoch_number() is None:
                 added = self._add_next(tip_hash, tip_height, now)
+        if closing:
+            self.changed(epoch)
         if added is not None:
             self._keysets.remember(added[1], added[0])
+            self.changed(added[0])
         opened = self.current()
         assert opened is not None
         return opened, closing
@@ -165,7 +179,7 @@ class MintEpochs:
             except EpochTransitionError as exc:
                 raise MintError("epoch-state", f"epoch {epoch}: {exc}") from None
             self._store.update_epoch(epoch, status=status, **fields)
-        return self.get(epoch)
+        return self.changed(epoch)
 
     def _won_fields(self, theta_b: int, block_hash: str, height: int, now: int) -> dict[str, Any]:
         """What closing an epoch won records: W_e is final, θ_C = θ_B − F_M."""

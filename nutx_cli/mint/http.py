@@ -2,27 +2,32 @@
 
 Handlers are plain functions (FastAPI runs them in worker threads) that parse the JSON with the
 core models and call the Mint. Every refusal is HTTP 400 `{"detail", "code"}`; a body that is not
-the expected JSON object is `malformed-request`.
+the expected JSON object is `malformed-request`. `/v1/ws` is the NUT-17 websocket (`mint.ws`). Mint,
+swap, melt and redeem answer a repeated identical request with the stored answer (NUT-19, `mint.cached`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import uvicorn
-from fastapi import Body, FastAPI, Request
+from fastapi import Body, FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from nutx_cli import __version__
 from nutx_cli.core.bdhke import CryptoError
 from nutx_cli.core.models import BlindedMessage, ModelError, Proof
 from nutx_cli.errors import NutxError
+from nutx_cli.mint.cached import request_key
 from nutx_cli.mint.errors import MintError, check_request_size
 from nutx_cli.mint.service import Mint
+from nutx_cli.mint.ws import serve_socket
 from nutx_cli.sqlite_store import StoreError
 
 T = TypeVar("T")
@@ -107,6 +112,10 @@ def create_app(mint: Mint) -> FastAPI:
     def info() -> dict[str, Any]:
         return mint.info_json()
 
+    @app.websocket("/v1/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await serve_socket(websocket, mint)
+
     @app.get("/v1/keys")
     def keys() -> dict[str, Any]:
         return mint.keys_json()
@@ -119,8 +128,23 @@ def create_app(mint: Mint) -> FastAPI:
     def keysets() -> dict[str, Any]:
         return mint.keysets_json()
 
-    @app.post("/v1/swap")
-    def swap(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    def cached_post(path: str) -> Callable[[Callable[[dict[str, Any]], dict[str, Any]]], None]:
+        """Register `POST path` so that an identical request gets the stored answer (NUT-19)."""
+
+        def register(handle: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+            @app.post(path)
+            def endpoint(body: dict[str, Any] = Body(...)) -> Response:
+                key, now = request_key("POST", path, body), int(time.time())
+                answer = mint.responses.get(key, now)
+                if answer is None:
+                    answer = json.dumps(handle(body), separators=(",", ":"), ensure_ascii=False)
+                    mint.responses.put(key, answer, now)
+                return Response(answer, media_type="application/json")
+
+        return register
+
+    @cached_post("/v1/swap")
+    def swap(body: dict[str, Any]) -> dict[str, Any]:
         signatures = mint.swap(parse_inputs(body), parse_outputs(body))
         return {"signatures": [s.to_json() for s in signatures]}
 
@@ -149,8 +173,8 @@ def create_app(mint: Mint) -> FastAPI:
     def mint_quote_state(quote: str) -> dict[str, Any]:
         return mint.mint_quote(quote)
 
-    @app.post("/v1/mint/bolt11")
-    def mint_tokens(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    @cached_post("/v1/mint/bolt11")
+    def mint_tokens(body: dict[str, Any]) -> dict[str, Any]:
         signatures = mint.mint(
             _str(body, "quote"), parse_outputs(body), _str(body, "signature", required=False)
         )
@@ -166,8 +190,8 @@ def create_app(mint: Mint) -> FastAPI:
     def melt_quote_state(quote: str) -> dict[str, Any]:
         return mint.melt_quote(quote)
 
-    @app.post("/v1/melt/bolt11")
-    def melt(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    @cached_post("/v1/melt/bolt11")
+    def melt(body: dict[str, Any]) -> dict[str, Any]:
         outputs = parse_outputs(body, required=False, allow_zero=True)
         return mint.melt(_str(body, "quote"), parse_inputs(body), outputs)
 
@@ -183,8 +207,8 @@ def create_app(mint: Mint) -> FastAPI:
     def mining_keysets() -> dict[str, Any]:
         return mint.mining_keysets_json()
 
-    @app.post("/v1/mining/redeem")
-    def redeem(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    @cached_post("/v1/mining/redeem")
+    def redeem(body: dict[str, Any]) -> dict[str, Any]:
         signatures = mint.redeem(parse_inputs(body), parse_outputs(body, required=False))
         return {"signatures": [s.to_json() for s in signatures]}
 
@@ -202,7 +226,15 @@ class _Server(uvicorn.Server):
 async def serve_app(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve `app` on host:port until `stop` is set, then finish open requests and return."""
     server = _Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            ws="websockets-sansio",
+        )
     )
     task = asyncio.create_task(server.serve())
     stopped = asyncio.create_task(stop.wait())

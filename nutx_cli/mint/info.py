@@ -15,16 +15,19 @@ from typing import Any
 from nutx_cli import __version__
 from nutx_cli.core.epoch_json import Epoch
 from nutx_cli.core.epoch_status import DEAD, EpochStatus
+from nutx_cli.core.nut17 import SubscriptionKind
 from nutx_cli.core.vocabulary import Unit
 from nutx_cli.mint.epochs import MintEpochs
 from nutx_cli.mint.keysets import MintKeysets
 from nutx_cli.mint.mint_quotes import MAX_MINT_SAT
+from nutx_cli.mint.quotes import METHOD
 from nutx_cli.mint.store import MintStore
 
 
-def info_json(pubkey: str, network: str, *, lightning: bool = True) -> dict[str, Any]:
-    """GET /v1/info (NUT-06); without a Lightning backend NUT-04 and NUT-05 are disabled."""
-    method = {"method": "bolt11", "unit": Unit.SAT, "min_amount": 1, "max_amount": MAX_MINT_SAT}
+def info_json(pubkey: str, network: str, cached: dict[str, Any], *, lightning: bool = True) -> dict[str, Any]:
+    """GET /v1/info (NUT-06); without a Lightning backend NUT-04 and NUT-05 are disabled; NUT-17 lists nutx's
+    `ehash_epoch` kind under the pseudo-method "mining"."""
+    method = {"method": METHOD, "unit": Unit.SAT, "min_amount": 1, "max_amount": MAX_MINT_SAT}
     return {
         "name": "nutx mint",
         "pubkey": pubkey,
@@ -38,7 +41,29 @@ def info_json(pubkey: str, network: str, *, lightning: bool = True) -> dict[str,
             "7": {"supported": True},
             "8": {"supported": True},
             "9": {"supported": True},
+            "10": {"supported": True},
+            "11": {"supported": True},
             "12": {"supported": True},
+            "14": {"supported": True},
+            "17": {
+                "supported": [
+                    {
+                        "method": METHOD,
+                        "unit": Unit.SAT,
+                        "commands": [
+                            SubscriptionKind.BOLT11_MINT_QUOTE,
+                            SubscriptionKind.BOLT11_MELT_QUOTE,
+                            SubscriptionKind.PROOF_STATE,
+                        ],
+                    },
+                    {
+                        "method": "mining",
+                        "unit": Unit.EHASH,
+                        "commands": [SubscriptionKind.PROOF_STATE, SubscriptionKind.EHASH_EPOCH],
+                    },
+                ]
+            },
+            "19": cached,
             "20": {"supported": True},
         },
     }

@@ -1,20 +1,25 @@
 """Input verification: whether the proofs of a request may be spent, before anything is written.
 
 Shape and size first (at most MAX_PER_REQUEST proofs, bounded secrets and witnesses, no proof
-twice), then each proof's signature against the key of its keyset and amount. This is the one
-place a proof is judged, so spending conditions (NUT-10/11/14 secrets and witnesses) belong here.
-Whether a proof is already spent or pending can race with other requests, so that is re-checked by
-`check_unspent` inside the request's transaction.
+twice), then each proof's signature against the key of its keyset and amount, then the spending
+conditions of its secret (NUT-10/11/14, `core.conditions`, at the mint's clock). This is the one
+place a proof is judged: swap, melt and redeem (HTTP and SV2) all come through `check`. A
+condition that is not met, a malformed well-known secret or witness and a secret of an unknown
+kind are all `proof-invalid` (10001, "Proof verification failed"). Whether a proof is already spent
+or pending can race with other requests, so that is re-checked by `check_unspent` inside the
+request's transaction.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from nutx_cli.core import bdhke
+from nutx_cli.core.conditions import ConditionError, check_inputs
 from nutx_cli.core.keysets import Keyset
-from nutx_cli.core.models import Proof
+from nutx_cli.core.models import BlindedMessage, Proof
 from nutx_cli.core.vocabulary import ProofState, input_fee
 from nutx_cli.mint.errors import MintError, check_request_size
 from nutx_cli.mint.keysets import MintKeysets
@@ -46,7 +51,10 @@ class Inputs:
         self._store = store
         self._keysets = keysets
 
-    def check(self, inputs: Sequence[Proof]) -> list[CheckedInput]:
+    def check(
+        self, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage], quote: str | None = None
+    ) -> list[CheckedInput]:
+        """The inputs, verified and unlocked for this request's `outputs` (and melt `quote`, for SIG_ALL)."""
         if not inputs:
             raise MintError("malformed-request", "no inputs")
         check_request_size(len(inputs), "inputs", "too-many-proofs")
@@ -72,6 +80,10 @@ class Inputs:
             if not valid:
                 raise MintError("proof-invalid", f"proof {i} (amount {p.amount}) does not verify")
             out.append(CheckedInput(p, keyset, SpendRow(y, p.amount, keyset.id, p.witness)))
+        try:
+            check_inputs(inputs, outputs, int(time.time()), quote)
+        except ConditionError as exc:
+            raise MintError("proof-invalid", f"spending conditions: {exc}") from None
         return out
 
     def check_unspent(self, spends: Sequence[SpendRow]) -> None:

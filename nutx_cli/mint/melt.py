@@ -12,6 +12,7 @@ A PENDING melt that no request of this process is paying is settled by asking th
 (`payment_status`): when the mint opens (a crash interrupted it), when its quote is read, and every
 `SETTLE_EVERY_S` while the mint serves. A payment the backend has no record of counts as never sent only
 once its request is surely over (`unknown_grace_s`). Nothing is lost, nothing is paid twice (DESIGN §7).
+Each committed step tells the mint's listeners (NUT-17) what became of the quote and its proofs.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ from typing import Any
 
 from nutx_cli.core.keysets import amount_split
 from nutx_cli.core.models import BlindedMessage, Proof
-from nutx_cli.core.vocabulary import MeltQuoteState, input_fee, sats_for_msat
+from nutx_cli.core.vocabulary import MeltQuoteState, ProofState, input_fee, sats_for_msat
 from nutx_cli.mint.errors import MintError
+from nutx_cli.mint.events import MintEvents
 from nutx_cli.mint.inputs import Inputs, fee_of
 from nutx_cli.mint.keysets import MintKeysets
 from nutx_cli.mint.lightning import LightningBackend, LightningError, Payment, PaymentStatus
 from nutx_cli.mint.outputs import Outputs, to_models
 from nutx_cli.mint.quotes import METHOD, check_unit, decode, expired, lightning_unavailable, new_quote_id
-from nutx_cli.mint.rows import MeltQuoteRow, SignatureRow
+from nutx_cli.mint.rows import MeltQuoteRow, SignatureRow, SpendRow
 from nutx_cli.mint.store import MintStore
 
 log = logging.getLogger(__name__)
@@ -73,9 +75,11 @@ class Melts:
         inputs: Inputs,
         outputs: Outputs,
         lightning: LightningBackend,
+        events: MintEvents,
     ) -> None:
         self._store = store
         self._keysets = keysets
+        self._events = events
         self._inputs = inputs
         self._outputs = outputs
         self.lightning = lightning
@@ -168,7 +172,7 @@ class Melts:
             raise MintError("quote-pending", "this quote is being paid")
         if expired(row.expiry):
             raise MintError("quote-expired", "the invoice of this quote has expired; ask for a new quote")
-        checked = self._inputs.check(inputs)
+        checked = self._inputs.check(inputs, outputs, quote)
         if any(i.keyset.unit != row.unit for i in checked):
             raise MintError("unit-mismatch", f"melt inputs must be {row.unit}")
         self._outputs.check(outputs, row.unit, allow_zero=True)
@@ -197,6 +201,7 @@ class Melts:
                 self._store.add_pending(spends, quote, int(time.time()))
                 self._store.set_melt_outputs(quote, outputs)
                 self._store.update_melt_quote(quote, state=MeltQuoteState.PENDING)
+            self._told(quote, spends, ProofState.PENDING)
             try:
                 payment = self.lightning.pay(decode(self.lightning, row.request), row.fee_reserve * 1000)
             except LightningError as exc:  # refused before anything was sent
@@ -215,10 +220,13 @@ class Melts:
             self._settle_paid(quote, payment)
         elif payment.status == PaymentStatus.FAILED:
             with self._store.transaction():
-                if self._row(quote, locked=True).state == MeltQuoteState.PENDING:
-                    self._store.drop_pending(quote)
-                    self._store.update_melt_quote(quote, state=MeltQuoteState.UNPAID)
-                    log.info("melt %s failed, its proofs are free again: %s", quote, payment.error)
+                if self._row(quote, locked=True).state != MeltQuoteState.PENDING:
+                    return
+                spends, _ = self._store.pending_of(quote)
+                self._store.drop_pending(quote)
+                self._store.update_melt_quote(quote, state=MeltQuoteState.UNPAID)
+                log.info("melt %s failed, its proofs are free again: %s", quote, payment.error)
+            self._told(quote, spends, ProofState.UNSPENT)
 
     def _settle_paid(self, quote: str, payment: Payment) -> None:
         """Burn the melt's proofs and sign its change: Σ inputs − input fee − amount − fee paid."""
@@ -250,3 +258,9 @@ class Melts:
                 fee_paid=fee_paid,
                 change=to_models(signed) or None,
             )
+        self._told(quote, spends, ProofState.SPENT)
+
+    def _told(self, quote: str, spends: Sequence[SpendRow], state: ProofState) -> None:
+        """Tell listeners the quote as it is now and the new `state` of its proofs."""
+        self._events.proofs(spends, state)
+        self._events.melt_quote(quote_json(self._row(quote)))

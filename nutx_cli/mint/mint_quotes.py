@@ -2,11 +2,13 @@
 
 A quote carries an invoice; once the Lightning backend says it is paid, the quote's amount may be
 minted exactly once, in outputs of the sat keyset. A quote with a pubkey needs a BIP340 signature
-of that key over the request. Minting follows the request shape of the package docstring.
+of that key over the request. Minting follows the request shape of the package docstring. A quote
+turning PAID (noticed when it is read) or ISSUED is told to the mint's listeners.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -19,6 +21,7 @@ from nutx_cli.core import bdhke
 from nutx_cli.core.models import BlindedMessage, BlindSignature
 from nutx_cli.core.vocabulary import MintQuoteState, Unit
 from nutx_cli.mint.errors import MintError
+from nutx_cli.mint.events import MintEvents
 from nutx_cli.mint.lightning import LightningBackend, LightningError
 from nutx_cli.mint.outputs import Outputs, to_models
 from nutx_cli.mint.quotes import (
@@ -58,8 +61,11 @@ def quote_json(row: MintQuoteRow) -> dict[str, Any]:
 class MintQuotes:
     """The mint's NUT-04 quotes over its Lightning backend."""
 
-    def __init__(self, store: MintStore, outputs: Outputs, lightning: LightningBackend) -> None:
+    def __init__(
+        self, store: MintStore, outputs: Outputs, lightning: LightningBackend, events: MintEvents
+    ) -> None:
         self._store = store
+        self._events = events
         self._outputs = outputs
         self.lightning = lightning
 
@@ -103,6 +109,7 @@ class MintQuotes:
             with self._store.transaction():
                 self._store.set_mint_quote_state(quote, MintQuoteState.PAID, was=MintQuoteState.UNPAID)
             row = self._store.mint_quote(quote) or row
+            self._events.mint_quote(quote_json(row))
         return row
 
     def _paid(self, row: MintQuoteRow) -> bool:
@@ -144,6 +151,7 @@ class MintQuotes:
             self._outputs.check_unsigned(signed)
             self._outputs.store(signed)
             self._store.set_mint_quote_state(quote, MintQuoteState.ISSUED)
+        self._events.mint_quote(quote_json(dataclasses.replace(row, state=MintQuoteState.ISSUED)))
         return to_models(signed)
 
 

@@ -11,7 +11,7 @@ runs on both.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS epoch_work (
 CREATE TABLE IF NOT EXISTS redemptions (
     id {SERIAL}, epoch {INT} NOT NULL, ehash_log2_counts TEXT NOT NULL,
     sats {INT} NOT NULL, at {INT} NOT NULL);
+CREATE TABLE IF NOT EXISTS cached_responses (
+    key {BLOB} PRIMARY KEY, response TEXT NOT NULL, created_at {INT} NOT NULL){ROWID};
+CREATE INDEX IF NOT EXISTS cached_responses_age ON cached_responses (created_at);
 """
 
 MIGRATIONS = {
@@ -94,4 +97,6 @@ INSERT INTO melt_quotes_v4 (quote, method, request, payment_hash, amount, unit, 
 DROP TABLE melt_quotes;
 ALTER TABLE melt_quotes_v4 RENAME TO melt_quotes;
 CREATE UNIQUE INDEX melt_quotes_one_payment ON melt_quotes (payment_hash) WHERE state IN ('PENDING', 'PAID')""",
+    # 4 → 5: NUT-19 cached responses, the table `cached_responses`, which the schema script creates.
+    4: "",
 }

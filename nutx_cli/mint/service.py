@@ -24,7 +24,9 @@ from nutx_cli.core.models import BlindedMessage, BlindSignature, Proof
 from nutx_cli.core.networks import rules
 from nutx_cli.errors import NutxError
 from nutx_cli.mint import info, restore
+from nutx_cli.mint.cached import CachedResponses
 from nutx_cli.mint.epochs import MintEpochs
+from nutx_cli.mint.events import MintEvents
 from nutx_cli.mint.inputs import Inputs
 from nutx_cli.mint.keysets import MintKeysets
 from nutx_cli.mint.lightning import FakeBackend, LightningBackend, NoLightning
@@ -49,15 +51,19 @@ class Mint:
         self.network = network
         self.k_max = rules(network).k_max
         self.pubkey = bdhke.public_key(hashlib.sha256(b"nutx/mint-pubkey" + seed).digest()).hex()
+        self.events = MintEvents()
+        """Where websockets (NUT-17) listen to quotes, proofs and epochs."""
+        self.responses = CachedResponses(store)
+        """Answers of mint, swap, melt and redeem requests, for their retries (NUT-19)."""
         self._keysets = MintKeysets(store, seed, int(time.time()))
         self.sat_keyset = self._keysets.sat
-        self._epochs = MintEpochs(store, self._keysets, self.k_max, mint_fee)
+        self._epochs = MintEpochs(store, self._keysets, self.events, self.k_max, mint_fee)
         self._shares = ShareSigning(store, self._keysets)
         inputs = Inputs(store, self._keysets)
         outputs = Outputs(store, self._keysets, self._epochs)
-        self._swaps = Swaps(store, self._keysets, self._epochs, inputs, outputs)
-        self._mint_quotes = MintQuotes(store, outputs, lightning)
-        self._melts = Melts(store, self._keysets, inputs, outputs, lightning)
+        self._swaps = Swaps(store, self._keysets, self._epochs, inputs, outputs, self.events)
+        self._mint_quotes = MintQuotes(store, outputs, lightning, self.events)
+        self._melts = Melts(store, self._keysets, inputs, outputs, lightning, self.events)
         self._melts.settle_pending()
 
     @classmethod
@@ -167,7 +173,10 @@ class Mint:
 
     def info_json(self) -> dict[str, Any]:
         return info.info_json(
-            self.pubkey, self.network, lightning=not isinstance(self.lightning, NoLightning)
+            self.pubkey,
+            self.network,
+            self.responses.info_json(),
+            lightning=not isinstance(self.lightning, NoLightning),
         )
 
     # -- epochs -------------------------------------------------------------------------------

@@ -468,6 +468,24 @@ class MintStore:
             (epoch, json.dumps(counts), sats, now),
         )
 
+    # -- cached responses (NUT-19) ----------------------------------------------------------------
+
+    def cached_response(self, key: bytes, since: int) -> str | None:
+        """The response stored under `key` at `since` or later."""
+        rows = self._rows(
+            "SELECT response FROM cached_responses WHERE key = ? AND created_at >= ?", (key, since)
+        )
+        return rows[0]["response"] if rows else None
+
+    def cache_response(self, key: bytes, response: str, now: int, expire_before: int) -> None:
+        """Store `response` under `key`, dropping every response stored before `expire_before`."""
+        self.database.execute("DELETE FROM cached_responses WHERE created_at < ?", (expire_before,))
+        self.database.execute(
+            "INSERT INTO cached_responses (key, response, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET response = excluded.response, created_at = excluded.created_at",
+            (key, response, now),
+        )
+
 
 def _schema(dialect: Dialect) -> tuple[str, int, dict[int, str]]:
     """The schema, its version and its migrations in `dialect`'s words."""

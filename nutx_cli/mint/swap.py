@@ -3,7 +3,8 @@
 A swap keeps the unit, and an ehash swap keeps every input and output in one epoch keyset, so no
 swap moves work between epochs. A redeem burns ehash proofs of one mature epoch for `sat` outputs
 worth at most floor(Σ amounts × price), summed exactly over the request; the epoch's total paid
-never passes θ_C. Both follow the request shape of the package docstring.
+never passes θ_C. Both follow the request shape of the package docstring; once a request commits,
+its burned proofs (and a redeem's epoch, whose `paid` grew) are told to the mint's listeners.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from collections.abc import Sequence
 
 from nutx_cli.core.accounting import AccountingError, check_redeem
 from nutx_cli.core.models import BlindedMessage, BlindSignature, Proof
-from nutx_cli.core.vocabulary import Unit
+from nutx_cli.core.vocabulary import ProofState, Unit
 from nutx_cli.mint.epochs import MintEpochs
 from nutx_cli.mint.errors import MintError, check_request_size
+from nutx_cli.mint.events import MintEvents
 from nutx_cli.mint.inputs import Inputs, fee_of
 from nutx_cli.mint.keysets import MintKeysets
 from nutx_cli.mint.outputs import Outputs, to_models
@@ -27,16 +29,23 @@ class Swaps:
     """The mint's swap and redeem requests."""
 
     def __init__(
-        self, store: MintStore, keysets: MintKeysets, epochs: MintEpochs, inputs: Inputs, outputs: Outputs
+        self,
+        store: MintStore,
+        keysets: MintKeysets,
+        epochs: MintEpochs,
+        inputs: Inputs,
+        outputs: Outputs,
+        events: MintEvents,
     ) -> None:
         self._store = store
+        self._events = events
         self._keysets = keysets
         self._epochs = epochs
         self._inputs = inputs
         self._outputs = outputs
 
     def swap(self, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage]) -> list[BlindSignature]:
-        checked = self._inputs.check(inputs)
+        checked = self._inputs.check(inputs, outputs)
         if not outputs:
             raise MintError("malformed-request", "no outputs")
         units = {i.keyset.unit for i in checked}
@@ -65,6 +74,7 @@ class Swaps:
             self._outputs.check_unsigned(signed)
             self._store.spend(spends, int(time.time()))
             self._outputs.store(signed)
+        self._events.proofs(spends, ProofState.SPENT)
         return to_models(signed)
 
     def redeem(self, inputs: Sequence[Proof], outputs: Sequence[BlindedMessage]) -> list[BlindSignature]:
@@ -72,7 +82,7 @@ class Swaps:
         check_request_size(len(inputs), "inputs", "too-many-proofs")
         if not outputs:
             raise MintError("no-outputs", "a redeem needs at least one sat output")
-        checked = self._inputs.check(inputs)
+        checked = self._inputs.check(inputs, outputs)
         if any(i.keyset.unit != Unit.EHASH for i in checked):
             raise MintError("unit-mismatch", "redeem takes ehash proofs only")
         epochs = {self._keysets.epoch_of(i.keyset) for i in checked}
@@ -105,4 +115,6 @@ class Swaps:
             self._outputs.store(signed)
             self._store.update_epoch(epoch, paid=info.paid + payout)
             self._store.add_redemption(epoch, dict(Counter(amounts)), payout, now)
+        self._events.proofs(spends, ProofState.SPENT)
+        self._epochs.changed(epoch)
         return to_models(signed)

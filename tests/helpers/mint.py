@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from nutx_cli.core import bdhke
 from nutx_cli.core.keysets import Keyset, amount_split
@@ -38,6 +41,11 @@ EPOCH_KEYS = [
 """The keys of the EPOCH JSON, in the order of DESIGN §5."""
 
 
+def wire(objs: Sequence[BlindedMessage | BlindSignature | Proof]) -> list[dict[str, Any]]:
+    """Cashu objects in their JSON form, for a request body."""
+    return [o.to_json() for o in objs]
+
+
 def random_r() -> bytes:
     while True:
         r = secrets.token_bytes(32)
@@ -64,8 +72,9 @@ class Outputs:
         return proofs
 
 
-def outputs(keyset_id: str, amounts: Sequence[int]) -> Outputs:
-    secrets_ = [secrets.token_hex(32) for _ in amounts]
+def outputs(keyset_id: str, amounts: Sequence[int], secrets_: Sequence[str] | None = None) -> Outputs:
+    """Blinded outputs for `amounts`, with random secrets unless `secrets_` names them (e.g. locked ones)."""
+    secrets_ = list(secrets_) if secrets_ is not None else [secrets.token_hex(32) for _ in amounts]
     rs = [random_r() for _ in amounts]
     msgs = [
         BlindedMessage(a, keyset_id, bdhke.blind(s, r).hex())
@@ -74,19 +83,22 @@ def outputs(keyset_id: str, amounts: Sequence[int]) -> Outputs:
     return Outputs(msgs, secrets_, rs)
 
 
-def mint_sats(mint: Mint, amount: int) -> list[Proof]:
+def mint_sats(mint: Mint, amount: int, secrets_: Sequence[str] | None = None) -> list[Proof]:
+    """Proofs worth `amount` sats (one per power of two), with `secrets_` if given."""
     quote = mint.create_mint_quote(amount, "sat")
     assert mint.mint_quote(quote["quote"])["state"] == "PAID"
-    outs = outputs(mint.sat_keyset.id, amount_split(amount))
+    outs = outputs(mint.sat_keyset.id, amount_split(amount), secrets_)
     return outs.unblind(mint.mint(quote["quote"], outs.messages), mint.sat_keyset)
 
 
-async def mine_shares(mint: Mint, amounts: Sequence[int]) -> list[Proof]:
-    """Sign one share per amount in the open epoch and unblind them into ehash proofs."""
+async def mine_shares(
+    mint: Mint, amounts: Sequence[int], secrets_: Sequence[str] | None = None
+) -> list[Proof]:
+    """Sign one share per amount in the open epoch and unblind them into ehash proofs (with `secrets_`)."""
     epoch = mint.current_epoch()
     assert epoch is not None
     keyset = mint.keyset(epoch.keyset_id)
-    outs = outputs(keyset.id, amounts)
+    outs = outputs(keyset.id, amounts, secrets_)
     sigs = await asyncio.gather(
         *(
             mint.sign_share(keyset_id=keyset.id, amount=m.amount, B_=bytes.fromhex(m.B_))
@@ -153,7 +165,23 @@ class ServerThread:
             threading.Event().wait(0.025)
         raise AssertionError("mint HTTP server did not start")
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
         self._loop.close()
+
+
+@contextmanager
+def served(data_dir: Path, database: str | None = None) -> Iterator[tuple[Mint, ServerThread]]:
+    """A mint in `data_dir` (or on `database`) and its HTTP API, both closed at the end."""
+    mint = Mint.open(data_dir, database=database)
+    server = ServerThread(mint)
+    try:
+        yield mint, server
+    finally:
+        server.stop()
+        mint.close()

@@ -1,5 +1,6 @@
-"""The mint's HTTP API on a real server on a free loopback port: shapes, errors, concurrent double spends
-(also through two mints on one database, SQLite file or PostgreSQL server, as pool front ends share one)."""
+"""The mint's HTTP API on a real server on a free loopback port: shapes, errors, double spends and one invoice
+paid once through two mints on one database (SQLite file or PostgreSQL server), as pool front ends share one
+(concurrent double spends through one mint: test_double_spend.py)."""
 
 from __future__ import annotations
 
@@ -26,14 +27,10 @@ from tests.helpers.mint import (
     mint_sats,
     open_epoch,
     outputs,
+    wire,
     won_epoch,
 )
 from tests.helpers.procs import free_port, nutx_process, port_open
-
-
-def j(objs: list[Any]) -> list[dict[str, Any]]:
-    return [o.to_json() for o in objs]
-
 
 ServeTwo = Callable[[LightningBackend | None], list[tuple[Mint, ServerThread]]]
 
@@ -101,26 +98,28 @@ def test_sat_flow_and_error_shapes(served_mint: tuple[Mint, ServerThread]) -> No
         assert http.get(f"/v1/mint/quote/bolt11/{quote['quote']}").json()["state"] == "PAID"
         outs = outputs(sat, amount_split(13))
         sigs = http.post(
-            "/v1/mint/bolt11", json={"quote": quote["quote"], "outputs": j(outs.messages)}
+            "/v1/mint/bolt11", json={"quote": quote["quote"], "outputs": wire(outs.messages)}
         ).json()
         from nutx_cli.core.models import BlindSignature
 
         proofs = outs.unblind([BlindSignature.from_json(s) for s in sigs["signatures"]], mint.sat_keyset)
         inputs = [{**p.to_json(), "witness": None} for p in proofs]
         new = outputs(sat, [1, 4, 8])
-        swapped = http.post("/v1/swap", json={"inputs": inputs, "outputs": j(new.messages)})
+        swapped = http.post("/v1/swap", json={"inputs": inputs, "outputs": wire(new.messages)})
         assert swapped.status_code == 200 and [s["amount"] for s in swapped.json()["signatures"]] == [1, 4, 8]
         assert all("dleq" in s for s in swapped.json()["signatures"])
         states = http.post("/v1/checkstate", json={"Ys": [p.Y for p in proofs]}).json()["states"]
         assert [s["state"] for s in states] == ["SPENT"] * 3 and states[0]["Y"] == proofs[0].Y
-        restored = http.post("/v1/restore", json={"outputs": j(new.messages)}).json()
+        restored = http.post("/v1/restore", json={"outputs": wire(new.messages)}).json()
         assert restored["signatures"] == swapped.json()["signatures"]
-        again = http.post("/v1/swap", json={"inputs": inputs, "outputs": j(outputs(sat, [1, 4, 8]).messages)})
+        again = http.post(
+            "/v1/swap", json={"inputs": inputs, "outputs": wire(outputs(sat, [1, 4, 8]).messages)}
+        )
         assert again.status_code == 400 and again.json()["code"] == 11001 and again.json()["detail"]
         cases: list[tuple[Any, int]] = [
             ("not json", 41009),
             ({"inputs": "x", "outputs": []}, 41009),
-            ({"inputs": [{**inputs[0], "C": "02" + "00" * 32}], "outputs": j(new.messages)}, 10001),
+            ({"inputs": [{**inputs[0], "C": "02" + "00" * 32}], "outputs": wire(new.messages)}, 10001),
             ({"inputs": inputs, "outputs": [{"amount": 1, "id": sat, "B_": "04" + "11" * 32}]}, 41008),
             ({"inputs": inputs * 334, "outputs": []}, 11014),
             ({"inputs": inputs, "outputs": [o.to_json() for o in outputs(sat, [1] * 1001).messages]}, 11015),
@@ -150,7 +149,7 @@ def test_sat_flow_and_error_shapes(served_mint: tuple[Mint, ServerThread]) -> No
         )
 
 
-async def test_concurrent_double_spends(serve_two: ServeTwo) -> None:
+async def test_double_spends_through_two_mints_on_one_database(serve_two: ServeTwo) -> None:
     """50 concurrent requests spend the same proofs through two mints on one database: exactly one succeeds,
     the rest get spent/pending."""
     (mint, server), (_, second) = serve_two(None)
@@ -165,7 +164,7 @@ async def test_concurrent_double_spends(serve_two: ServeTwo) -> None:
         swaps = [
             http.post(
                 f"{urls[i % 2]}/v1/swap",
-                json={"inputs": j(proofs), "outputs": j(outputs(sat, amount_split(100)).messages)},
+                json={"inputs": wire(proofs), "outputs": wire(outputs(sat, amount_split(100)).messages)},
             )
             for i in range(50)
         ]
@@ -177,12 +176,15 @@ async def test_concurrent_double_spends(serve_two: ServeTwo) -> None:
         mixed = [
             http.post(
                 f"{urls[i // 2 % 2]}/v1/mining/redeem",
-                json={"inputs": j(ehash), "outputs": j(outputs(sat, amount_split(1270)).messages)},
+                json={"inputs": wire(ehash), "outputs": wire(outputs(sat, amount_split(1270)).messages)},
             )
             if i % 2
             else http.post(
                 f"{urls[i // 2 % 2]}/v1/swap",
-                json={"inputs": j(ehash), "outputs": j(outputs(ehash_id, [64, 32, 16, 8, 4, 2, 1]).messages)},
+                json={
+                    "inputs": wire(ehash),
+                    "outputs": wire(outputs(ehash_id, [64, 32, 16, 8, 4, 2, 1]).messages),
+                },
             )
             for i in range(50)
         ]
@@ -211,7 +213,7 @@ async def test_one_invoice_is_paid_once_under_concurrent_melts(serve_two: ServeT
         wallets = [mint_sats(mint, q["amount"] + q["fee_reserve"]) for q in quotes]
         melts = [
             asyncio.create_task(
-                http.post(f"{urls[i % 2]}/v1/melt/bolt11", json={"quote": q["quote"], "inputs": j(p)})
+                http.post(f"{urls[i % 2]}/v1/melt/bolt11", json={"quote": q["quote"], "inputs": wire(p)})
             )
             for i, (q, p) in enumerate(zip(quotes, wallets, strict=True))
         ]
@@ -227,7 +229,7 @@ async def test_one_invoice_is_paid_once_under_concurrent_melts(serve_two: ServeT
             assert {s["state"] for s in states} == {"SPENT" if i in paid else "UNSPENT"}
         other = (paid[0] + 1) % n
         late = await http.post(
-            "/v1/melt/bolt11", json={"quote": quotes[other]["quote"], "inputs": j(wallets[other])}
+            "/v1/melt/bolt11", json={"quote": quotes[other]["quote"], "inputs": wire(wallets[other])}
         )
         assert (late.status_code, late.json()["code"]) == (400, 20006)
 

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from coincurve import PrivateKey
 
 from nutx_cli.core import bdhke
+from nutx_cli.core.keysets import amount_split
 from nutx_cli.core.targets import U256_MAX
 from nutx_cli.core.vardiff import VardiffConfig
 from nutx_cli.mint import Mint
@@ -31,6 +33,10 @@ from nutx_cli.sv2.ecash import (
     EcashKeyset,
     OpenExtendedEcashMiningChannel,
     OpenExtendedEcashMiningChannelSuccess,
+    Proof,
+    RedeemSharesEcash,
+    RedeemSharesEcashError,
+    RedeemSharesEcashSuccess,
     SetEcashKeyset,
     SubmitSharesEcashExtended,
     SubmitSharesEcashExtendedError,
@@ -46,7 +52,8 @@ from nutx_cli.sv2.messages import (
     SetupConnectionSuccess,
 )
 from nutx_cli.tui.stats import parse_stats
-from tests.helpers.mint import random_r
+from tests.helpers.locks import locked_secret, pub, witness
+from tests.helpers.mint import outputs, random_r
 from tests.helpers.node import PAYOUT, running_node
 
 M = TypeVar("M", bound=Message)
@@ -266,5 +273,49 @@ async def test_a_block_share_is_signed_into_the_epoch_it_wins(started: Pool) -> 
     assert new_keyset.keyset.epoch == 2
     stale = replace(block_share, sequence_number=2000)
     assert code(await miner.submit(stale)) == "stale-share"  # its job went with epoch 1
+    miner.conn.hang_up()
+    await pump
+
+
+@pytest.mark.parametrize("started", [EASY], indirect=True)
+async def test_a_locked_share_is_redeemed_over_sv2_only_with_its_witness(
+    started: Pool, node: NodeClient
+) -> None:
+    """RedeemSharesEcash goes through the mint's input checks: ehash locked to the miner's key (P2PK) is refused
+    without the key's signature (`proof-invalid`) and paid with it."""
+    miner, pump = await connect(started)
+    owner = PrivateKey()
+    secret = locked_secret("P2PK", pub(owner))
+    r = random_r()
+    answer = await miner.submit(miner.share(bdhke.blind(secret, r), block=True))
+    assert isinstance(answer, SubmitSharesEcashExtendedSuccess), answer
+    keyset = miner.keyset
+    C = bdhke.unblind(answer.signature.blinded_signature, r, keyset.key_for(1))
+    await started.tip_watch.on_tip_change()
+    await asyncio.to_thread(node.generatetoaddress, 1, "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080")
+    await started.tip_watch.on_tip_change()
+    epoch = started.mint.epoch(1)
+    assert epoch.status == "mature" and epoch.theta_c is not None
+    sats = outputs(started.mint.sat_keyset.id, amount_split(epoch.theta_c)).messages
+    sv2_outputs = [BlindedMessage(o.amount, bytes.fromhex(o.id), bytes.fromhex(o.B_)) for o in sats]
+
+    async def redeem(request_id: int, witness_: str) -> Message:
+        proof = Proof(1, keyset.keyset_id, secret.encode(), C, witness_.encode())
+        miner.conn.put(RedeemSharesEcash(request_id, [proof], sv2_outputs))
+        return await miner.conn.wait_for(
+            Message,
+            lambda m: (
+                isinstance(m, (RedeemSharesEcashSuccess, RedeemSharesEcashError))
+                and m.request_id == request_id
+            ),
+        )
+
+    refused = await redeem(1, "")
+    assert isinstance(refused, RedeemSharesEcashError) and refused.error_code == "proof-invalid", refused
+    stranger = await redeem(2, witness(secret, PrivateKey()))
+    assert isinstance(stranger, RedeemSharesEcashError) and stranger.error_code == "proof-invalid", stranger
+    paid = await redeem(3, witness(secret, owner))
+    assert isinstance(paid, RedeemSharesEcashSuccess), paid
+    assert sum(s.amount for s in paid.signatures) == epoch.theta_c == started.mint.epoch(1).paid
     miner.conn.hang_up()
     await pump

@@ -79,6 +79,7 @@ async def load(port: int, authority: str, channels: int, shares: int, window: in
         await conn.recv()
         await conn.send(RequestExtensions(request_id=1, requested_extensions=[ECASH_EXTENSION]))
         await conn.recv()
+        await conn.recv()  # SetEcashMint: where the mint is
         await conn.send(
             OpenExtendedEcashMiningChannel(
                 request_id=2,

@@ -50,6 +50,10 @@ CODES: dict[str, int] = {
     "epoch-state": 41013,
     "inactive-keyset": 41014,
     "stale-share": 41015,
+    "claim-not-final": 41016,
+    "unknown-claim": 41017,
+    "claim-already-paid": 41018,
+    "claim-signature-invalid": 41019,
 }
 
 

@@ -3,7 +3,7 @@ local share checks and every bad submit answered with its JSON-RPC error (spec Â
 
 from __future__ import annotations
 
-import math
+import json
 from fractions import Fraction
 from typing import Any
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from nutx_cli.core import keysets
 from nutx_cli.core.targets import SV1_DIFF1_TARGET, TargetError, target_of_level
-from nutx_cli.sv1.difficulty import difficulty_for_target, target_of_suggestion
+from nutx_cli.sv1.difficulty import difficulty_of_level, target_of_suggestion
 from nutx_cli.sv1.job import Sv1Job, word_swap
 from nutx_cli.sv1.protocol import Notification, Request, Response
 from nutx_cli.sv1.session import (
@@ -111,19 +111,14 @@ def submit(session: MinerSession, params: list[Any], request_id: int = 7) -> lis
 # --- difficulty ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("k", [193, 200, 223, 224, 225, 236, 255, 256])
-def test_difficulty_for_a_ladder_target_is_the_smallest_float_not_easier_than_it(k: int) -> None:
-    target = target_of_level(k)
-    d = difficulty_for_target(target)
-    assert SV1_DIFF1_TARGET / Fraction(d) <= target
-    assert SV1_DIFF1_TARGET / Fraction(math.nextafter(d, 0)) > target
-
-
-@given(st.integers(min_value=1, max_value=2**256 - 1))
-def test_difficulty_for_any_target_never_makes_it_easier(target: int) -> None:
-    d = difficulty_for_target(target)
-    assert SV1_DIFF1_TARGET / Fraction(d) <= target
-    assert SV1_DIFF1_TARGET / Fraction(math.nextafter(d, 0)) > target
+@pytest.mark.parametrize("k", [161, 193, 200, 223, 224, 225, 236, 255, 256])
+def test_the_difficulty_of_a_level_is_a_power_of_two_whose_target_lies_inside_the_level(k: int) -> None:
+    d = difficulty_of_level(k)
+    assert Fraction(d) == Fraction(2) ** (224 - k)
+    assert isinstance(d, int) == (k <= 224)  # whole difficulties go out as JSON integers
+    target = SV1_DIFF1_TARGET / Fraction(d)
+    assert target == 0xFFFF * Fraction(2) ** (k - 16)
+    assert target_of_level(k - 1) < target <= target_of_level(k)  # every share the miner sends is level k
 
 
 @given(st.binary(min_size=32, max_size=32))
@@ -132,9 +127,9 @@ def test_word_swap_is_its_own_inverse(data: bytes) -> None:
     assert word_swap(data)[:4] == data[3::-1]
 
 
-def test_level_224_is_just_below_sv1_difficulty_one() -> None:
-    assert difficulty_for_target(target_of_level(224)) == pytest.approx(0.9999847412109375)
-    assert difficulty_for_target(target_of_level(256)) < 1e-9  # fractional difficulty for CPU miners
+def test_level_224_is_sv1_difficulty_one() -> None:
+    assert difficulty_of_level(224) == 1 and json.dumps(difficulty_of_level(200)) == str(2**24)
+    assert difficulty_of_level(256) == 2.0**-32  # a fractional difficulty for CPU miners, exact in binary
 
 
 def test_suggested_difficulties_are_read_exactly() -> None:
@@ -336,9 +331,7 @@ def test_set_difficulty_precedes_notify_and_is_sent_only_when_it_changes() -> No
     assert [n.method for n in notifications(again)] == ["mining.notify"]
     harder = s.push_job(make_job(job_id=3, target=2**250 - 1))
     assert [n.method for n in notifications(harder)] == ["mining.set_difficulty", "mining.notify"]
-    assert notifications(harder)[0] == Notification(
-        "mining.set_difficulty", [difficulty_for_target(2**250 - 1)]
-    )
+    assert notifications(harder)[0] == Notification("mining.set_difficulty", [2.0**-26])
 
 
 # --- shares ----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from nutx_cli.core.bdhke import BlindSig
 from nutx_cli.core.claims import IdentityError, MinerIdentity, parse_identity
@@ -96,9 +97,18 @@ def refuse_non_pubkey(user: str) -> str | None:
     return None
 
 
+class Lines(Protocol):
+    """Where an SV1 channel's lines go."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def write_many(self, lines: Sequence[Line]) -> None: ...
+
+
 @dataclass(eq=False)
 class LineWriter:
-    """JSON lines to one miner, never waiting for its socket."""
+    """JSON lines to one miner's socket, never waiting for it."""
 
     writer: asyncio.StreamWriter
 
@@ -129,7 +139,7 @@ class Sv1Wire:
     """The SV1 side of a pool channel: jobs through the session's `push_job`, shares answered by request id."""
 
     session: MinerSession
-    lines: LineWriter
+    lines: Lines
     pending: dict[int, RequestId] = field(default_factory=dict)
     """Sequence number of a share in flight → the id of its `mining.submit`."""
     outbox: Outbox[Line] = field(init=False)

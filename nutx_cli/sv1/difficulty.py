@@ -23,6 +23,7 @@ from nutx_cli.core.targets import (
     U256_MAX,
     TargetError,
     sv1_difficulty_to_target,
+    target_of_level,
 )
 
 MIN_SUGGESTION = Fraction(SV1_DIFF1_TARGET, U256_MAX)
@@ -40,6 +41,15 @@ _DECIMAL = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
 def difficulty_of_level(k: int) -> int | float:
     """The SV1 difficulty of level k: 2^(224−k), an int when it is whole (k ≤ 224), else an exact float."""
     return 1 << (224 - k) if k <= 224 else math.ldexp(1.0, 224 - k)
+
+
+def max_target_for_suggestion(target: int) -> int:
+    """The max_target a suggestion whose exact target is `target` allows: the easiest level T_k whose
+    announced difficulty 2^(224−k) is still at least the suggested one (its target 0xFFFF·2^(k−16) ≤
+    `target`, up to the 2^−50 a float's shortest decimal may be off by), so a miner that suggests 2^m is
+    given exactly 2^m; else `target` itself."""
+    whole = (target + (target >> 50)) // 0xFFFF  # 0xFFFF·2^(k−16) ≤ target ⟺ 2^(k−16) ≤ target // 0xFFFF
+    return target_of_level(min(256, whole.bit_length() + 15)) if whole else target
 
 
 def target_of_suggestion(value: Any) -> int:

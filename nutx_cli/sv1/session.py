@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nutx_cli.core.targets import TargetError, level_of_target
-from nutx_cli.sv1.difficulty import difficulty_of_level, target_of_suggestion
+from nutx_cli.sv1.difficulty import difficulty_of_level, max_target_for_suggestion, target_of_suggestion
 from nutx_cli.sv1.job import Sv1Job
 from nutx_cli.sv1.protocol import (
     ERR_DUPLICATE,
@@ -249,9 +249,9 @@ class MinerSession:
             raise Sv1Error(ERR_INVALID_PARAMS, str(exc)) from None
         return [Send(result_response(request.id, True)), *self._suggest(max_target)]
 
-    def _suggest(self, max_target: int) -> list[Event]:
-        self.suggested_target = max_target
-        return [DifficultySuggested(max_target)]
+    def _suggest(self, target: int) -> list[Event]:
+        self.suggested_target = max_target_for_suggestion(target)
+        return [DifficultySuggested(self.suggested_target)]
 
     def _submit(self, request: Request) -> list[Event]:
         params = request.params

@@ -8,12 +8,12 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from nutx_cli.core import keysets
-from nutx_cli.core.targets import SV1_DIFF1_TARGET, TargetError, target_of_level
-from nutx_cli.sv1.difficulty import difficulty_of_level, target_of_suggestion
+from nutx_cli.core.targets import SV1_DIFF1_TARGET, TargetError, level_of_target, target_of_level
+from nutx_cli.sv1.difficulty import difficulty_of_level, max_target_for_suggestion, target_of_suggestion
 from nutx_cli.sv1.job import Sv1Job, word_swap
 from nutx_cli.sv1.protocol import Notification, Request, Response
 from nutx_cli.sv1.session import (
@@ -125,6 +125,23 @@ def test_the_difficulty_of_a_level_is_a_power_of_two_whose_target_lies_inside_th
 def test_word_swap_is_its_own_inverse(data: bytes) -> None:
     assert word_swap(word_swap(data)) == data
     assert word_swap(data)[:4] == data[3::-1]
+
+
+@pytest.mark.parametrize("m", [-32, -26, -1, 0, 1, 9, 30])
+def test_a_suggested_power_of_two_gets_exactly_that_difficulty(m: int) -> None:
+    suggested = json.loads(json.dumps(2.0**m))  # as a miner sends it: the float's shortest decimal
+    level = level_of_target(max_target_for_suggestion(target_of_suggestion(suggested)))
+    assert level == 224 - m and difficulty_of_level(level) == 2.0**m
+
+
+@given(st.integers(1, 10**9), st.integers(-15, 5))
+def test_a_suggestion_never_gets_an_easier_difficulty_than_it_asked_for(digits: int, exponent: int) -> None:
+    suggested = f"{digits}e{exponent}"
+    d = Fraction(digits) * Fraction(10) ** exponent
+    assume(Fraction(1, 2**32) <= d <= 2**60)
+    level = level_of_target(max_target_for_suggestion(target_of_suggestion(suggested)))
+    assert Fraction(difficulty_of_level(level)) >= d * (1 - Fraction(1, 2**50))
+    assert level == 256 or Fraction(difficulty_of_level(level + 1)) < d  # and the easiest such level
 
 
 def test_level_224_is_sv1_difficulty_one() -> None:
@@ -292,7 +309,7 @@ def test_configure_other_extensions() -> None:
         "subscribe-extranonce": True,
         "info": False,
     }
-    assert DifficultySuggested(SV1_DIFF1_TARGET * 2) in events
+    assert DifficultySuggested(target_of_level(225)) in events  # the level announced as exactly 0.5
     assert s.extranonce_subscribed
     (bad,) = replies(s.receive(Request(2, "mining.configure", ["version-rolling"])))
     assert error_code(bad) == -32602
@@ -301,7 +318,8 @@ def test_configure_other_extensions() -> None:
 def test_suggest_difficulty_and_extranonce_subscribe() -> None:
     s = MinerSession(subscription_id="x")
     events = s.receive(Request(1, "mining.suggest_difficulty", [0.001]))
-    assert replies(events)[0].result is True and events[-1] == DifficultySuggested(SV1_DIFF1_TARGET * 1000)
+    # 0.001: the easiest level announced at ≥ 0.001 is 233 (2^-9; level 234 would be 2^-10 < 0.001)
+    assert replies(events)[0].result is True and events[-1] == DifficultySuggested(target_of_level(233))
     assert error_code(replies(s.receive(Request(2, "mining.suggest_difficulty", [-3])))[0]) == -32602
     assert error_code(replies(s.receive(Request(3, "mining.suggest_difficulty", [])))[0]) == -32602
     assert replies(s.receive(Request(4, "mining.extranonce.subscribe", [])))[0].result is True

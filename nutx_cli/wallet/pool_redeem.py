@@ -98,6 +98,7 @@ class PoolRedeem:
             a = self.address
             try:
                 self._link = self._own = await RedeemLink.connect(a.host, a.port, a.authority_key)
+                log.info("redeeming over SV2 at the pool %s:%d", a.host, a.port)
             except (ChannelError, Sv2Error, OSError) as exc:
                 log.warning(
                     "the pool %s:%d is not reachable over SV2 (%s); redeeming over HTTP", a.host, a.port, exc

@@ -445,3 +445,61 @@ def test_rolled_bits_on_a_job_that_forbids_rolling() -> None:
         submit(s, ["alice.rig1", job.job_id, "00000000", f"{job.ntime:08x}", "00000000", "00002000"])
     )
     assert reply.error == [20, "this job does not allow version rolling", None]
+
+
+# --- the pool's own SV1 port: user names checked, shares answered by the service, set_extranonce ---------
+
+
+def test_a_refused_user_name_gets_the_reason_and_others_still_authorize() -> None:
+    s = MinerSession(
+        subscription_id="ab", check_user=lambda u: None if u.startswith("02") else f"{u}: no key"
+    )
+    assert s.receive(Request(1, "mining.subscribe", [])) == [SubscribeRequested()]
+    s.subscribed(b"\xaa\xbb", 4)
+    (refused,) = replies(s.receive(Request(2, "mining.authorize", ["alice", "x"])))
+    assert refused.error == [24, "alice: no key", None] and s.users == set() and not s.ready
+    events = s.receive(Request(3, "mining.authorize", ["02ab.rig", "x"]))
+    assert replies(events) == [Response(3, True, None)] and events[-1] == Ready()
+
+
+def test_without_answer_shares_at_once_the_service_answers_each_share() -> None:
+    job = make_job()
+    s = MinerSession(subscription_id="ab", answer_shares_at_once=False)
+    s.receive(Request(1, "mining.subscribe", []))
+    s.subscribed(b"\xaa\xbb", 4)
+    s.receive(Request(2, "mining.authorize", ["alice.rig1", "x"]))
+    s.push_job(job)
+    events = submit(
+        s, ["alice.rig1", job.job_id, "00000000", f"{job.ntime:08x}", find_share(s, job, True)], 9
+    )
+    assert len(events) == 1 and isinstance(events[0], ShareAccepted) and events[0].request_id == 9
+    duplicate = submit(
+        s, ["alice.rig1", job.job_id, "00000000", f"{job.ntime:08x}", find_share(s, job, True)]
+    )
+    assert replies(duplicate)[0].error == [22, "duplicate share", None]  # refusals are still answered here
+
+
+@pytest.mark.parametrize("how", ["extranonce.subscribe", "configure"])
+def test_set_extranonce_goes_to_a_miner_that_subscribed_to_it_before_its_first_job(how: str) -> None:
+    s = MinerSession(subscription_id="ab")
+    subscribe = (
+        Request(1, "mining.extranonce.subscribe", [])
+        if how == "extranonce.subscribe"
+        else Request(1, "mining.configure", [["subscribe-extranonce"], {}])
+    )
+    assert len(s.receive(subscribe)) == 1  # no extranonce yet: nothing to announce
+    s.receive(Request(2, "mining.subscribe", []))
+    events = s.subscribed(b"\xaa\xbb", 4)
+    assert [type(e.message).__name__ if isinstance(e, Send) else type(e).__name__ for e in events] == [
+        "Response",
+        "Notification",
+    ]
+    assert events[1] == Send(Notification("mining.set_extranonce", ["aabb", 4]))
+    late = MinerSession(subscription_id="cd")  # subscribed first, asks for extranonce changes after
+    late.receive(Request(1, "mining.subscribe", []))
+    late.subscribed(b"\xcc", 8)
+    assert late.receive(Request(2, "mining.extranonce.subscribe", [])) == [
+        Send(Response(2, True, None)),
+        Send(Notification("mining.set_extranonce", ["cc", 8])),
+    ]
+    assert late.receive(Request(3, "mining.extranonce.subscribe", [])) == [Send(Response(3, True, None))]

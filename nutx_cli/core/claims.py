@@ -88,7 +88,10 @@ def parse_pubkey(text: str) -> str:
 def parse_identity(user: str) -> MinerIdentity:
     """`<pubkey>` or `<pubkey>.<worker>` (the worker is free text after the first dot)."""
     pubkey, _, worker = user.strip().partition(".")
-    return MinerIdentity(parse_pubkey(pubkey), worker)
+    try:
+        return MinerIdentity(parse_pubkey(pubkey), worker)
+    except IdentityError:
+        raise IdentityError(f"user {user[:80]!r} is not a Cashu public key: {HOW_TO_GET_A_KEY}") from None
 
 
 def claim_secret(seed: bytes) -> bytes:

@@ -274,19 +274,10 @@ class EcashChannel:
         self, work: Work, *, nonce: int, ntime: int, version: int, extranonce: bytes, B_: bytes
     ) -> SubmitResult:
         """Send one share with its blinded message; wait for the pool's answer to it."""
-        keyset = work.ecash_keyset
+        blinded = BlindedMessage(amount=work.amount, keyset_id=work.ecash_keyset.keyset_id, blinded_secret=B_)
         answer: SubmitResult = await self._submit(
             lambda seq: SubmitSharesEcashExtended(
-                channel_id=self.channel_id,
-                sequence_number=seq,
-                job_id=work.job.job_id,
-                nonce=nonce,
-                ntime=ntime,
-                version=version,
-                extranonce=extranonce,
-                blinded_message=BlindedMessage(
-                    amount=work.amount, keyset_id=keyset.keyset_id, blinded_secret=B_
-                ),
+                *self._share(work, seq, nonce, ntime, version, extranonce), blinded
             )
         )
         return answer
@@ -296,17 +287,15 @@ class EcashChannel:
     ) -> ClaimResult:
         """Send one share of a claim channel (core SubmitSharesExtended); wait for the pool's answer to it."""
         answer: ClaimResult = await self._submit(
-            lambda seq: SubmitSharesExtended(
-                channel_id=self.channel_id,
-                sequence_number=seq,
-                job_id=work.job.job_id,
-                nonce=nonce,
-                ntime=ntime,
-                version=version,
-                extranonce=extranonce,
-            )
+            lambda seq: SubmitSharesExtended(*self._share(work, seq, nonce, ntime, version, extranonce))
         )
         return answer
+
+    def _share(
+        self, work: Work, seq: int, nonce: int, ntime: int, version: int, extranonce: bytes
+    ) -> tuple[int, int, int, int, int, int, bytes]:
+        """The fields SubmitSharesExtended and SubmitSharesEcashExtended start with, in their wire order."""
+        return (self.channel_id, seq, work.job.job_id, nonce, ntime, version, extranonce)
 
     async def _submit(self, message: Callable[[int], Message]) -> Any:
         self._sequence = (self._sequence + 1) & 0xFFFFFFFF

@@ -156,32 +156,27 @@ class Sv2Wire:
     def opened(self, channel: ChannelView, request_id: int, keyset: EcashKeyset) -> None:
         target = target_of_level(channel.level)
         success: Message
-        if self.kind is ChannelKind.ECASH:
-            success = OpenExtendedEcashMiningChannelSuccess(
-                request_id=request_id,
-                channel_id=channel.channel_id,
-                target=target,
-                extranonce_size=channel.extranonce_size,
-                extranonce_prefix=channel.extranonce_prefix,
-                group_channel_id=GROUP_CHANNEL_ID,
-                keyset=keyset,
-            )
-        elif self.kind is ChannelKind.EXTENDED:
-            success = OpenExtendedMiningChannelSuccess(
-                request_id=request_id,
-                channel_id=channel.channel_id,
-                target=target,
-                extranonce_size=channel.extranonce_size,
-                extranonce_prefix=channel.extranonce_prefix,
-                group_channel_id=GROUP_CHANNEL_ID,
-            )
-        else:
+        if self.kind is ChannelKind.STANDARD:
             success = OpenStandardMiningChannelSuccess(
                 request_id=request_id,
                 channel_id=channel.channel_id,
                 target=target,
                 extranonce_prefix=channel.extranonce_prefix,
                 group_channel_id=GROUP_CHANNEL_ID,
+            )
+        else:  # the ecash Success is the extended one's fields, then the keyset (stratum.md §6.4)
+            fields = (
+                request_id,
+                channel.channel_id,
+                target,
+                channel.extranonce_size,
+                channel.extranonce_prefix,
+                GROUP_CHANNEL_ID,
+            )
+            success = (
+                OpenExtendedEcashMiningChannelSuccess(*fields, keyset=keyset)
+                if self.kind is ChannelKind.ECASH
+                else OpenExtendedMiningChannelSuccess(*fields)
             )
         self._send(success)
 
@@ -223,16 +218,10 @@ class Sv2Wire:
             )
 
     def rejected(self, channel: ChannelView, share: Submission, code: str) -> None:
-        error: Message
-        if self.kind is ChannelKind.ECASH:
-            error = SubmitSharesEcashExtendedError(
-                channel_id=share.channel_id, sequence_number=share.sequence_number, error_code=code
-            )
-        else:
-            error = SubmitSharesError(
-                channel_id=share.channel_id, sequence_number=share.sequence_number, error_code=code
-            )
-        self.outbox.put(error)
+        error = SubmitSharesEcashExtendedError if self.kind is ChannelKind.ECASH else SubmitSharesError
+        self.outbox.put(
+            error(channel_id=share.channel_id, sequence_number=share.sequence_number, error_code=code)
+        )
 
 
 def standard_job(job: Job) -> NewMiningJob:

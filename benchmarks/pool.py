@@ -5,6 +5,9 @@ crypto limit (bare coincurve work of one share's signature + DLEQ proof on one c
 the runs, mean) with the ratio, and the pool's CPU time per share (steadier than the rate on shared cores).
 Last line: "pool: channels=N shares_per_s=X p99_ms=L rss_mb=M crypto_limit_per_s=Z ratio=R" (largest N).
 Options: --channels 1,10,100  --shares 12000 (per run, split over the channels)
+--sv1: the same over the pool's own Stratum V1 port (`--sv1-port`): N SV1 connections under Cashu pubkeys,
+level-256 shares claimed (no signature; one claim row per batch), each answered `true` once durable.
+Last line then: "pool_sv1: connections=N shares_per_s=X p99_ms=L rss_mb=M".
 """
 
 import argparse
@@ -79,6 +82,7 @@ async def load(port: int, authority: str, channels: int, shares: int, window: in
         await conn.recv()
         await conn.send(RequestExtensions(request_id=1, requested_extensions=[ECASH_EXTENSION]))
         await conn.recv()
+        await conn.recv()  # SetEcashMint: where the mint is
         await conn.send(
             OpenExtendedEcashMiningChannel(
                 request_id=2,
@@ -164,6 +168,104 @@ async def load(port: int, authority: str, channels: int, shares: int, window: in
     }
 
 
+async def load_sv1(port: int, connections: int, shares: int, window: int) -> dict:
+    """N SV1 connections at level 256 (difficulty 2^-32), shares found before the timed window."""
+    import hashlib
+    import struct
+
+    def sha256d(data: bytes) -> bytes:
+        return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+
+    async def call(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int, method: str, params: list
+    ) -> dict:
+        writer.write(json.dumps({"id": i, "method": method, "params": params}).encode() + b"\n")
+        while True:
+            msg = json.loads(await reader.readline())
+            if msg.get("id") == i:
+                return msg
+
+    async def open_connection(
+        n: int,
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str, list[list[str]]]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        _, extranonce1, size = (await call(reader, writer, 1, "mining.subscribe", ["bench"]))["result"]
+        await call(reader, writer, 2, "mining.suggest_difficulty", [2.0**-32])
+        user = PublicKey.from_valid_secret(PrivateKey().secret).format().hex() + f".b{n}"
+        await call(reader, writer, 3, "mining.authorize", [user, "x"])
+        while True:
+            msg = json.loads(await reader.readline())
+            if msg.get("method") == "mining.notify":
+                break
+        job_id, prevhash, coinb1, coinb2, branch, version, nbits, ntime, _ = msg["params"]
+        prev = b"".join(bytes.fromhex(prevhash)[i : i + 4][::-1] for i in range(0, 32, 4))
+        target = (0xFFFF << 208) * 2**32
+        prepared = []
+        for counter in range(shares):  # one extranonce2 per share: a nonce that meets level 256's target
+            extranonce2 = counter.to_bytes(size, "big")
+            root = sha256d(bytes.fromhex(coinb1 + extranonce1) + extranonce2 + bytes.fromhex(coinb2))
+            for node in branch:
+                root = sha256d(root + bytes.fromhex(node))
+            head = (
+                struct.pack("<I", int(version, 16))
+                + prev
+                + root
+                + struct.pack("<II", int(ntime, 16), int(nbits, 16))
+            )
+            nonce = next(
+                x
+                for x in range(1 << 32)
+                if int.from_bytes(sha256d(head + struct.pack("<I", x)), "little") <= target
+            )
+            prepared.append([user, job_id, extranonce2.hex(), ntime, f"{nonce:08x}"])
+        return reader, writer, user, prepared
+
+    opened = await asyncio.gather(*(open_connection(n) for n in range(connections)))
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+
+    async def run(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, prepared: list[list[str]]
+    ) -> None:
+        sent: dict[int, float] = {}
+        next_i = 0
+
+        def send_more() -> None:
+            nonlocal next_i
+            lines = []
+            while next_i < len(prepared) and len(sent) < window:
+                sent[100 + next_i] = time.perf_counter()
+                lines.append(
+                    json.dumps({"id": 100 + next_i, "method": "mining.submit", "params": prepared[next_i]})
+                )
+                next_i += 1
+            if lines:
+                writer.write(("\n".join(lines) + "\n").encode())
+
+        send_more()
+        while sent:
+            msg = json.loads(await reader.readline())
+            if msg.get("id") in sent:
+                latencies.append(time.perf_counter() - sent.pop(msg["id"]))
+                if msg.get("error"):
+                    errors[str(msg["error"][1])] = errors.get(str(msg["error"][1]), 0) + 1
+                send_more()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(run(r, w, prepared) for r, w, _, prepared in opened))
+    elapsed = time.perf_counter() - start
+    for _, writer, _, _ in opened:
+        writer.close()
+    latencies.sort()
+    return {
+        "accepted": len(latencies) - sum(errors.values()),
+        "errors": errors,
+        "seconds": elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+    }
+
+
 # -- the driver -------------------------------------------------------------------------------------------
 
 
@@ -184,11 +286,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--channels", default="1,10,100")
     parser.add_argument("--shares", type=int, default=12000)
+    parser.add_argument("--sv1", action="store_true", help="load the pool's SV1 port instead of SV2")
     parser.add_argument("--load", nargs=5, metavar=("PORT", "AUTHORITY", "CHANNELS", "SHARES", "WINDOW"))
     args = parser.parse_args()
     if args.load:
         port, authority, channels, shares, window = args.load
-        print(json.dumps(asyncio.run(load(int(port), authority, int(channels), int(shares), int(window)))))
+        if args.sv1:
+            print(json.dumps(asyncio.run(load_sv1(int(port), int(channels), int(shares), int(window)))))
+        else:
+            print(
+                json.dumps(asyncio.run(load(int(port), authority, int(channels), int(shares), int(window))))
+            )
         return
 
     from nutx_cli.up.children import ChildProcess, free_port, port_open
@@ -200,7 +308,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench_pool.") as tmp_dir:
         tmp = Path(tmp_dir)
-        rpc_port, sv2_port, admin_port = free_port(), free_port(), free_port()
+        rpc_port, sv2_port, sv1_port, admin_port = free_port(), free_port(), free_port(), free_port()
         node = ChildProcess(
             ["node", "start", "--data-dir", str(tmp / "node"), "--rpc-port", str(rpc_port)], tmp / "node.log"
         )
@@ -231,6 +339,8 @@ def main() -> None:
                     "1000000000",
                     "--network-difficulty",
                     "1000000",
+                    "--sv1-port",
+                    str(sv1_port),
                 ],
                 tmp / "pool.log",
             )
@@ -246,8 +356,9 @@ def main() -> None:
                         sys.executable,
                         "-m",
                         "benchmarks.pool",
+                        *(["--sv1"] if args.sv1 else []),
                         "--load",
-                        str(sv2_port),
+                        str(sv1_port if args.sv1 else sv2_port),
                         authority,
                         str(n),
                         str(per_channel),
@@ -271,7 +382,12 @@ def main() -> None:
             limit_after = crypto_limit()
             limit = (limit_before + limit_after) / 2
             print(f"crypto limit again after the runs: {limit_after:,.0f} shares/s; mean {limit:,.0f}")
-            if last is not None:
+            if last is not None and args.sv1:
+                n, rate, r, rss = last
+                print(
+                    f"pool_sv1: connections={n} shares_per_s={rate:.0f} p99_ms={r['p99_ms']:.1f} rss_mb={rss:.0f}"
+                )
+            elif last is not None:
                 n, rate, r, rss = last
                 print(
                     f"pool: channels={n} shares_per_s={rate:.0f} p99_ms={r['p99_ms']:.1f} rss_mb={rss:.0f} "

@@ -8,7 +8,7 @@ BEGIN IMMEDIATE … COMMIT. Write methods must run inside it; read methods take 
 Amounts are powers of two up to 2^63, which SQLite's signed 64-bit INTEGER cannot hold, so rows
 store `amount_log2`; epoch work is recomputed in Python from per-amount counts. What goes in and
 comes out are the typed rows of `mint.rows`; a failing database raises `MintStoreError`, never
-sqlite3's own errors.
+sqlite3's own errors. (Past 400 lines because all of the mint's SQL is here, on purpose.)
 """
 
 from __future__ import annotations
@@ -23,11 +23,19 @@ from nutx_cli.core.bdhke import BlindSig
 from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.models import BlindedMessage, BlindSignature
 from nutx_cli.core.vocabulary import MeltQuoteState, MintQuoteState, ProofState
-from nutx_cli.mint.rows import EpochRow, KeysetRow, MeltQuoteRow, MintQuoteRow, SignatureRow, SpendRow
+from nutx_cli.mint.rows import (
+    ClaimRow,
+    EpochRow,
+    KeysetRow,
+    MeltQuoteRow,
+    MintQuoteRow,
+    SignatureRow,
+    SpendRow,
+)
 from nutx_cli.sqlite_store import SqliteStore, StoreError
 
 DB_NAME = "mint.sqlite3"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def log2(amount: int) -> int:
@@ -76,6 +84,12 @@ CREATE TABLE IF NOT EXISTS redemptions (
 CREATE TABLE IF NOT EXISTS cached_responses (
     key BLOB PRIMARY KEY, response TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS cached_responses_age ON cached_responses (created_at);
+CREATE TABLE IF NOT EXISTS claims (
+    pubkey TEXT NOT NULL, epoch INTEGER NOT NULL, amount_log2 INTEGER NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (pubkey, epoch, amount_log2)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS claims_paid (
+    pubkey TEXT NOT NULL, epoch INTEGER NOT NULL, paid_at INTEGER NOT NULL,
+    PRIMARY KEY (pubkey, epoch)) WITHOUT ROWID;
 """
 
 EPOCH_FIELDS = (
@@ -133,6 +147,9 @@ ALTER TABLE melt_quotes_v4 RENAME TO melt_quotes;
 CREATE UNIQUE INDEX melt_quotes_one_payment ON melt_quotes (payment_hash) WHERE state IN ('PENDING', 'PAID')""",
     # 4 → 5: NUT-19 cached responses, the table `cached_responses`, which the schema script creates.
     4: "",
+    # 5 → 6: claimed ehash (DESIGN §4): per (pubkey, epoch) the count of claimed shares per amount, and which
+    # claims were paid (one row each, so a claim is paid at most once); the schema script creates both tables.
+    5: "",
 }
 
 
@@ -416,6 +433,45 @@ class MintStore(SqliteStore):
             "INSERT INTO epoch_work (epoch, amount_log2, count) VALUES (?, ?, ?) "
             "ON CONFLICT (epoch, amount_log2) DO UPDATE SET count = count + excluded.count",
             [(epoch, log2(amount), n) for amount, n in counts.items()],
+        )
+
+    # -- claims (DESIGN §4 "Claimed ehash") ---------------------------------------------------
+
+    def add_claims(self, epoch: int, counts: dict[tuple[str, int], int]) -> None:
+        """(pubkey, amount) → number of claimed shares of that amount to add in the epoch."""
+        self.db.conn.executemany(
+            "INSERT INTO claims (pubkey, epoch, amount_log2, count) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (pubkey, epoch, amount_log2) DO UPDATE SET count = count + excluded.count",
+            [(pubkey, epoch, log2(amount), n) for (pubkey, amount), n in counts.items()],
+        )
+
+    def claims_of(self, pubkey: str, epoch: int | None = None) -> list[ClaimRow]:
+        """The claims of a key (of one epoch, or all of them newest first), with whether each was paid."""
+        where, params = (
+            ("c.pubkey = ?", [pubkey]) if epoch is None else ("c.pubkey = ? AND c.epoch = ?", [pubkey, epoch])
+        )
+        rows = self._rows(
+            "SELECT c.epoch, c.amount_log2, c.count, p.paid_at FROM claims c LEFT JOIN claims_paid p "
+            f"ON p.pubkey = c.pubkey AND p.epoch = c.epoch WHERE {where} ORDER BY c.epoch DESC",
+            params,
+        )
+        claims: dict[int, ClaimRow] = {}
+        for r in rows:
+            row = claims.setdefault(r["epoch"], ClaimRow(pubkey, r["epoch"], {}, r["paid_at"]))
+            row.work_by_amount[1 << r["amount_log2"]] = r["count"]
+        return list(claims.values())
+
+    def claimed_work(self, epoch: int) -> int:
+        """Σ amounts claimed in the epoch, every key together (W_e = this + Σ share signatures)."""
+        rows = self._rows(
+            "SELECT amount_log2, SUM(count) AS n FROM claims WHERE epoch = ? GROUP BY amount_log2", (epoch,)
+        )
+        return sum(r["n"] << r["amount_log2"] for r in rows)
+
+    def mark_claim_paid(self, pubkey: str, epoch: int, now: int) -> None:
+        """The claim was minted; its primary key refuses a second payment even if a check were skipped."""
+        self.db.execute(
+            "INSERT INTO claims_paid (pubkey, epoch, paid_at) VALUES (?, ?, ?)", (pubkey, epoch, now)
         )
 
     def add_redemption(self, epoch: int, ehash_counts: dict[int, int], sats: int, now: int) -> None:

@@ -3,8 +3,9 @@ epochs by the won/lost rule, counting confirmations of won epochs.
 
 `EpochKeeper` asks the node for the facts and tells the mint what they decide (the decisions themselves
 are `pool.epochs`); `TipWatch` polls the tip and, when it moves, switches every channel to the next
-epoch. The switch holds the epoch lock throughout: every job goes stale first, then the signatures
-already handed to the mint are awaited, and only then is the epoch closed, so W_e is final at the close.
+epoch. The switch holds the epoch lock throughout: every job goes stale first, then the credits
+(signatures and claims) already handed to the mint are awaited, and only then is the epoch closed, so
+W_e is final at the close.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from nutx_cli.pool.channel import Channels
 from nutx_cli.pool.current import CurrentEpoch
 from nutx_cli.pool.epochs import Tip, decide_outcome, maturity_update, tip_changed
 from nutx_cli.pool.events import EventHub
-from nutx_cli.pool.inflight import Signatures
+from nutx_cli.pool.inflight import Credits
 from nutx_cli.pool.settings import PoolSettings
 from nutx_cli.pool.shares import CheckedShare
 from nutx_cli.pool.stats import EpochHistory
@@ -202,7 +203,7 @@ class TipWatch:
     keeper: EpochKeeper
     current: CurrentEpoch
     channels: Channels
-    signatures: Signatures
+    credits: Credits
 
     async def run(self, stop: asyncio.Event) -> None:
         last_refresh = time.monotonic()
@@ -224,7 +225,7 @@ class TipWatch:
             await sleep_or_stop(stop, TIP_POLL_SECONDS)
 
     async def on_tip_change(self) -> None:
-        """Under the epoch lock: stale jobs, durable signatures, close, open, the new epoch to every channel."""
+        """Under the epoch lock: stale jobs, durable credits, close, open, the new epoch to every channel."""
         current = self.current
         async with current.lock:
             template = await self.keeper.fetch_template()
@@ -232,7 +233,7 @@ class TipWatch:
             if not tip_changed(current.tip, tip):
                 return
             self.channels.invalidate()
-            await self.signatures.drained()
+            await self.credits.drained()
             opened = await self.keeper.close_and_open(current.tip, current.number, tip)
             current.enter(opened.epoch, tip, template, self.keeper.keyset(opened.epoch))
             self.channels.start_epoch()

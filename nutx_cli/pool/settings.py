@@ -16,3 +16,5 @@ class PoolSettings:
     """Regtest's simulated network difficulty (DESIGN.md §6); None elsewhere."""
     maturity: int
     vardiff: VardiffConfig
+    mint_url: str = ""
+    """The mint's public HTTP URL, told to miners that negotiate the ecash extension (`SetEcashMint`)."""

@@ -5,9 +5,12 @@ crypto limit (bare coincurve work of one share's signature + DLEQ proof on one c
 the runs, mean) with the ratio, and the pool's CPU time per share (steadier than the rate on shared cores).
 Last line: "pool: channels=N shares_per_s=X p99_ms=L rss_mb=M crypto_limit_per_s=Z ratio=R" (largest N).
 Options: --channels 1,10,100  --shares 12000 (per run, split over the channels)
-  --database postgresql://… also runs the largest N on that PostgreSQL mint with one front end, then two
-  (`--frontend 1/2`, `2/2`; the channels and shares split between them, one load generator each), and
-  prints their figures on lines of their own ("postgres_1: …", "postgres_2: …") before the last line.
+--sv1: the same over the pool's own Stratum V1 port (`--sv1-port`): N SV1 connections under Cashu pubkeys,
+level-256 shares claimed (no signature; one claim row per batch), each answered `true` once durable.
+Last line then: "pool_sv1: connections=N shares_per_s=X p99_ms=L rss_mb=M".
+--database postgresql://… also runs the largest N on that PostgreSQL mint with one front end, then two
+(`--frontend 1/2`, `2/2`; the channels and shares split between them, one load generator each), and prints
+their figures on lines of their own ("postgres_1: …", "postgres_2: …") before the last line.
 """
 
 import argparse
@@ -83,6 +86,7 @@ async def load(port: int, authority: str, channels: int, shares: int, window: in
         await conn.recv()
         await conn.send(RequestExtensions(request_id=1, requested_extensions=[ECASH_EXTENSION]))
         await conn.recv()
+        await conn.recv()  # SetEcashMint: where the mint is
         await conn.send(
             OpenExtendedEcashMiningChannel(
                 request_id=2,
@@ -168,6 +172,104 @@ async def load(port: int, authority: str, channels: int, shares: int, window: in
     }
 
 
+async def load_sv1(port: int, connections: int, shares: int, window: int) -> dict:
+    """N SV1 connections at level 256 (difficulty 2^-32), shares found before the timed window."""
+    import hashlib
+    import struct
+
+    def sha256d(data: bytes) -> bytes:
+        return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+
+    async def call(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int, method: str, params: list
+    ) -> dict:
+        writer.write(json.dumps({"id": i, "method": method, "params": params}).encode() + b"\n")
+        while True:
+            msg = json.loads(await reader.readline())
+            if msg.get("id") == i:
+                return msg
+
+    async def open_connection(
+        n: int,
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str, list[list[str]]]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        _, extranonce1, size = (await call(reader, writer, 1, "mining.subscribe", ["bench"]))["result"]
+        await call(reader, writer, 2, "mining.suggest_difficulty", [2.0**-32])
+        user = PublicKey.from_valid_secret(PrivateKey().secret).format().hex() + f".b{n}"
+        await call(reader, writer, 3, "mining.authorize", [user, "x"])
+        while True:
+            msg = json.loads(await reader.readline())
+            if msg.get("method") == "mining.notify":
+                break
+        job_id, prevhash, coinb1, coinb2, branch, version, nbits, ntime, _ = msg["params"]
+        prev = b"".join(bytes.fromhex(prevhash)[i : i + 4][::-1] for i in range(0, 32, 4))
+        target = (0xFFFF << 208) * 2**32
+        prepared = []
+        for counter in range(shares):  # one extranonce2 per share: a nonce that meets level 256's target
+            extranonce2 = counter.to_bytes(size, "big")
+            root = sha256d(bytes.fromhex(coinb1 + extranonce1) + extranonce2 + bytes.fromhex(coinb2))
+            for node in branch:
+                root = sha256d(root + bytes.fromhex(node))
+            head = (
+                struct.pack("<I", int(version, 16))
+                + prev
+                + root
+                + struct.pack("<II", int(ntime, 16), int(nbits, 16))
+            )
+            nonce = next(
+                x
+                for x in range(1 << 32)
+                if int.from_bytes(sha256d(head + struct.pack("<I", x)), "little") <= target
+            )
+            prepared.append([user, job_id, extranonce2.hex(), ntime, f"{nonce:08x}"])
+        return reader, writer, user, prepared
+
+    opened = await asyncio.gather(*(open_connection(n) for n in range(connections)))
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+
+    async def run(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, prepared: list[list[str]]
+    ) -> None:
+        sent: dict[int, float] = {}
+        next_i = 0
+
+        def send_more() -> None:
+            nonlocal next_i
+            lines = []
+            while next_i < len(prepared) and len(sent) < window:
+                sent[100 + next_i] = time.perf_counter()
+                lines.append(
+                    json.dumps({"id": 100 + next_i, "method": "mining.submit", "params": prepared[next_i]})
+                )
+                next_i += 1
+            if lines:
+                writer.write(("\n".join(lines) + "\n").encode())
+
+        send_more()
+        while sent:
+            msg = json.loads(await reader.readline())
+            if msg.get("id") in sent:
+                latencies.append(time.perf_counter() - sent.pop(msg["id"]))
+                if msg.get("error"):
+                    errors[str(msg["error"][1])] = errors.get(str(msg["error"][1]), 0) + 1
+                send_more()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(run(r, w, prepared) for r, w, _, prepared in opened))
+    elapsed = time.perf_counter() - start
+    for _, writer, _, _ in opened:
+        writer.close()
+    latencies.sort()
+    return {
+        "accepted": len(latencies) - sum(errors.values()),
+        "errors": errors,
+        "seconds": elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+    }
+
+
 # -- the driver -------------------------------------------------------------------------------------------
 
 
@@ -184,16 +286,20 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_pool(tmp: Path, name: str, rpc_port: int, *flags: str) -> tuple[ChildProcess, int, str]:
-    """`nutx pool start` on the bench node: (process, SV2 port, authority key)."""
-    sv2_port, admin_port = free_port(), free_port()
+Started = tuple[ChildProcess, dict[str, int], str]
+"""A pool process, its ports ("sv2", "sv1") and its authority key."""
+
+
+def start_pool(tmp: Path, name: str, rpc_port: int, *flags: str) -> Started:
+    """`nutx pool start` on the bench node."""
+    sv2_port, sv1_port, admin_port = free_port(), free_port(), free_port()
     pool = ChildProcess(
         [
             *("--log-level", "warning", "pool", "start", "--data-dir", str(tmp / name)),
             *("--node-rpc", f"http://127.0.0.1:{rpc_port}", "--node-cookie", str(tmp / "node" / ".cookie")),
             *("--sv2-port", str(sv2_port), "--http-port", str(free_port()), "--admin-port", str(admin_port)),
             *("--start-level", "256", "--shares-per-minute", "1000000000", "--network-difficulty", "1000000"),
-            *flags,
+            *("--sv1-port", str(sv1_port), *flags),
         ],
         tmp / f"{name}.log",
     )
@@ -202,32 +308,28 @@ def start_pool(tmp: Path, name: str, rpc_port: int, *flags: str) -> tuple[ChildP
     except BaseException:
         pool.stop()
         raise
-    return pool, sv2_port, json.loads((tmp / name / "pool.json").read_text())["authority_key"]
+    ports = {"sv2": sv2_port, "sv1": sv1_port}
+    return pool, ports, json.loads((tmp / name / "pool.json").read_text())["authority_key"]
 
 
-def run_load(pools: list[tuple[ChildProcess, int, str]], channels: int, shares: int) -> dict:
-    """`channels` channels split over the pools, one load generator process per pool, all at once."""
+def run_load(pools: list[Started], channels: int, shares: int, sv1: bool = False) -> dict:
+    """`channels` channels (SV1 connections with `sv1`) split over the pools, one load generator process per
+    pool, all at once."""
     n = max(1, channels // len(pools))
     per_channel = max(50, shares // (n * len(pools)))
     window = max(8, 256 // (n * len(pools)))
     cpu_before = [cpu_seconds(p.pid) for p, _, _ in pools]
+    port = "sv1" if sv1 else "sv2"
     loads = [
         subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "benchmarks.pool",
-                "--load",
-                str(port),
-                key,
-                str(n),
-                str(per_channel),
-                str(window),
+                *(sys.executable, "-m", "benchmarks.pool", *(["--sv1"] if sv1 else []), "--load"),
+                *(str(ports[port]), key, str(n), str(per_channel), str(window)),
             ],
             stdout=subprocess.PIPE,
             text=True,
         )
-        for _, port, key in pools
+        for _, ports, key in pools
     ]
     results = []
     for proc in loads:
@@ -270,11 +372,17 @@ def main() -> None:
     parser.add_argument(
         "--database", help="also run on this PostgreSQL mint: one front end, then two (postgresql://…)"
     )
+    parser.add_argument("--sv1", action="store_true", help="load the pool's SV1 port instead of SV2")
     parser.add_argument("--load", nargs=5, metavar=("PORT", "AUTHORITY", "CHANNELS", "SHARES", "WINDOW"))
     args = parser.parse_args()
     if args.load:
         port, authority, channels, shares, window = args.load
-        print(json.dumps(asyncio.run(load(int(port), authority, int(channels), int(shares), int(window)))))
+        if args.sv1:
+            print(json.dumps(asyncio.run(load_sv1(int(port), int(channels), int(shares), int(window)))))
+        else:
+            print(
+                json.dumps(asyncio.run(load(int(port), authority, int(channels), int(shares), int(window))))
+            )
         return
 
     counts = [int(x) for x in args.channels.split(",")]
@@ -295,7 +403,7 @@ def main() -> None:
             pool = start_pool(tmp, "pool", rpc_port)
             try:
                 for n in counts:
-                    last = run_load([pool], n, args.shares)
+                    last = run_load([pool], n, args.shares, args.sv1)
                     report("", last)
             finally:
                 pool[0].stop()
@@ -307,7 +415,7 @@ def main() -> None:
                         for i in range(frontends):
                             flags = ("--database", args.database, "--frontend", f"{i + 1}/{frontends}")
                             pools.append(start_pool(tmp, f"pg{frontends}_{i + 1}", rpc_port, *flags))
-                        r = run_load(pools, counts[-1], args.shares)
+                        r = run_load(pools, counts[-1], args.shares, args.sv1)
                     finally:
                         for p, _, _ in pools:
                             p.stop()
@@ -322,7 +430,12 @@ def main() -> None:
                     f"{name}: channels={r['channels']} shares_per_s={r['rate']:.0f} p99_ms={r['p99_ms']:.1f} "
                     f"rss_mb={r['rss']:.0f} ratio={r['rate'] / limit:.2f}"
                 )
-            if last is not None:
+            if last is not None and args.sv1:
+                print(
+                    f"pool_sv1: connections={last['channels']} shares_per_s={last['rate']:.0f} "
+                    f"p99_ms={last['p99_ms']:.1f} rss_mb={last['rss']:.0f}"
+                )
+            elif last is not None:
                 print(
                     f"pool: channels={last['channels']} shares_per_s={last['rate']:.0f} p99_ms={last['p99_ms']:.1f} "
                     f"rss_mb={last['rss']:.0f} crypto_limit_per_s={limit:.0f} ratio={last['rate'] / limit:.2f}"

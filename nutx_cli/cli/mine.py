@@ -68,9 +68,15 @@ def register(app: typer.Typer) -> None:
         pool_dir: Path = typer.Option(
             None, "--pool-dir", help="Data dir of a local pool to read pool.json from."
         ),
+        claim: bool = typer.Option(
+            False,
+            "--claim",
+            help="Mine on a plain SV2 channel under the wallet's pubkey; `nutx wallet claim` mints the work.",
+        ),
     ) -> None:
         """Mine on the pool with SV2 + the ecash extension; every share becomes ehash in the wallet."""
-        from nutx_cli.miner.miner import CpuMiner, PoolAddress
+        from nutx_cli.miner.miner import CpuMiner
+        from nutx_cli.wallet.pool_redeem import PoolAddress
         from nutx_cli.wallet.wallet import Wallet
 
         if not cpu:
@@ -105,6 +111,8 @@ def register(app: typer.Typer) -> None:
             threads=values["threads"],
             user=values["user"],
             auto_redeem=values["auto_redeem"],
+            claim=values["claim"],
+            follow_mint=values["mint"] is None,
             on_status=show,
         )
         typer.echo(

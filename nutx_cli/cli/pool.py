@@ -20,7 +20,7 @@ from nutx_cli.cli.config import (
 from nutx_cli.cli.node import NODE_COOKIE_HELP, NODE_RPC_HELP
 from nutx_cli.core.vardiff import DEFAULT_SHARES_PER_MINUTE, DEFAULT_START_LEVEL_REGTEST
 from nutx_cli.errors import NutxError
-from nutx_cli.local import DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_SV2_PORT
+from nutx_cli.local import DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_SV1_PORT, DEFAULT_SV2_PORT
 from nutx_cli.service import run_until_signalled
 
 
@@ -48,11 +48,22 @@ def register(app: typer.Typer) -> None:
         ),
         host: str = typer.Option("127.0.0.1", "--host", help="Address SV2 and the mint HTTP API bind to."),
         sv2_port: int = typer.Option(DEFAULT_SV2_PORT, "--sv2-port", help="Stratum V2 port for miners."),
+        sv1_port: int | None = typer.Option(
+            None,
+            "--sv1-port",
+            help=f"Also serve Stratum V1 miners on this port (e.g. {DEFAULT_SV1_PORT}); their user is "
+            "<pubkey>.<worker> and their work becomes claimable ehash.",
+        ),
         http_port: int = typer.Option(
             DEFAULT_HTTP_PORT, "--http-port", help="Public Cashu HTTP API of the mint."
         ),
         admin_port: int = typer.Option(
             DEFAULT_ADMIN_PORT, "--admin-port", help="Admin stats and events (keep private)."
+        ),
+        mint_url: str | None = typer.Option(
+            None,
+            "--mint-url",
+            help="The mint's public URL, told to miners and wallets (default http://HOST:HTTP-PORT).",
         ),
         admin_host: str = typer.Option("127.0.0.1", "--admin-host", help=ADMIN_HOST_HELP),
         admin_token: str | None = typer.Option(
@@ -115,6 +126,7 @@ def register(app: typer.Typer) -> None:
             data_dir=data_dir,
             host=values["host"],
             sv2_port=values["sv2_port"],
+            sv1_port=values["sv1_port"],
             http_port=values["http_port"],
             admin=AdminAccess(values["admin_host"], values["admin_token"]),
             admin_port=values["admin_port"],
@@ -131,6 +143,7 @@ def register(app: typer.Typer) -> None:
             network=values["network"],
             lightning=ln.lightning_config(values),
             restore_from=values["restore_from"],
+            mint_url=values["mint_url"],
             database=values["database"],
             frontend=FrontEnd.parse(str(values["frontend"])),
         )

@@ -1,4 +1,5 @@
-"""`nutx wallet …`: balance, list, redeem, send, receive, invoice, withdraw, restore, seed (issue 7).
+"""`nutx wallet …`: balance, list, redeem, send, receive, invoice, withdraw, restore, seed (issue 7), pubkey and
+claim (claimed ehash, issue 13).
 
 Every command opens the wallet in `--wallet-dir` (created with a new seed on first use) and talks
 to the mint the wallet was created with (`--mint` for a new wallet or a mint that moved). The
@@ -165,6 +166,26 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"redeemed: +{gained} sats; balance {wallet.balance().sats} sats")
             else:
                 typer.echo("nothing to redeem: no mature ehash (see `nutx wallet balance`)")
+
+    @wallet_app.command()
+    def pubkey(wallet_dir: Path = _wallet_dir_option(), mint: str | None = _mint_option()) -> None:
+        """The wallet's Cashu public key: mine as <pubkey>.<worker> on the pool's SV1 port or a standard
+        SV2 channel, then `nutx wallet claim` (derived from the seed: a restore gives the same key)."""
+        with _opened(wallet_dir, mint) as wallet:
+            typer.echo(wallet.claim_pubkey)
+
+    @wallet_app.command()
+    def claim(wallet_dir: Path = _wallet_dir_option(), mint: str | None = _mint_option()) -> None:
+        """Mint as ehash the work the pool credited to this wallet's pubkey (epochs won or mature)."""
+        with _opened(wallet_dir, mint) as wallet:
+            minted = _run(wallet.claim)
+            for c in minted:
+                typer.echo(f"claimed: {c.amount} ehash of epoch {c.epoch}")
+            if not minted:
+                typer.echo(
+                    f"nothing to claim for {wallet.claim_pubkey}: no unpaid claim of a won or mature epoch "
+                    "(claims of the open epoch wait for its block)"
+                )
 
     @wallet_app.command()
     def send(

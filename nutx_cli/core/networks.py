@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from nutx_cli.core.targets import K_MAX_MAINNET, K_MAX_REGTEST, target_of_level, target_to_sv1_difficulty
+from nutx_cli.core.targets import K_MAX_MAINNET, K_MAX_REGTEST
 from nutx_cli.errors import NutxError
 
 COINBASE_MATURITY = 100
@@ -65,9 +65,10 @@ class NetworkRules:
 
     @property
     def easiest_sv1_difficulty(self) -> Fraction:
-        """Stratum V1 difficulty (diff 1 = 0xFFFF·2^208) of the easiest share, T_(k_max): just under 1 off
-        regtest, ~2.3e-10 on regtest; the proxy rounds each level's difficulty up from the exact value."""
-        return target_to_sv1_difficulty(target_of_level(self.k_max))
+        """Stratum V1 difficulty (diff 1 = 0xFFFF·2^208) of the easiest share: 2^(224 − k_max), 1 off regtest,
+        2^−32 on regtest. SV1 difficulties are powers of two, whose targets 0xFFFF·2^(208−m) lie inside level
+        224 − m, so every share a miner sends is valid at its level."""
+        return Fraction(2) ** (224 - self.k_max)
 
     def default_cookie(self, home: Path) -> Path:
         """bitcoind's cookie file for this network under `home` (`~/.bitcoin/signet/.cookie`, …)."""

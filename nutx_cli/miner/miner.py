@@ -1,8 +1,12 @@
-"""The CPU miner service: hashing processes fed by an SV2 ecash channel, shares into the wallet.
+"""The CPU miner service: hashing processes fed by an SV2 channel, shares into the wallet.
 
-Every share found is turned into a blinded message by the wallet (which stores the secret and
-blinding factor first), submitted, and its signature checked (DLEQ) and stored as ehash. The miner
-reconnects with back-off when the pool goes away and, with auto-redeem, turns mature ehash into sats.
+On an ecash channel every share found is turned into a blinded message by the wallet (which stores the
+secret and blinding factor first), submitted, and its signature checked (DLEQ) and stored as ehash. With
+`claim` the miner opens a plain extended channel under the wallet's claim key (`<pubkey>.<user>`): the
+pool credits its shares to that key's claim, which the wallet mints later (DESIGN §4 "Claimed ehash").
+The wallet remembers the pool, and the mint the pool says it has. The miner reconnects with back-off when
+the pool goes away and, with auto-redeem, turns mature ehash into sats over its own channel (claiming
+first in claim mode).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from nutx_cli.miner.channel import ChannelError, EcashChannel, Work
 from nutx_cli.miner.hashers import FoundShare, Hashers, HashJob
 from nutx_cli.sv2.ecash import SubmitSharesEcashExtendedSuccess
 from nutx_cli.sv2.errors import Sv2Error
+from nutx_cli.sv2.messages import SubmitSharesSuccess
+from nutx_cli.wallet.pool_redeem import PoolAddress
 from nutx_cli.wallet.wallet import Wallet
 
 log = logging.getLogger(__name__)
@@ -28,13 +34,6 @@ POLL_SECONDS = 0.05
 HOUSEKEEPING_SECONDS = 5.0
 BACKOFF_FIRST, BACKOFF_CEILING = 1.0, 30.0
 KEEP_JOBS = 4
-
-
-@dataclass(frozen=True)
-class PoolAddress:
-    host: str
-    port: int
-    authority_key: str
 
 
 @dataclass
@@ -78,13 +77,18 @@ class CpuMiner:
         threads: int,
         user: str,
         auto_redeem: bool = False,
+        claim: bool = False,
+        follow_mint: bool = True,
         on_status: Callable[[MinerStatus], None] | None = None,
     ) -> None:
         self.pool = pool
         self.wallet = wallet
         self.threads = threads
-        self.user = user
+        self.user = f"{wallet.claim_pubkey}.{user}" if claim else user
         self.auto_redeem = auto_redeem
+        self.claim = claim
+        self.follow_mint = follow_mint
+        """Take the mint URL the pool tells (False: the user named the mint)."""
         self.status = MinerStatus()
         self._on_status = on_status
         self._works: dict[int, Work] = {}
@@ -99,7 +103,11 @@ class CpuMiner:
             while not stop.is_set():
                 try:
                     channel = await EcashChannel.open(
-                        self.pool.host, self.pool.port, self.pool.authority_key, user=self.user
+                        self.pool.host,
+                        self.pool.port,
+                        self.pool.authority_key,
+                        user=self.user,
+                        claim=self.claim,
                     )
                 except (ChannelError, Sv2Error) as exc:
                     self.status.connected = False
@@ -111,6 +119,9 @@ class CpuMiner:
                     backoff = min(backoff * 2, BACKOFF_CEILING)
                     continue
                 backoff = BACKOFF_FIRST
+                self.wallet.remember_pool(self.pool)
+                if channel.mint_url and self.follow_mint:
+                    self.wallet.use_mint(channel.mint_url)
                 try:
                     await self._mine(channel, hashers, stop)
                 finally:
@@ -130,8 +141,9 @@ class CpuMiner:
             # shares of the last few jobs may still be in flight; older ones would only be stale
             self._works = {g: w for g, w in self._works.items() if g > self._generation - KEEP_JOBS}
             self._works[self._generation] = work
-            if self.status.epoch != work.epoch:
-                self.status.epoch, self.status.ehash_this_epoch = work.epoch, 0
+            epoch = None if work.keyset is None else work.keyset.epoch  # a claim channel learns no epochs
+            if self.status.epoch != epoch:
+                self.status.epoch, self.status.ehash_this_epoch = epoch, 0
             self.status.level = (work.target + 1).bit_length() - 1
             hashers.set_job(hash_job(work, self._generation, int(time.time())))
 
@@ -155,11 +167,14 @@ class CpuMiner:
                 self._report()
             if now >= next_housekeeping:
                 next_housekeeping = now + HOUSEKEEPING_SECONDS
-                await self._housekeeping()
+                await self._housekeeping(channel)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), POLL_SECONDS)
 
     async def _submit(self, channel: EcashChannel, work: Work, share: FoundShare) -> None:
+        if self.claim:
+            await self._submit_claim(channel, work, share)
+            return
         prepared = self.wallet.prepare_share(work.keyset_id, work.amount, work.epoch)
         try:
             reply = await channel.submit(
@@ -176,7 +191,7 @@ class CpuMiner:
         if isinstance(reply, SubmitSharesEcashExtendedSuccess):
             sig = reply.signature
             try:
-                self.wallet.complete_share(prepared, sig.blind_sig(), work.keyset.key_for(sig.amount))
+                self.wallet.complete_share(prepared, sig.blind_sig(), work.ecash_keyset.key_for(sig.amount))
             except NutxError as exc:
                 log.error("signature for a share refused by the wallet: %s", exc)
                 self.status.rejected["bad-signature"] += 1
@@ -189,12 +204,31 @@ class CpuMiner:
             self.status.rejected[reply.error_code] += 1
             log.info("share rejected: %s", reply.error_code)
 
-    async def _housekeeping(self) -> None:
-        """Learn epoch outcomes from the mint; with auto-redeem, turn mature ehash into sats."""
+    async def _submit_claim(self, channel: EcashChannel, work: Work, share: FoundShare) -> None:
+        """A share of a claim channel: nothing to store first, the pool credits the claim of our key."""
+        try:
+            reply = await channel.submit_claim(
+                work, nonce=share.nonce, ntime=share.ntime, version=share.version, extranonce=share.extranonce
+            )
+        except ChannelError as exc:
+            log.info("share not answered (%s)", exc)
+            return
+        if isinstance(reply, SubmitSharesSuccess):
+            self.status.accepted += 1
+            self.status.ehash_this_epoch += reply.new_shares_sum  # the ehash the pool credited our claim
+        else:
+            self.status.rejected[reply.error_code] += 1
+            log.info("share rejected: %s", reply.error_code)
+
+    async def _housekeeping(self, channel: EcashChannel) -> None:
+        """Learn epoch outcomes from the mint; with auto-redeem, turn mature ehash into sats (claimed
+        first in claim mode) over this channel's connection."""
         try:
             await self.wallet.sync_epochs()
             if self.auto_redeem:
-                gained = await self.wallet.redeem()
+                if self.claim:
+                    await self.wallet.claim()
+                gained = await self.wallet.redeem(via=channel)
                 if gained:
                     self.status.redeemed_sats += gained
                     log.info("redeemed %d sat of mature ehash", gained)

@@ -51,6 +51,10 @@ CODES: dict[str, int] = {
     "inactive-keyset": 41014,
     "stale-share": 41015,
     "lightning-unavailable": 41016,
+    "claim-not-final": 41017,
+    "unknown-claim": 41018,
+    "claim-already-paid": 41019,
+    "claim-signature-invalid": 41020,
 }
 
 

@@ -207,6 +207,17 @@ def create_app(mint: Mint) -> FastAPI:
     def mining_keysets() -> dict[str, Any]:
         return mint.mining_keysets_json()
 
+    @app.get("/v1/mining/claims/{pubkey}")
+    def claims(pubkey: str) -> dict[str, Any]:
+        return {"pubkey": pubkey.lower(), "claims": [c.to_json() for c in mint.claims(pubkey)]}
+
+    @cached_post("/v1/mining/claim")
+    def claim(body: dict[str, Any]) -> dict[str, Any]:
+        signatures = mint.mint_claim(
+            _str(body, "pubkey"), _int(body, "epoch"), parse_outputs(body), _str(body, "signature")
+        )
+        return {"signatures": [s.to_json() for s in signatures]}
+
     @cached_post("/v1/mining/redeem")
     def redeem(body: dict[str, Any]) -> dict[str, Any]:
         signatures = mint.redeem(parse_inputs(body), parse_outputs(body, required=False))

@@ -85,6 +85,16 @@ class MeltQuoteRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimRow:
+    """The claim of `pubkey` in `epoch`: claimed shares per amount; `paid_at` once it was minted."""
+
+    pubkey: str
+    epoch: int
+    work_by_amount: dict[int, int]
+    paid_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class EpochRow:
     """An epoch as stored: its start tip, its status, and the fields its closing and its block set."""
 

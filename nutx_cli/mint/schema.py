@@ -11,7 +11,7 @@ runs on both.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS redemptions (
 CREATE TABLE IF NOT EXISTS cached_responses (
     key {BLOB} PRIMARY KEY, response TEXT NOT NULL, created_at {INT} NOT NULL){ROWID};
 CREATE INDEX IF NOT EXISTS cached_responses_age ON cached_responses (created_at);
+CREATE TABLE IF NOT EXISTS claims (
+    pubkey TEXT NOT NULL, epoch {INT} NOT NULL, amount_log2 {INT} NOT NULL, count {INT} NOT NULL,
+    PRIMARY KEY (pubkey, epoch, amount_log2)){ROWID};
+CREATE TABLE IF NOT EXISTS claims_paid (
+    pubkey TEXT NOT NULL, epoch {INT} NOT NULL, paid_at {INT} NOT NULL,
+    PRIMARY KEY (pubkey, epoch)){ROWID};
 """
 
 MIGRATIONS = {
@@ -99,4 +105,7 @@ ALTER TABLE melt_quotes_v4 RENAME TO melt_quotes;
 CREATE UNIQUE INDEX melt_quotes_one_payment ON melt_quotes (payment_hash) WHERE state IN ('PENDING', 'PAID')""",
     # 4 → 5: NUT-19 cached responses, the table `cached_responses`, which the schema script creates.
     4: "",
+    # 5 → 6: claimed ehash (DESIGN §4): per (pubkey, epoch) the count of claimed shares per amount, and which
+    # claims were paid (one row each, so a claim is paid at most once); the schema script creates both tables.
+    5: "",
 }

@@ -1,8 +1,8 @@
 """The `Mint` front: one data dir's mint, composed of one part per concept (no logic of its own).
 
 `Mint.open` checks the data dir (network, seed) and wires the parts on one store: keysets, epochs,
-share signing, input and output checks, swap and redeem, proof states and restore, mint quotes,
-melts, and the summaries. The pool and the HTTP API call only the methods here.
+share signing (and claimed shares), input and output checks, swap and redeem, claims, proof states and
+restore, mint quotes, melts, and the summaries. The pool and the HTTP API call only the methods here.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nutx_cli.core import bdhke
+from nutx_cli.core.claims import Claim
 from nutx_cli.core.epoch_json import Epoch
 from nutx_cli.core.keysets import Keyset
 from nutx_cli.core.models import BlindedMessage, BlindSignature, Proof
@@ -25,6 +26,7 @@ from nutx_cli.core.networks import rules
 from nutx_cli.errors import NutxError
 from nutx_cli.mint import info, restore
 from nutx_cli.mint.cached import CachedResponses
+from nutx_cli.mint.claims import Claims
 from nutx_cli.mint.epochs import MintEpochs
 from nutx_cli.mint.events import MintEvents
 from nutx_cli.mint.inputs import Inputs
@@ -62,6 +64,7 @@ class Mint:
         inputs = Inputs(store, self._keysets)
         outputs = Outputs(store, self._keysets, self._epochs)
         self._swaps = Swaps(store, self._keysets, self._epochs, inputs, outputs, self.events)
+        self._claims = Claims(store, self._epochs, outputs)
         self._mint_quotes = MintQuotes(store, outputs, lightning, self.events)
         self._melts = Melts(store, self._keysets, inputs, outputs, lightning, self.events)
         self._melts.settle_pending()
@@ -259,6 +262,19 @@ class Mint:
 
     def sign_share_nowait(self, *, keyset_id: str, amount: int, B_: bytes) -> asyncio.Future[bdhke.BlindSig]:
         return self._shares.sign_nowait(keyset_id=keyset_id, amount=amount, B_=B_)
+
+    def claim_share_nowait(self, *, pubkey: str, keyset_id: str, amount: int) -> asyncio.Future[None]:
+        return self._shares.claim_nowait(pubkey=pubkey, keyset_id=keyset_id, amount=amount)
+
+    # -- claims -------------------------------------------------------------------------------
+
+    def claims(self, pubkey: str) -> list[Claim]:
+        return self._claims.of(pubkey)
+
+    def mint_claim(
+        self, pubkey: str, epoch: int, outputs: Sequence[BlindedMessage], signature: str
+    ) -> list[BlindSignature]:
+        return self._claims.mint(pubkey, epoch, outputs, signature)
 
     # -- moving ecash -------------------------------------------------------------------------
 

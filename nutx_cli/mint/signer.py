@@ -1,7 +1,8 @@
 """Group commit for share signatures (DESIGN §4: a signature leaves only after its W_e increment is durable).
 
-`submit` signs at once, on the event loop, and queues the signature; a worker commits everything
-queued so far as one batch in a worker thread (one transaction + fsync), then releases every
+`submit` signs at once, on the event loop, and queues the signature; `claim` queues a claimed share
+(DESIGN §4 "Claimed ehash": its amount goes to a key's claim, nothing is signed). A worker commits
+everything queued so far as one batch in a worker thread (one transaction + fsync), then releases every
 caller's result at once. While a batch is being committed the next one is signed and queued, so
 throughput grows with load instead of paying one fsync per share.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from nutx_cli.core.bdhke import BlindSig
 
@@ -27,6 +29,15 @@ class ShareRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """A share of a claim channel: `amount` goes to the claim of `pubkey` in the epoch of `keyset_id`."""
+
+    keyset_id: str
+    amount: int
+    pubkey: str
+
+
+@dataclass(frozen=True, slots=True)
 class SignedShare:
     """A share signed but not yet durable: it must not leave before its batch commits."""
 
@@ -34,28 +45,31 @@ class SignedShare:
     sig: BlindSig
 
 
-BatchResult = BlindSig | Exception
-"""Per request: the signature, or the error to raise to that caller."""
+Queued = SignedShare | ClaimRequest
+"""What a batch commits: signed shares and claimed shares, in the order they came."""
+
+BatchResult = BlindSig | None | Exception
+"""Per queued item: the signature (None for a claim, now durable), or the error to raise to that caller."""
 
 
 class GroupCommitSigner:
-    """Signs share requests as they come and commits them in batches, on one event loop.
+    """Signs share requests as they come and commits them, with claimed shares, in batches, on one event loop.
 
     `sign` raises for a request that cannot be signed (that caller gets the error at once);
-    `commit` stores a batch in one durable transaction and returns, per share, its signature or
-    the error that refused it there.
+    `commit` stores a batch in one durable transaction and returns, per item, its signature (None
+    for a claim) or the error that refused it there.
     """
 
     def __init__(
         self,
         sign: Callable[[ShareRequest], BlindSig],
-        commit: Callable[[Sequence[SignedShare]], list[BatchResult]],
+        commit: Callable[[Sequence[Queued]], list[BatchResult]],
         max_batch: int = 2000,
     ) -> None:
         self._sign = sign
         self._commit = commit
         self._max_batch = max_batch
-        self._queue: list[tuple[SignedShare, asyncio.Future[BlindSig]]] = []
+        self._queue: list[tuple[Queued, asyncio.Future[Any]]] = []
         self._worker: asyncio.Task[None] | None = None
 
     async def submit(self, request: ShareRequest) -> BlindSig:
@@ -63,19 +77,27 @@ class GroupCommitSigner:
 
     def submit_nowait(self, request: ShareRequest) -> asyncio.Future[BlindSig]:
         """Sign now (raising if the request cannot be signed); the future resolves once the share is durable."""
-        signed = SignedShare(request, self._sign(request))
         future: asyncio.Future[BlindSig] = asyncio.get_running_loop().create_future()
-        self._queue.append((signed, future))
+        self._enqueue(SignedShare(request, self._sign(request)), future)
+        return future
+
+    def claim_nowait(self, request: ClaimRequest) -> asyncio.Future[None]:
+        """Queue a claimed share; the future resolves once its claim and W_e increment are durable."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._enqueue(request, future)
+        return future
+
+    def _enqueue(self, item: Queued, future: asyncio.Future[Any]) -> None:
+        self._queue.append((item, future))
         worker = self._worker
         if worker is None or worker.done() or worker.get_loop() is not future.get_loop():
             self._worker = asyncio.create_task(self._drain())
-        return future
 
     async def _drain(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
             try:
-                results = await asyncio.to_thread(self._commit, [signed for signed, _ in batch])
+                results = await asyncio.to_thread(self._commit, [item for item, _ in batch])
             except Exception as exc:  # noqa: BLE001 - whole batch failed (disk error): nothing committed
                 results = [exc] * len(batch)
             for (_, future), result in zip(batch, results, strict=True):

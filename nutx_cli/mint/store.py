@@ -14,12 +14,14 @@ locks of `epoch_row(lock=…)`, `open_epoch_row(lock=…)` and the quote reads. 
 once by the unique index whatever races: `add_signatures` returns the ones it stored.
 
 Amounts are kept as `amount_log2` (see `mint.schema`). What goes in and comes out are the typed rows
-of `mint.rows`; a failing database raises `MintStoreError`, never the driver's own errors.
+of `mint.rows`; a failing database raises `MintStoreError`, never the driver's own errors. (Past 400
+lines because all of the mint's SQL is here, on purpose.)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -33,7 +35,15 @@ from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.models import BlindedMessage, BlindSignature
 from nutx_cli.core.vocabulary import MeltQuoteState, MintQuoteState, ProofState
 from nutx_cli.errors import NutxError
-from nutx_cli.mint.rows import EpochRow, KeysetRow, MeltQuoteRow, MintQuoteRow, SignatureRow, SpendRow
+from nutx_cli.mint.rows import (
+    ClaimRow,
+    EpochRow,
+    KeysetRow,
+    MeltQuoteRow,
+    MintQuoteRow,
+    SignatureRow,
+    SpendRow,
+)
 from nutx_cli.mint.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from nutx_cli.postgres_store import PostgresStore, is_postgres_url
 from nutx_cli.sql_database import Dialect, LockKey, SqlDatabase, render
@@ -47,6 +57,7 @@ RowLock = Literal["update", "share"] | None
 _MINT_LOCKS = 0x6E750001
 _PAYMENT_LOCKS = 0x6E750002
 _PROOF_LOCKS = 0x6E750003
+_CLAIM_LOCKS = 0x6E750004
 SETUP_LOCK: LockKey = (_MINT_LOCKS, 1)
 EPOCHS_LOCK: LockKey = (_MINT_LOCKS, 2)
 PROOF_LOCK_BUCKETS = 128
@@ -156,6 +167,11 @@ class MintStore:
         self.database.lock(
             [(_PAYMENT_LOCKS, int.from_bytes(bytes.fromhex(payment_hash)[:4], "big", signed=True))]
         )
+
+    def lock_claim(self, pubkey: str, epoch: int) -> None:
+        """Minting one key's claim of one epoch: one request at a time reads it unpaid and pays it."""
+        digest = hashlib.sha256(f"{pubkey}/{epoch}".encode()).digest()
+        self.database.lock([(_CLAIM_LOCKS, int.from_bytes(digest[:4], "big", signed=True))])
 
     def lock_proofs(self, ys: Iterable[bytes]) -> None:
         """Spending or reserving these proofs: whoever checks them unspent holds them until it commits."""
@@ -459,6 +475,46 @@ class MintStore:
             "INSERT INTO epoch_work (epoch, amount_log2, count) VALUES (?, ?, ?) "
             "ON CONFLICT (epoch, amount_log2) DO UPDATE SET count = epoch_work.count + excluded.count",
             [(epoch, log2(amount), n) for amount, n in sorted(counts.items())],
+        )
+
+    # -- claims (DESIGN §4 "Claimed ehash") ---------------------------------------------------
+
+    def add_claims(self, epoch: int, counts: dict[tuple[str, int], int]) -> None:
+        """(pubkey, amount) → number of claimed shares of that amount to add in the epoch."""
+        self.database.executemany(
+            "INSERT INTO claims (pubkey, epoch, amount_log2, count) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (pubkey, epoch, amount_log2) DO UPDATE SET count = claims.count + excluded.count",
+            [(pubkey, epoch, log2(amount), n) for (pubkey, amount), n in sorted(counts.items())],
+        )
+
+    def claims_of(self, pubkey: str, epoch: int | None = None) -> list[ClaimRow]:
+        """The claims of a key (of one epoch, or all of them newest first), with whether each was paid."""
+        where, params = (
+            ("c.pubkey = ?", [pubkey]) if epoch is None else ("c.pubkey = ? AND c.epoch = ?", [pubkey, epoch])
+        )
+        rows = self._rows(
+            "SELECT c.epoch, c.amount_log2, c.count, p.paid_at FROM claims c LEFT JOIN claims_paid p "
+            f"ON p.pubkey = c.pubkey AND p.epoch = c.epoch WHERE {where} ORDER BY c.epoch DESC",
+            params,
+        )
+        claims: dict[int, ClaimRow] = {}
+        for r in rows:
+            row = claims.setdefault(r["epoch"], ClaimRow(pubkey, r["epoch"], {}, r["paid_at"]))
+            row.work_by_amount[1 << r["amount_log2"]] = r["count"]
+        return list(claims.values())
+
+    def claimed_work(self, epoch: int) -> int:
+        """Σ amounts claimed in the epoch, every key together (W_e = this + Σ share signatures)."""
+        rows = self._rows(
+            "SELECT amount_log2, CAST(SUM(count) AS BIGINT) AS n FROM claims WHERE epoch = ? GROUP BY amount_log2",
+            (epoch,),
+        )
+        return sum(r["n"] << r["amount_log2"] for r in rows)
+
+    def mark_claim_paid(self, pubkey: str, epoch: int, now: int) -> None:
+        """The claim was minted; its primary key refuses a second payment even if a check were skipped."""
+        self.database.execute(
+            "INSERT INTO claims_paid (pubkey, epoch, paid_at) VALUES (?, ?, ?)", (pubkey, epoch, now)
         )
 
     def add_redemption(self, epoch: int, ehash_counts: dict[int, int], sats: int, now: int) -> None:

@@ -3,13 +3,14 @@ epochs by the won/lost rule, counting confirmations of won epochs.
 
 `EpochKeeper` asks the node for the facts and tells the mint what they decide (the decisions themselves
 are `pool.epochs`); `TipWatch` polls the tip and, when it moves, switches every channel to the next
-epoch. The switch holds the epoch lock throughout: every job goes stale first, then the signatures
-already handed to the mint are awaited, and only then is the epoch closed, so W_e is final at the close.
+epoch. The switch holds the epoch lock throughout: every job goes stale first, then the credits
+(signatures and claims) already handed to the mint are awaited, and only then is the epoch closed, so
+W_e is final at the close.
 
 Several front ends may share one mint (PostgreSQL). The mint closes an epoch and opens the next in one
 transaction, once whoever asks first (`Mint.next_epoch`); the tip watch also polls the mint's open
 epoch, so a front end whose node has not shown it the tip change yet follows the epoch another front
-end opened as soon as its node has that epoch's start tip. Another front end's shares still in flight
+end opened as soon as its node has that epoch's start tip. Another front end's credits still in flight
 for the closed epoch are refused by the mint's commit, never added to W_e after the close.
 """
 
@@ -35,7 +36,7 @@ from nutx_cli.pool.channel import Channels
 from nutx_cli.pool.current import CurrentEpoch
 from nutx_cli.pool.epochs import Tip, decide_outcome, maturity_update, tip_changed
 from nutx_cli.pool.events import EventHub
-from nutx_cli.pool.inflight import Signatures
+from nutx_cli.pool.inflight import Credits
 from nutx_cli.pool.settings import PoolSettings
 from nutx_cli.pool.shares import CheckedShare
 from nutx_cli.pool.stats import EpochHistory
@@ -231,7 +232,7 @@ class TipWatch:
     keeper: EpochKeeper
     current: CurrentEpoch
     channels: Channels
-    signatures: Signatures
+    credits: Credits
 
     async def run(self, stop: asyncio.Event) -> None:
         last_refresh = time.monotonic()
@@ -254,7 +255,7 @@ class TipWatch:
             await sleep_or_stop(stop, TIP_POLL_SECONDS)
 
     async def on_tip_change(self) -> None:
-        """Under the epoch lock: stale jobs, durable signatures, close, open, the new epoch to every channel.
+        """Under the epoch lock: stale jobs, durable credits, close, open, the new epoch to every channel.
 
         The epoch closed is the mint's open one, which another front end may have opened at a tip of its
         own: a tip other than that one's start ends it, unless this front end's node is still behind it.
@@ -274,7 +275,7 @@ class TipWatch:
                 log.debug("epoch %d starts at height %d, the node is at %d", epoch, start.height, tip.height)
                 return
             self.channels.invalidate()
-            await self.signatures.drained()
+            await self.credits.drained()
             if changed:
                 opened = await self.keeper.close_and_open(start, epoch, tip)
             else:

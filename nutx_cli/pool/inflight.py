@@ -1,26 +1,29 @@
-"""A share in flight: checked, signed by the mint, durable, answered (DESIGN.md §4, stratum.md §6.4).
+"""A share in flight: checked, credited by the mint, durable, answered (DESIGN.md §4, stratum.md §6.4).
+
+A share is credited one of two ways: an ecash share's blinded message is signed; a claimed share (a
+channel without the ecash extension) adds its amount to its pubkey's claim. Either way the mint's group
+commit makes the W_e increment durable in the same transaction before the share is answered.
 
 Rules enforced here:
-- A share is signed only for a job of the open epoch: `check_share` finds its job among the channel's
-  valid jobs, and the tip watch invalidates them all before it waits for `Signatures.drained` and
+- A share is credited only for a job of the open epoch: `check_share` finds its job among the channel's
+  valid jobs, and the tip watch invalidates them all before it waits for `Credits.drained` and
   closes the epoch.
-- A signature is answered only once the mint's group commit made its W_e increment durable: the answer
-  goes out from the signing future's callback, and the answers of one commit leave in one write per
-  connection (the outbox).
-- The share that finds a block is signed, and its signature durable, before its block is submitted, under
+- A share is answered only once the mint's group commit made its W_e increment durable: the answer
+  goes out from the credit future's callback, and the answers of one commit leave in one write per
+  connection (the wire's outbox).
+- The share that finds a block is credited, and its credit durable, before its block is submitted, under
   the epoch lock (the tip watch takes the same lock): it is in the W_e of the epoch it wins before the
   block can end that epoch, in this front end or in any other that shares the mint. The block is
   submitted whatever the mint answered.
 
 No task per share: the common share is checked and handed to the mint right here and finished by a
-callback on its signature's future; only a block-finding share takes a task. Either way the share has
+callback on its credit's future; only a block-finding share takes a task. Either way the share has
 one future, which also settles its header hash in the epoch's `SeenShares`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,61 +32,70 @@ from typing import Any, Protocol, TypeVar
 
 from nutx_cli.core.bdhke import BlindSig
 from nutx_cli.core.pool_stats import ShareEvent
-from nutx_cli.errors import NutxError
+from nutx_cli.core.targets import amount_of_level
 from nutx_cli.mint import MintError
-from nutx_cli.pool.channel import Channel, Peer
+from nutx_cli.pool.channel import Channel
 from nutx_cli.pool.current import CurrentEpoch
 from nutx_cli.pool.events import EventHub
-from nutx_cli.pool.shares import CheckedShare, ShareRejected, check_share
-from nutx_cli.pool.template import EXTRANONCE_SIZE
-from nutx_cli.sv2.ecash import (
-    BlindSignature,
-    SubmitSharesEcashExtended,
-    SubmitSharesEcashExtendedError,
-    SubmitSharesEcashExtendedSuccess,
-)
-from nutx_cli.sv2.messages import Message
+from nutx_cli.pool.shares import CheckedShare, ShareRejected, Submission, check_share
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+Credit = BlindSig | None
+"""What a durable share earned: its blind signature, or None for a claimed share."""
 
-class ShareSigner(Protocol):
-    """What signs shares (the mint): raises MintError at once for a request it cannot sign; the future
-    holds the signature once W_e's increment is durable."""
+
+class ShareCreditor(Protocol):
+    """What credits shares (the mint): raises MintError at once for a request it cannot take; the
+    future is done once W_e's increment is durable."""
 
     def sign_share_nowait(self, *, keyset_id: str, amount: int, B_: bytes) -> asyncio.Future[BlindSig]: ...
 
+    def claim_share_nowait(self, *, pubkey: str, keyset_id: str, amount: int) -> asyncio.Future[None]: ...
 
-class Signatures:
-    """The share signatures in flight, counted so that a tip change can wait until all are durable."""
 
-    def __init__(self, signer: ShareSigner) -> None:
-        self._signer = signer
+class Credits:
+    """The share credits (signatures and claims) in flight, counted so that a tip change can wait until
+    all are durable."""
+
+    def __init__(self, creditor: ShareCreditor) -> None:
+        self._creditor = creditor
         self._count = 0
         self._drained = asyncio.Event()
         self._drained.set()
 
-    def sign(self, *, keyset_id: str, amount: int, B_: bytes) -> asyncio.Future[BlindSig]:
+    def sign(self, *, keyset_id: str, amount: int, B_: bytes) -> asyncio.Future[Credit]:
         """A future that holds the signature once durable, or the mint's refusal (MintError)."""
+        return self._track(
+            lambda: self._creditor.sign_share_nowait(keyset_id=keyset_id, amount=amount, B_=B_)
+        )
+
+    def claim(self, *, pubkey: str, keyset_id: str, amount: int) -> asyncio.Future[Credit]:
+        """A future that is done (None) once the claim is durable, or holds the mint's refusal."""
+        return self._track(
+            lambda: self._creditor.claim_share_nowait(pubkey=pubkey, keyset_id=keyset_id, amount=amount)
+        )
+
+    def _track(self, start: Callable[[], asyncio.Future[Any]]) -> asyncio.Future[Credit]:
         try:
-            signing = self._signer.sign_share_nowait(keyset_id=keyset_id, amount=amount, B_=B_)
+            credit = start()
         except MintError as exc:
-            refused: asyncio.Future[BlindSig] = asyncio.get_running_loop().create_future()
+            refused: asyncio.Future[Credit] = asyncio.get_running_loop().create_future()
             refused.set_exception(exc)
             return refused
         self._count += 1
         self._drained.clear()
-        signing.add_done_callback(self._done)
-        return signing
+        credit.add_done_callback(self._done)
+        return credit
 
-    def _done(self, _: asyncio.Future[BlindSig]) -> None:
+    def _done(self, _: asyncio.Future[Any]) -> None:
         self._count -= 1
         if not self._count:
             self._drained.set()
 
     async def drained(self) -> None:
-        """Return once no signature is in flight."""
+        """Return once no credit is in flight."""
         await self._drained.wait()
 
 
@@ -92,22 +104,21 @@ class SharesInFlight:
     """Every share from its arrival to its answer; `submit_block` and `retarget` are the pool's."""
 
     current: CurrentEpoch
-    signatures: Signatures
+    credits: Credits
     k_max: int
     submit_block: Callable[[CheckedShare], Awaitable[None]]
     retarget: Callable[[Channel, float], Awaitable[None]]
     events: EventHub
     _tasks: set[asyncio.Future[Any]] = field(default_factory=set, init=False)  # block shares and retargets
-    _outbox: dict[Peer, list[Message]] = field(default_factory=dict, init=False)
 
-    def submit(self, channel: Channel, share: SubmitSharesEcashExtended, now: float) -> None:
-        """Check `share`; if it passes, have it signed and answer it once the signature is durable."""
+    def submit(self, channel: Channel, share: Submission, now: float) -> None:
+        """Check `share`; if it passes, have it credited and answer it once the credit is durable."""
         current = self.current
         try:
             checked = check_share(
                 share,
                 channel.jobs,
-                extranonce_size=EXTRANONCE_SIZE,
+                extranonce_size=channel.extranonce_size,
                 k_max=self.k_max,
                 known_keysets=current.known_keysets,
                 seen=current.seen,
@@ -117,32 +128,35 @@ class SharesInFlight:
             self._reject(channel, share, exc.code, now)
             return
         if checked.is_block:
-            signing: asyncio.Future[BlindSig] = self._track(self._sign_block(checked, share))
+            credit: asyncio.Future[Credit] = self._track(self._credit_block(checked, share))
         else:
-            signing = self._sign(checked, share)
-        current.seen.hold(checked.hash, signing)
-        signing.add_done_callback(functools.partial(self._finish, channel, share, checked, now))
+            credit = self._credit(checked, share)
+        current.seen.hold(checked.hash, credit)
+        credit.add_done_callback(functools.partial(self._finish, channel, share, checked, now))
 
     async def wait(self) -> None:
         """Let every share already received finish (used at shutdown)."""
-        await self.signatures.drained()
+        await self.credits.drained()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    # --- signing ------------------------------------------------------------------------------------
+    # --- crediting ----------------------------------------------------------------------------------
 
-    def _sign(self, checked: CheckedShare, share: SubmitSharesEcashExtended) -> asyncio.Future[BlindSig]:
-        return self.signatures.sign(
-            keyset_id=checked.job.keyset_id, amount=checked.amount, B_=share.blinded_message.blinded_secret
-        )
+    def _credit(self, checked: CheckedShare, share: Submission) -> asyncio.Future[Credit]:
+        keyset_id = checked.job.keyset_id
+        if share.blinded_message is not None:
+            B_ = share.blinded_message.blinded_secret
+            return self.credits.sign(keyset_id=keyset_id, amount=checked.amount, B_=B_)
+        assert share.claimant is not None
+        return self.credits.claim(pubkey=share.claimant, keyset_id=keyset_id, amount=checked.amount)
 
-    async def _sign_block(self, checked: CheckedShare, share: SubmitSharesEcashExtended) -> BlindSig:
-        """The durable signature, then submitblock, under the epoch lock: the tip change waits for both."""
+    async def _credit_block(self, checked: CheckedShare, share: Submission) -> Credit:
+        """The durable credit, then submitblock, under the epoch lock: the tip change waits for both."""
         async with self.current.lock:
             if checked.job.epoch != self.current.number:
                 raise ShareRejected("stale-share")
             try:
-                return await self._sign(checked, share)
+                return await self._credit(checked, share)
             finally:
                 await self.submit_block(checked)
 
@@ -156,55 +170,43 @@ class SharesInFlight:
     def _finish(
         self,
         channel: Channel,
-        share: SubmitSharesEcashExtended,
+        share: Submission,
         checked: CheckedShare,
         now: float,
-        signing: asyncio.Future[BlindSig],
+        credit: asyncio.Future[Credit],
     ) -> None:
-        if signing.cancelled():
+        if credit.cancelled():
             return
-        exc = signing.exception()
+        exc = credit.exception()
         if exc is None:
-            self._accept(channel, share, checked, signing.result(), now)
+            self._accept(channel, share, checked, credit.result(), now)
         elif isinstance(exc, ShareRejected):
             self._reject(channel, share, exc.code, now)
         elif isinstance(exc, MintError):
             self._reject(channel, share, exc.name, now)
         else:
-            log.error("signing a share failed: %r", exc)
+            log.error("crediting a share failed: %r", exc)
 
     # --- answers ------------------------------------------------------------------------------------
 
     def _accept(
-        self,
-        channel: Channel,
-        share: SubmitSharesEcashExtended,
-        checked: CheckedShare,
-        sig: BlindSig,
-        now: float,
+        self, channel: Channel, share: Submission, checked: CheckedShare, sig: Credit, now: float
     ) -> None:
         channel.stats.record_accepted(checked.level, checked.hash_int, now)
-        self._reply(
-            channel.peer,
-            SubmitSharesEcashExtendedSuccess(
-                channel_id=share.channel_id,
-                sequence_number=share.sequence_number,
-                signature=BlindSignature.of(sig, checked.amount, checked.job.keyset_id),
-            ),
-        )
+        channel.wire.accepted(channel, share, checked, sig)
         self._publish_share(channel, checked.level, checked.amount, None, now)
         if channel.vardiff.on_share(now) is not None:
             self._track(self.retarget(channel, now))
 
-    def _reject(self, channel: Channel, share: SubmitSharesEcashExtended, code: str, now: float) -> None:
+    def _reject(self, channel: Channel, share: Submission, code: str, now: float) -> None:
         channel.stats.record_rejected(code)
-        self._reply(
-            channel.peer,
-            SubmitSharesEcashExtendedError(
-                channel_id=share.channel_id, sequence_number=share.sequence_number, error_code=code
-            ),
+        channel.wire.rejected(channel, share, code)
+        amount = (
+            share.blinded_message.amount
+            if share.blinded_message is not None
+            else amount_of_level(channel.level, self.k_max)
         )
-        self._publish_share(channel, channel.level, share.blinded_message.amount, code, now)
+        self._publish_share(channel, channel.level, amount, code, now)
 
     def _publish_share(
         self, channel: Channel, level: int, amount: int, reason: str | None, now: float
@@ -213,18 +215,3 @@ class SharesInFlight:
             self.events.publish(
                 ShareEvent(str(channel.key), level, amount, reason is None, reason, int(now)).to_json()
             )
-
-    def _reply(self, peer: Peer, message: Message) -> None:
-        """Queue a share answer; the answers of one group commit leave in one write per connection."""
-        queued = self._outbox.get(peer)
-        if queued is None:
-            self._outbox[peer] = [message]
-            asyncio.get_running_loop().call_soon(self._flush, peer)
-        else:
-            queued.append(message)
-
-    def _flush(self, peer: Peer) -> None:
-        messages = self._outbox.pop(peer, [])
-        if messages and not peer.closed:
-            with contextlib.suppress(NutxError):  # never wait on a miner's socket
-                peer.send_many_nowait(messages)

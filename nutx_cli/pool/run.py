@@ -1,5 +1,5 @@
-"""Starting and stopping the whole pool process: network rules, keys, mint, node, SV2 listener, HTTP
-listeners, pool.json.
+"""Starting and stopping the whole pool process: network rules, keys, mint, node, SV2 (and SV1) listeners,
+HTTP listeners, pool.json.
 
 Off regtest the node is a real bitcoind on the same network (checked: its chain, and that it is synced),
 the payout address must be of that network, and the mint needs the Lightning backend the network allows.
@@ -30,6 +30,7 @@ from nutx_cli.pool.admin import create_admin_app, start_http, stop_http
 from nutx_cli.pool.keys import PoolKeys
 from nutx_cli.pool.service import Pool
 from nutx_cli.pool.settings import FrontEnd, PoolSettings
+from nutx_cli.pool.sv1 import Sv1Port
 from nutx_cli.private_files import private_dir
 from nutx_cli.sv2.certificate import authority_key_to_text, pubkey_of_secret
 from nutx_cli.sv2.connection import serve
@@ -49,6 +50,8 @@ class PoolOptions:
     host: str
     """Where SV2 and the mint's public HTTP API listen."""
     sv2_port: int
+    sv1_port: int | None
+    """The pool's own Stratum V1 port (`pool.sv1`); None: off."""
     http_port: int
     admin: AdminAccess
     """Where the admin listener binds (loopback unless told otherwise) and its token."""
@@ -66,6 +69,8 @@ class PoolOptions:
     network: str = Network.REGTEST
     lightning: LightningConfig = field(default_factory=LightningConfig)
     restore_from: Path | None = None
+    mint_url: str | None = None
+    """The mint's public URL told to miners (`SetEcashMint`) and written to pool.json; None: from --host."""
     database: str | None = None
     """The mint's PostgreSQL URL (front ends share it); None: SQLite in the data dir."""
     frontend: FrontEnd = field(default_factory=FrontEnd)
@@ -131,6 +136,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
     mint = Mint.open(
         data_dir, network=network, mint_fee=options.mint_fee, lightning=lightning, database=options.database
     )
+    mint_url = (options.mint_url or f"http://{options.host}:{options.http_port}").rstrip("/")
     try:
         if options.frontend.count > 1:
             payout_address = mint.payout_address(payout_address, insist=options.payout_address is not None)
@@ -152,6 +158,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
             else None,
             maturity=maturity,
             vardiff=vardiff,
+            mint_url=mint_url,
             frontend=options.frontend,
         )
         pool = await Pool.start(mint, node, settings)
@@ -168,6 +175,18 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
                 f"cannot listen for SV2 on {options.host}:{options.sv2_port} ({exc.strerror}): "
                 "pick another --sv2-port"
             ) from None
+        sv1: Sv1Port | None = None
+        sv1_address = None
+        if options.sv1_port is not None:
+            sv1 = Sv1Port(pool)
+            try:
+                sv1_address = f"{options.host}:{await sv1.start(options.host, options.sv1_port)}"
+            except OSError as exc:
+                await sv2.close()
+                raise NutxError(
+                    f"cannot listen for SV1 on {options.host}:{options.sv1_port} ({exc.strerror}): "
+                    "pick another --sv1-port"
+                ) from None
         http_server = await start_http(create_app(mint), options.host, options.http_port)
         admin_app = AdminGuard(create_admin_app(pool.stats_json, pool.events), options.admin)
         admin_server = await start_http(admin_app, options.admin.host, options.admin_port)
@@ -175,7 +194,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
         pool_info = PoolInfo(
             sv2=f"{options.host}:{sv2.port}",
             authority_key=authority_text,
-            http=f"http://{options.host}:{options.http_port}",
+            http=mint_url,
             admin=f"http://{options.admin.host}:{options.admin_port}",
             network=network,
         )
@@ -183,6 +202,8 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
         tip = pool.current.tip
         echo(f"pool on {network}: epoch {pool.current.number}, tip {tip.height} {tip.hash}")
         echo(f"  sv2        {pool_info.sv2}")
+        if sv1_address is not None:
+            echo(f"  sv1        stratum+tcp://{sv1_address}  (user <pubkey>.<worker>: `nutx wallet pubkey`)")
         echo(f"  authority  {authority_text}")
         echo(f"  mint http  {pool_info.http}")
         echo(f"  admin      {pool_info.admin}  (stats: {pool_info.admin}/v1/pool/stats)")
@@ -201,6 +222,8 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
         finally:
             echo("pool stopping")
             await sv2.close()
+            if sv1 is not None:
+                await sv1.close()  # client.reconnect to every SV1 miner
             await pool.shares.wait()
             for task in tasks:
                 task.cancel()

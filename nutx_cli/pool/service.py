@@ -1,8 +1,9 @@
 """The pool service: the node, the mint and the miners wired together (DESIGN.md §4–§5).
 
 Each part is its own module: `session` is one connection's SV2 conversation (sans-IO), `channel` the open
-channels and their jobs, `inflight` a share from its check to its answer, `chain_watch` the tip, the
-templates and the epochs, `stats` the admin document. The concurrency rules that keep the ledger right
+channels and their jobs, `wires` what each kind of channel sends, `inflight` a share from its check to its
+answer, `chain_watch` the tip, the templates and the epochs, `stats` the admin document; `sv1` is the
+pool's own Stratum V1 port on the same channels. The concurrency rules that keep the ledger right
 are listed in `current` (the epoch lock) and stated again where each is enforced.
 """
 
@@ -18,17 +19,17 @@ from nutx_cli.errors import NutxError
 from nutx_cli.mint import Mint, MintError
 from nutx_cli.node.client import NodeClient
 from nutx_cli.pool.chain_watch import EpochKeeper, TipWatch, sleep_or_stop
-from nutx_cli.pool.channel import Channel, Channels, Peer
+from nutx_cli.pool.channel import Channel, Channels
 from nutx_cli.pool.current import CurrentEpoch
 from nutx_cli.pool.events import EventHub
-from nutx_cli.pool.inflight import SharesInFlight, Signatures
+from nutx_cli.pool.inflight import Credits, SharesInFlight
 from nutx_cli.pool.session import (
     Action,
-    CheckEcashShare,
+    CheckShare,
     Close,
     DropChannel,
     Ignored,
-    OpenEcashChannel,
+    OpenChannel,
     PoolSession,
     Redeem,
     Retarget,
@@ -37,6 +38,7 @@ from nutx_cli.pool.session import (
 from nutx_cli.pool.settings import PoolSettings
 from nutx_cli.pool.stats import EpochHistory, PoolStatsBuilder
 from nutx_cli.pool.template import EXTRANONCE_SIZE
+from nutx_cli.pool.wires import Sv2Peer, Sv2Wire
 from nutx_cli.sv2.ecash import (
     BlindSignature,
     RedeemSharesEcash,
@@ -50,7 +52,7 @@ log = logging.getLogger(__name__)
 VARDIFF_TICK_SECONDS = 10.0
 
 
-class MinerConnection(Peer, Protocol):
+class MinerConnection(Sv2Peer, Protocol):
     """What the pool needs of a miner's connection: an SV2 `Connection` (tests use one in memory)."""
 
     peer: str
@@ -69,11 +71,11 @@ class Pool:
         self.events = keeper.events
         self.current = current
         self.channels = Channels(current, self.events, self.settings.frontend.prefixes)
-        signatures = Signatures(self.mint)
-        self.tip_watch = TipWatch(keeper, current, self.channels, signatures)
+        credits = Credits(self.mint)
+        self.tip_watch = TipWatch(keeper, current, self.channels, credits)
         self.shares = SharesInFlight(
             current,
-            signatures,
+            credits,
             k_max=self.mint.k_max,
             submit_block=keeper.submit_block,
             retarget=self.channels.retarget,
@@ -111,7 +113,7 @@ class Pool:
 
     async def handle_connection(self, conn: MinerConnection) -> None:
         """One miner connection: its messages through its `PoolSession`, the actions performed here."""
-        session = PoolSession(self.settings.vardiff, EXTRANONCE_SIZE)
+        session = PoolSession(self.settings.vardiff, EXTRANONCE_SIZE, self.settings.mint_url)
         mine: dict[int, Channel] = {}
         try:
             async for message in conn:
@@ -124,12 +126,12 @@ class Pool:
 
     async def _perform(self, conn: MinerConnection, mine: dict[int, Channel], action: Action) -> bool:
         """Do one action of a session; False ends the connection."""
-        if isinstance(action, CheckEcashShare):
+        if isinstance(action, CheckShare):
             self.shares.submit(mine[action.channel_id], action.share, time.time())
         elif isinstance(action, Send):
             await conn.send(action.message)
-        elif isinstance(action, OpenEcashChannel):
-            mine[action.channel_id] = await self.channels.open(conn, action)
+        elif isinstance(action, OpenChannel):
+            mine[action.channel_id] = await self.channels.open(Sv2Wire(conn, action.kind), action)
         elif isinstance(action, Retarget):
             await self.channels.retarget(mine[action.channel_id], time.time())
         elif isinstance(action, DropChannel):

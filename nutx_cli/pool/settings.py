@@ -7,9 +7,9 @@ from fractions import Fraction
 
 from nutx_cli.core.vardiff import VardiffConfig
 from nutx_cli.errors import NutxError
+from nutx_cli.pool.template import EXTRANONCE_PREFIX_SIZE
 
-PREFIX_SPACE = 1 << 32
-"""Extranonce prefixes are 4 bytes (`template.EXTRANONCE_SIZE` minus what the miner rolls)."""
+PREFIX_SPACE = 1 << (8 * EXTRANONCE_PREFIX_SIZE)
 
 
 @dataclass(frozen=True)
@@ -50,4 +50,6 @@ class PoolSettings:
     """Regtest's simulated network difficulty (DESIGN.md §6); None elsewhere."""
     maturity: int
     vardiff: VardiffConfig
+    mint_url: str = ""
+    """The mint's public HTTP URL, told to miners that negotiate the ecash extension (`SetEcashMint`)."""
     frontend: FrontEnd = field(default_factory=FrontEnd)

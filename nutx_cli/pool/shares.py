@@ -1,5 +1,7 @@
-"""Checking one submitted ecash share (stratum.md §5.9 and §6.4): accepted with its level and amount, or a named error.
+"""Checking one submitted share (stratum.md §5.9 and §6.4): accepted with its level and amount, or a named error.
 
+Every kind of channel submits a `Submission`: an ecash share carries its blinded message, a claimed
+share (SV1, standard and plain extended SV2 channels) the pubkey its amount is credited to.
 Pure: the caller passes the channel's jobs, the keysets the mint knows, the set of header hashes
 already accepted in this epoch, and the clock. Order: job, extranonce size, version, ntime, the
 ecash fields, proof of work, duplicate. Signing is the mint's, and so are the checks that need its
@@ -17,8 +19,9 @@ from nutx_cli.chain.header import BlockHeader
 from nutx_cli.chain.merkle import root_from_path
 from nutx_cli.core.targets import amount_of_level
 from nutx_cli.pool.jobs import ChannelJobs, Job, JobLookupError
-from nutx_cli.sv2.ecash import SubmitSharesEcashExtended
+from nutx_cli.sv2.ecash import BlindedMessage, SubmitSharesEcashExtended
 from nutx_cli.sv2.jobs import extended_coinbase, version_error
+from nutx_cli.sv2.messages import SubmitSharesExtended, SubmitSharesStandard
 
 MAX_FUTURE_NTIME = 7200
 """Bitcoin accepts headers up to two hours ahead of the clock."""
@@ -30,6 +33,44 @@ class ShareRejected(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A share as any kind of channel submits it; `extranonce` is empty on a standard channel."""
+
+    channel_id: int
+    sequence_number: int
+    job_id: int
+    nonce: int
+    ntime: int
+    version: int
+    extranonce: bytes
+    blinded_message: BlindedMessage | None = None
+    """An ecash share's blinded message, signed once the share is durable."""
+    claimant: str | None = None
+    """A claimed share's pubkey (hex), whose claim its amount goes to."""
+
+    @classmethod
+    def of_ecash(cls, m: SubmitSharesEcashExtended) -> Submission:
+        return cls(
+            m.channel_id,
+            m.sequence_number,
+            m.job_id,
+            m.nonce,
+            m.ntime,
+            m.version,
+            m.extranonce,
+            m.blinded_message,
+        )
+
+    @classmethod
+    def of_core(cls, m: SubmitSharesExtended | SubmitSharesStandard, claimant: str) -> Submission:
+        """A core share of a claim channel (a standard one rolls no extranonce)."""
+        extranonce = m.extranonce if isinstance(m, SubmitSharesExtended) else b""
+        return cls(
+            m.channel_id, m.sequence_number, m.job_id, m.nonce, m.ntime, m.version, extranonce, None, claimant
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +94,7 @@ class CheckedShare:
 
 
 def check_share(
-    share: SubmitSharesEcashExtended,
+    share: Submission,
     jobs: ChannelJobs,
     *,
     extranonce_size: int,
@@ -77,12 +118,14 @@ def check_share(
         raise ShareRejected("stale-share")
     if share.ntime < prev.min_ntime or share.ntime > now + MAX_FUTURE_NTIME:
         raise ShareRejected("invalid-timestamp")
+    amount = amount_of_level(job.level, k_max)
     blinded = share.blinded_message
-    keyset_id = blinded.keyset_id.hex()
-    if keyset_id != job.keyset_id:
-        raise ShareRejected("inactive-keyset" if keyset_id in known_keysets else "unknown-keyset")
-    if blinded.amount != amount_of_level(job.level, k_max):
-        raise ShareRejected("amount-mismatch")
+    if blinded is not None:
+        keyset_id = blinded.keyset_id.hex()
+        if keyset_id != job.keyset_id:
+            raise ShareRejected("inactive-keyset" if keyset_id in known_keysets else "unknown-keyset")
+        if blinded.amount != amount:
+            raise ShareRejected("amount-mismatch")
     coinbase = extended_coinbase(job.message, job.extranonce_prefix, share.extranonce)
     root = root_from_path(dsha256(coinbase), job.message.merkle_path)
     header = BlockHeader(share.version, prev.prev_hash, root, share.ntime, prev.nbits, share.nonce)
@@ -92,4 +135,4 @@ def check_share(
         raise ShareRejected("difficulty-too-low")
     if digest in seen:
         raise ShareRejected("duplicate-share")
-    return CheckedShare(job, header, digest, coinbase, blinded.amount, value <= job.template.network_target)
+    return CheckedShare(job, header, digest, coinbase, amount, value <= job.template.network_target)

@@ -25,10 +25,10 @@ from typing import Any, Protocol
 
 from nutx_cli.core.bdhke import BlindSig
 from nutx_cli.core.share_stats import ShareStats
-from nutx_cli.core.targets import U256_MAX, level_of_target, target_of_level
+from nutx_cli.core.targets import U256_MAX, level_of_target
 from nutx_cli.errors import NutxError
 from nutx_cli.miner.channel import ChannelError, EcashChannel, Work
-from nutx_cli.sv1.difficulty import difficulty_for_target
+from nutx_cli.sv1.difficulty import difficulty_of_level
 from nutx_cli.sv1.job import Sv1Job
 from nutx_cli.sv1.protocol import LineSplitter, LineTooLong, Request, Sv1Error, encode, parse_line
 from nutx_cli.sv1.session import (
@@ -126,7 +126,7 @@ class Proxy:
         workers = []
         for stats in self.workers.values():
             entry = stats.summary(now).to_json()
-            entry["sv1_difficulty"] = difficulty_for_target(target_of_level(stats.level))
+            entry["sv1_difficulty"] = difficulty_of_level(stats.level)
             entry["connections"] = sum(1 for m in self.miners if stats.user in m.session.users)
             workers.append(entry)
         channels = [m.channel for m in self.miners if m.channel is not None and not m.channel.closed]
@@ -282,10 +282,11 @@ class Downstream:
             self._push(job)
 
     def _activate(self, work: Work) -> Sv1Job | None:
-        if self.proxy.keyset is None or work.keyset.epoch >= self.proxy.keyset.epoch:
-            self.proxy.keyset = work.keyset
+        keyset = work.ecash_keyset  # the proxy's channels are ecash channels
+        if self.proxy.keyset is None or keyset.epoch >= self.proxy.keyset.epoch:
+            self.proxy.keyset = keyset
         try:
-            return self.translator.activate(work.job, work.prev, work.target, work.keyset)
+            return self.translator.activate(work.job, work.prev, work.target, keyset)
         except TranslatorError as exc:
             log.warning("miner %s: %s", self.peer, exc)
             return None

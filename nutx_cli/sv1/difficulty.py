@@ -1,9 +1,11 @@
-"""SV1 difficulty numbers at the proxy's boundary (spec/stratum.md §7.5).
+"""SV1 difficulty numbers at the SV1 boundary of the proxy and the pool (spec/stratum.md §7.5).
 
 SV1 difficulty 1 is the target 0xFFFF·2^208 ("bdiff"), not the draft's T_max, and miners read
-it as a JSON number that may be far below 1 (CPU miners on regtest). Upstream targets are always
-ladder targets T_k, whose SV1 difficulty is not a float; we send the next float *up*, so the target
-a miner reconstructs (DIFF1 / d) never exceeds T_k, and still check every share exactly against T_k.
+it as a JSON number that may be far below 1 (CPU miners on regtest). Jobs are always at a ladder
+level k (target T_k = 2^k − 1), sent as the power of two 2^(224−k): an integer for k ≤ 224, an exact
+binary fraction above. Its target 0xFFFF·2^(208−(224−k)) = 2^k − 2^(k−16) lies inside level k, so
+every share the miner sends meets T_k (it only skips the top 2^−16 of the level); shares are still
+checked exactly against T_k.
 
 What a miner suggests is bounded before any arithmetic: a line of text like `"1e9999999"` would
 otherwise build a ten-million-digit number and stall every miner on the proxy.
@@ -21,7 +23,7 @@ from nutx_cli.core.targets import (
     U256_MAX,
     TargetError,
     sv1_difficulty_to_target,
-    target_to_sv1_difficulty,
+    target_of_level,
 )
 
 MIN_SUGGESTION = Fraction(SV1_DIFF1_TARGET, U256_MAX)
@@ -36,13 +38,18 @@ MAX_SHIFT = 300
 _DECIMAL = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
 
 
-def difficulty_for_target(target: int) -> float:
-    """The smallest float d with DIFF1 / d <= target, i.e. SV1 difficulty rounded up."""
-    exact = target_to_sv1_difficulty(target)
-    d = float(exact)
-    while Fraction(d) < exact:
-        d = math.nextafter(d, math.inf)
-    return d
+def difficulty_of_level(k: int) -> int | float:
+    """The SV1 difficulty of level k: 2^(224−k), an int when it is whole (k ≤ 224), else an exact float."""
+    return 1 << (224 - k) if k <= 224 else math.ldexp(1.0, 224 - k)
+
+
+def max_target_for_suggestion(target: int) -> int:
+    """The max_target a suggestion whose exact target is `target` allows: the easiest level T_k whose
+    announced difficulty 2^(224−k) is still at least the suggested one (its target 0xFFFF·2^(k−16) ≤
+    `target`, up to the 2^−50 a float's shortest decimal may be off by), so a miner that suggests 2^m is
+    given exactly 2^m; else `target` itself."""
+    whole = (target + (target >> 50)) // 0xFFFF  # 0xFFFF·2^(k−16) ≤ target ⟺ 2^(k−16) ≤ target // 0xFFFF
+    return target_of_level(min(256, whole.bit_length() + 15)) if whole else target
 
 
 def target_of_suggestion(value: Any) -> int:

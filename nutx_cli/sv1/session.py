@@ -1,20 +1,27 @@
-"""The Stratum V1 state machine of one downstream miner (spec/stratum.md §7.2, §7.4, §7.6, §7.9), sans-IO.
+"""The Stratum V1 state machine of one miner (spec/stratum.md §7.2, §7.4, §7.6, §7.9), sans-IO.
 
-`receive(request)` returns events: lines to send (`Send`) and things the proxy service must act on
-(open the upstream channel, start sending jobs, forward a share, note a suggested difficulty). It
-knows nothing of SV2: jobs arrive as `Sv1Job`s through `push_job`, which puts `set_difficulty`
-before every `notify` whose target differs from the last one announced (§7.9), and each share is
+`receive(request)` returns events: lines to send (`Send`) and things the service must act on (open
+the channel behind the miner, start sending jobs, forward or credit a share, note a suggested
+difficulty). The service is the proxy (an upstream SV2 channel per miner) or the pool's own SV1 port.
+It knows nothing of SV2: jobs arrive as `Sv1Job`s through `push_job`, which puts `set_difficulty`
+before every `notify` whose level differs from the last one announced (§7.9), and each share is
 checked against the target of *its* job, so a difficulty change never rejects in-flight work.
+
+Difficulties are powers of two: level k is sent as 2^(224−k), whose target 0xFFFF·2^(208−(224−k))
+lies inside level k (just below T_k), so every share a miner sends is valid at its job's level.
 Shares are checked locally (job known, extranonce2 size, version bits within the negotiated mask,
-ntime, proof of work, duplicates by header hash) and answered at once, as SRI's translator does.
+ntime, proof of work, duplicates by header hash); the proxy has them answered at once, as SRI's
+translator does (`answer_shares_at_once`), the pool only once their work is durable. A miner that
+subscribed to extranonce changes gets `mining.set_extranonce` with its extranonce before its first job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nutx_cli.core.targets import TargetError
-from nutx_cli.sv1.difficulty import difficulty_for_target, target_of_suggestion
+from nutx_cli.core.targets import TargetError, level_of_target
+from nutx_cli.sv1.difficulty import difficulty_of_level, max_target_for_suggestion, target_of_suggestion
 from nutx_cli.sv1.job import Sv1Job
 from nutx_cli.sv1.protocol import (
     ERR_DUPLICATE,
@@ -74,8 +81,10 @@ class DifficultySuggested:
 
 @dataclass(frozen=True, slots=True)
 class ShareAccepted:
-    """A share that met its job's target locally and was answered `true`: forward it upstream."""
+    """A share that met its job's target locally: forward or credit it; answer `request_id` unless the
+    session already did (`answer_shares_at_once`)."""
 
+    request_id: int | str
     worker: str
     job: Sv1Job
     extranonce2: bytes
@@ -106,11 +115,19 @@ REJECT_REASONS = {
 Event = Send | SubscribeRequested | Ready | DifficultySuggested | ShareAccepted | ShareRejected
 
 
+def any_user(user: str) -> str | None:
+    """Every user name is welcome (the proxy keeps worker names to itself)."""
+    return None
+
+
 @dataclass
 class MinerSession:
-    """One miner's connection. `subscription_id` names its subscriptions in the subscribe result."""
+    """One miner's connection. `subscription_id` names its subscriptions in the subscribe result;
+    `check_user` returns why a user name is refused at authorize (None: accepted)."""
 
     subscription_id: str
+    check_user: Callable[[str], str | None] = any_user
+    answer_shares_at_once: bool = True
     server_version_mask: int = SERVER_VERSION_MASK
     extranonce1: bytes | None = None
     extranonce2_size: int = 0
@@ -174,8 +191,8 @@ class MinerSession:
                     result["minimum-difficulty"] = True
                     events.extend(self._suggest(max_target))
             elif ext == "subscribe-extranonce":
-                self.extranonce_subscribed = True
                 result["subscribe-extranonce"] = True
+                events.extend(self._subscribe_extranonce())
             elif isinstance(ext, str):
                 result[ext] = False
         return [Send(result_response(request.id, result)), *events]
@@ -199,6 +216,9 @@ class MinerSession:
             raise Sv1Error(ERR_UNAUTHORIZED, "user names are at most 255 bytes")
         if user not in self.users and len(self.users) >= MAX_USERS:
             raise Sv1Error(ERR_UNAUTHORIZED, f"at most {MAX_USERS} workers per connection")
+        refused = self.check_user(user)
+        if refused is not None:
+            raise Sv1Error(ERR_UNAUTHORIZED, refused)
         was_ready = self.ready
         self.users.add(user)
         events: list[Event] = [Send(result_response(request.id, True))]
@@ -207,8 +227,18 @@ class MinerSession:
         return events
 
     def _extranonce_subscribe(self, request: Request) -> list[Event]:
+        return [Send(result_response(request.id, True)), *self._subscribe_extranonce()]
+
+    def _subscribe_extranonce(self) -> list[Event]:
+        """The miner takes `mining.set_extranonce`: it gets its extranonce now if it has one, else at subscribe."""
+        was = self.extranonce_subscribed
         self.extranonce_subscribed = True
-        return [Send(result_response(request.id, True))]
+        return [] if was else self._set_extranonce()
+
+    def _set_extranonce(self) -> list[Event]:
+        if not self.extranonce_subscribed or self.extranonce1 is None:
+            return []
+        return [Send(Notification("mining.set_extranonce", [self.extranonce1.hex(), self.extranonce2_size]))]
 
     def _suggest_difficulty(self, request: Request) -> list[Event]:
         if len(request.params) != 1:
@@ -219,9 +249,9 @@ class MinerSession:
             raise Sv1Error(ERR_INVALID_PARAMS, str(exc)) from None
         return [Send(result_response(request.id, True)), *self._suggest(max_target)]
 
-    def _suggest(self, max_target: int) -> list[Event]:
-        self.suggested_target = max_target
-        return [DifficultySuggested(max_target)]
+    def _suggest(self, target: int) -> list[Event]:
+        self.suggested_target = max_target_for_suggestion(target)
+        return [DifficultySuggested(self.suggested_target)]
 
     def _submit(self, request: Request) -> list[Event]:
         params = request.params
@@ -257,10 +287,10 @@ class MinerSession:
         if header_hash in self._seen:
             raise Sv1Error(ERR_DUPLICATE, "duplicate share")
         self._seen.add(header_hash)
-        return [
-            Send(result_response(request.id, True)),
-            ShareAccepted(worker, job, extranonce2, ntime, nonce, version, header_hash),
-        ]
+        accepted = ShareAccepted(request.id, worker, job, extranonce2, ntime, nonce, version, header_hash)
+        if self.answer_shares_at_once:
+            return [Send(result_response(request.id, True)), accepted]
+        return [accepted]
 
     def _rolled_version(self, job: Sv1Job, version_bits_hex: str | None) -> int:
         """BIP310: `(job.version & ~mask) | (bits & mask)`; a full rolled version is accepted too."""
@@ -290,6 +320,7 @@ class MinerSession:
         if self._pending_subscribe is not None:
             events.append(Send(self._subscribe_result(self._pending_subscribe)))
             self._pending_subscribe = None
+        events.extend(self._set_extranonce())
         if self.ready:
             events.append(Ready())
         return events
@@ -300,11 +331,12 @@ class MinerSession:
         return [Send(error_response(request_id, ERR_OTHER, reason))]
 
     def push_job(self, job: Sv1Job) -> list[Event]:
-        """`set_difficulty` (if the target changed) then `notify`; a clean job drops all older ones."""
+        """`set_difficulty` (if the level changed) then `notify`; a clean job drops all older ones."""
         events: list[Event] = []
         if job.target != self._announced_target:
             self._announced_target = job.target
-            events.append(Send(Notification("mining.set_difficulty", [difficulty_for_target(job.target)])))
+            difficulty = difficulty_of_level(level_of_target(job.target))
+            events.append(Send(Notification("mining.set_difficulty", [difficulty])))
         if job.clean:
             self._jobs.clear()
             self._seen.clear()

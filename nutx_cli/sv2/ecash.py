@@ -81,6 +81,10 @@ class BlindedMessage:
         """The Cashu JSON form (the point is not checked here: the mint does that)."""
         return models.BlindedMessage(self.amount, self.keyset_id.hex(), self.blinded_secret.hex())
 
+    @classmethod
+    def of_model(cls, m: models.BlindedMessage) -> BlindedMessage:
+        return cls(m.amount, bytes.fromhex(m.id), bytes.fromhex(m.B_))
+
 
 @record
 class BlindSignature:
@@ -115,6 +119,13 @@ class Proof:
             secret=self.secret.decode("utf-8"),
             C=self.signature.hex(),
             witness=self.witness.decode("utf-8") or None,
+        )
+
+    @classmethod
+    def of_model(cls, p: models.Proof) -> Proof:
+        """The SV2 record of a Cashu proof (its DLEQ stays in the wallet: the mint does not need it)."""
+        return cls(
+            p.amount, bytes.fromhex(p.id), p.secret.encode(), bytes.fromhex(p.C), (p.witness or "").encode()
         )
 
 
@@ -189,6 +200,14 @@ class RedeemSharesEcashError(Message):
 class SetEcashKeyset(Message):
     channel_id: U32  # may be a group channel id
     keyset: EcashKeyset  # the new epoch's keyset
+
+
+@message(ECASH_EXTENSION, 0x09, channel_msg=False)
+class SetEcashMint(Message):
+    """Where the pool's mint is: sent once, right after RequestExtensions.Success lists 0x4CA5, so the
+    miner's wallet finds the mint that prices and redeems its ehash (this project's addition)."""
+
+    mint_url: STR0_255  # the mint's public Cashu HTTP API, e.g. "http://127.0.0.1:3338"
 
 
 def share_amount(target: int, k_max: int) -> int:

@@ -18,6 +18,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from nutx_cli.core.bdhke import CryptoError
+from nutx_cli.core.claims import Claim, ClaimJsonError
 from nutx_cli.core.epoch_json import Epoch, EpochJsonError
 from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.keysets import keyset_from_public_json
@@ -290,6 +291,30 @@ class MintClient:
     ) -> list[BlindSignature]:
         body = {"inputs": [p.to_json() for p in inputs], "outputs": [o.to_json() for o in outputs]}
         answer = await self._request("POST", "/v1/mining/redeem", body)
+        return _signatures(answer.get("signatures"), len(outputs))
+
+    async def claims(self, pubkey: str) -> list[Claim]:
+        """GET /v1/mining/claims/{pubkey}: the claims of a key, newest epoch first (DESIGN §4 "Claimed ehash")."""
+        answer = await self._request("GET", f"/v1/mining/claims/{pubkey}")
+        items = answer.get("claims")
+        if not isinstance(items, list):
+            raise BadMintAnswer("the mint's claims answer has no list of claims")
+        try:
+            return [Claim.from_json(c) for c in items]
+        except ClaimJsonError as exc:
+            raise BadMintAnswer(f"the mint sent a malformed claim: {exc}") from None
+
+    async def claim(
+        self, pubkey: str, epoch: int, outputs: Sequence[BlindedMessage], signature: str
+    ) -> list[BlindSignature]:
+        """POST /v1/mining/claim: the claim of `pubkey` in `epoch` minted into `outputs` (signed request)."""
+        body = {
+            "pubkey": pubkey,
+            "epoch": epoch,
+            "outputs": [o.to_json() for o in outputs],
+            "signature": signature,
+        }
+        answer = await self._request("POST", "/v1/mining/claim", body)
         return _signatures(answer.get("signatures"), len(outputs))
 
     async def checkstate(self, ys: Sequence[str]) -> list[ProofState]:

@@ -1,8 +1,9 @@
 """Mature ehash into sats: one redeem per epoch, after consolidating swaps when it is held in > 1,000 proofs.
 
-Each epoch is paid by one redeem asking for exactly floor(Σ amounts × price). An epoch held in more
-than 1,000 proofs is first consolidated by ehash→ehash swaps in its own keyset, 1,000 proofs per
-request, so the price is floored once and no sat is lost to rounding.
+Each epoch is paid by one redeem asking for exactly floor(Σ amounts × price), sent over the wallet's
+redeem path: SV2 to its pool when it knows the pool (`pool_redeem`), else the mint's HTTP API. An epoch
+held in more than 1,000 proofs is first consolidated by ehash→ehash swaps in its own keyset, 1,000 proofs
+per request, so the price is floored once and no sat is lost to rounding.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nutx_cli.wallet.errors import WalletError
 from nutx_cli.wallet.inputs import Inputs
 from nutx_cli.wallet.keysets import Keysets
 from nutx_cli.wallet.outputs import Outputs
+from nutx_cli.wallet.pool_redeem import RedeemPath
 from nutx_cli.wallet.store import KeysetRow, StoredProof, WalletStore
 from nutx_cli.wallet.vocabulary import per_request
 
@@ -53,8 +55,10 @@ class Redeemer:
             )
         return [epoch]
 
-    async def redeem(self, client: MintClient, epoch: int | None, progress: Progress | None) -> int:
-        """Turn mature ehash into sats (all mature epochs, or one); returns the sats gained.
+    async def redeem(
+        self, client: MintClient, epoch: int | None, progress: Progress | None, path: RedeemPath
+    ) -> int:
+        """Turn mature ehash into sats (all mature epochs, or one) over `path`; returns the sats gained.
 
         `progress(done, total)` counts requests. Call after the epochs were synced with the mint.
         """
@@ -77,7 +81,8 @@ class Redeemer:
             if row is None or price is None:
                 raise WalletError(f"the mint has published no price for epoch {e}")
             batch = await self._consolidate(client, proofs, row, step)
-            gained += await self._redeem_batch(client, batch, await self.keysets.sat_keyset(client), price, e)
+            sat = await self.keysets.sat_keyset(client)
+            gained += await self._redeem_batch(client, path, batch, sat, price, e)
             step()
         return gained
 
@@ -97,7 +102,13 @@ class Redeemer:
         return proofs
 
     async def _redeem_batch(
-        self, client: MintClient, batch: Sequence[StoredProof], sat: KeysetRow, price: Fraction, epoch: int
+        self,
+        client: MintClient,
+        path: RedeemPath,
+        batch: Sequence[StoredProof],
+        sat: KeysetRow,
+        price: Fraction,
+        epoch: int,
     ) -> int:
         value = redeem_value([p.amount for p in batch], price)
         ehash = sum(p.amount for p in batch)
@@ -107,7 +118,7 @@ class Redeemer:
         keys = await self.keysets.keys(client, sat.id)
         outputs = self.outputs.fresh(sat.id, amount_split(value))
         sigs = await self.inputs.spend(
-            client, batch, lambda: client.redeem([p.proof for p in batch], [o.message() for o in outputs])
+            client, batch, lambda: path.redeem([p.proof for p in batch], [o.message() for o in outputs])
         )
         proofs, failed = self.outputs.unblind_all(outputs, sigs, keys, "redeem")
         self.inputs.replace(batch, proofs, Unit.SAT, None)

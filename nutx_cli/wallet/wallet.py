@@ -10,6 +10,8 @@ an operation, and hands the call on:
 - `shares`: the miner's and the proxy's shares (prepare, complete, fail, recover pending);
 - `epochs`: epoch statuses and prices, dropping lost and orphaned epochs;
 - `redeem`, `lightning`, `tokens`, `restore`: the operations of the same names;
+- `claims`: minting what was mined under this wallet's claim key (DESIGN §4 "Claimed ehash");
+- `pool_redeem`: the wallet's pool (remembered from the miner) and redeeming over SV2 there;
 - `balance`: balance and listing from the store alone.
 
 Nothing is lost to a crash: counters advance on disk before outputs are sent (`outputs`), a share's
@@ -27,6 +29,7 @@ from pathlib import Path
 
 from nutx_cli.core import nut13
 from nutx_cli.core.bdhke import BlindSig
+from nutx_cli.core.claims import claim_pubkey, claim_secret
 from nutx_cli.core.epoch_status import EpochStatus
 from nutx_cli.core.models import Proof
 from nutx_cli.core.vocabulary import Unit
@@ -34,6 +37,7 @@ from nutx_cli.errors import NutxError
 from nutx_cli.local import DEFAULT_HTTP_PORT, read_pool_json
 from nutx_cli.private_files import private_dir
 from nutx_cli.wallet.balance import WalletBalance, WalletListing, balance_of, listing_of
+from nutx_cli.wallet.claims import Claimed, Claimer
 from nutx_cli.wallet.client import MintClient
 from nutx_cli.wallet.epochs import Epochs
 from nutx_cli.wallet.errors import WalletError
@@ -41,6 +45,7 @@ from nutx_cli.wallet.inputs import Inputs
 from nutx_cli.wallet.keysets import Keysets
 from nutx_cli.wallet.lightning import Invoice, Lightning, Withdrawal
 from nutx_cli.wallet.outputs import Outputs
+from nutx_cli.wallet.pool_redeem import PoolAddress, PoolRedeem, Sv2Redeemer
 from nutx_cli.wallet.redeem import Progress, Redeemer
 from nutx_cli.wallet.restore import Restorer, RestoreReport
 from nutx_cli.wallet.shares import PreparedShare, Shares
@@ -63,6 +68,15 @@ class Wallet:
 
     def __init__(self, store: WalletStore, seed: bytes, mint_url: str) -> None:
         self.store = store
+        self._seed = seed
+        self._claim_secret = claim_secret(seed)
+        self.claim_pubkey = claim_pubkey(self._claim_secret)
+        """The wallet's Cashu public key for claimed ehash (`nutx wallet pubkey`): the same after a restore."""
+        self._wire(mint_url)
+
+    def _wire(self, mint_url: str) -> None:
+        """The parts, for the wallet's mint."""
+        store, seed = self.store, self._seed
         self.mint_url = mint_url.rstrip("/")
         outputs = Outputs(store, seed)
         keysets = Keysets(store, self.mint_url)
@@ -75,6 +89,7 @@ class Wallet:
         self._restorer = Restorer(
             store, keysets, outputs, inputs, self._shares, self._lightning, self._epochs
         )
+        self._claimer = Claimer(store, keysets, outputs, self._claim_secret, self.claim_pubkey)
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -124,6 +139,32 @@ class Wallet:
 
     def close(self) -> None:
         self.store.close()
+
+    def use_mint(self, mint_url: str) -> None:
+        """The pool said where its mint is (`SetEcashMint`): remember it if it moved."""
+        url = mint_url.rstrip("/")
+        if url == self.mint_url:
+            return
+        log.warning(
+            "wallet %s: mint moved from %s to %s (told by the pool)",
+            self.store.path.parent,
+            self.mint_url,
+            url,
+        )
+        with self.store.transaction():
+            self.store.set_meta("mint_url", url)
+        self._wire(url)
+
+    @property
+    def pool(self) -> PoolAddress | None:
+        """The pool this wallet's miner mines on (its redeems go there over SV2), if one did."""
+        text = self.store.meta("pool")
+        return None if text is None else PoolAddress.from_text(text)
+
+    def remember_pool(self, pool: PoolAddress) -> None:
+        if self.pool != pool:
+            with self.store.transaction():
+                self.store.set_meta("pool", pool.to_text())
 
     @property
     def mnemonic(self) -> str:
@@ -198,12 +239,29 @@ class Wallet:
             await self._shares.recover_pending(mint)
             await self._epochs.refresh(mint)
 
-    async def redeem(self, epoch: int | None = None, progress: Progress | None = None) -> int:
+    async def redeem(
+        self, epoch: int | None = None, progress: Progress | None = None, via: Sv2Redeemer | None = None
+    ) -> int:
         """Turn mature ehash into sats (all mature epochs, or one), after syncing the epochs; returns the
-        sats gained. `progress(done, total)` counts requests."""
+        sats gained. `progress(done, total)` counts requests. The redeems go over SV2 on `via` (a miner's
+        open channel) or to the pool this wallet knows, else over the mint's HTTP API."""
         async with MintClient(self.mint_url) as mint:
             await self.sync_epochs(mint)
-            return await self._redeemer.redeem(mint, epoch, progress)
+            if via is None and self.pool is None:
+                return await self._redeemer.redeem(mint, epoch, progress, mint)
+            path = PoolRedeem(mint, link=via, address=self.pool)
+            try:
+                return await self._redeemer.redeem(mint, epoch, progress, path)
+            finally:
+                await path.close()
+
+    async def claim(self) -> list[Claimed]:
+        """Mint the payable claims of this wallet's key as ehash (then learn their epochs' prices)."""
+        async with MintClient(self.mint_url) as mint:
+            minted = await self._claimer.claim(mint)
+            if minted:
+                await self._epochs.refresh(mint)
+            return minted
 
     async def invoice(self, amount: int, wait_s: float = 30.0) -> Invoice:
         """Mint `amount` sats: (bolt11 request, sats minted — 0 if not paid within `wait_s`, in which case

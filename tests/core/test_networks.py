@@ -10,7 +10,7 @@ import pytest
 from nutx_cli.chain.address import AddressError, address_to_script, p2wpkh_address
 from nutx_cli.core.networks import RULES, Network, NetworkError, rules
 from nutx_cli.core.targets import target_of_level
-from nutx_cli.sv1.difficulty import difficulty_for_target
+from nutx_cli.sv1.difficulty import difficulty_of_level
 
 PUBKEY = bytes.fromhex("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")
 
@@ -57,14 +57,12 @@ def test_payout_addresses_per_network() -> None:
 
 
 def test_sv1_difficulty_of_the_easiest_share() -> None:
-    """Off regtest level 224 is SV1 difficulty 0xFFFF·2^208 / (2^224 − 1), just under 1; the float sent is the
-    next one up, so the target a miner derives never exceeds T_224."""
-    exact = rules("mainnet").easiest_sv1_difficulty
-    assert exact == Fraction(0xFFFF * 2**208, 2**224 - 1)
-    sent = difficulty_for_target(target_of_level(224))
-    assert Fraction(sent) >= exact and sent < 1
-    assert int(Fraction(0xFFFF * 2**208) / Fraction(sent)) <= target_of_level(224)
-    assert float(rules("regtest").easiest_sv1_difficulty) == pytest.approx(2.3283e-10, rel=1e-4)
+    """SV1 difficulties are powers of two: level 224 (the easiest off regtest) is difficulty 1, whose target
+    0xFFFF·2^208 lies inside T_224, and the pool's SV1 port sends exactly that."""
+    for network, difficulty in (("mainnet", Fraction(1)), ("regtest", Fraction(1, 2**32))):
+        net = rules(network)
+        assert net.easiest_sv1_difficulty == difficulty == Fraction(difficulty_of_level(net.k_max))
+        assert Fraction(0xFFFF * 2**208) / difficulty <= target_of_level(net.k_max)
 
 
 def info(chain: str, ibd: bool = False) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 from nutx_cli.chain.hashes import dsha256
 from nutx_cli.core import bdhke, keysets
 from nutx_cli.core.targets import target_of_level
-from nutx_cli.miner.channel import ChannelError, EcashChannel
+from nutx_cli.miner.channel import ChannelError, EcashChannel, RedeemRefused
 from nutx_cli.miner.hashers import FoundShare, Hashers, HashJob
 from nutx_cli.sv2.connection import Connection, serve
 from nutx_cli.sv2.ecash import (
@@ -21,7 +22,10 @@ from nutx_cli.sv2.ecash import (
     EcashKeyset,
     OpenExtendedEcashMiningChannel,
     OpenExtendedEcashMiningChannelSuccess,
+    RedeemSharesEcash,
+    RedeemSharesEcashError,
     SetEcashKeyset,
+    SetEcashMint,
     SubmitSharesEcashExtended,
     SubmitSharesEcashExtendedError,
     SubmitSharesEcashExtendedSuccess,
@@ -29,11 +33,16 @@ from nutx_cli.sv2.ecash import (
 from nutx_cli.sv2.extensions import RequestExtensions, RequestExtensionsSuccess
 from nutx_cli.sv2.messages import (
     NewExtendedMiningJob,
+    OpenExtendedMiningChannel,
+    OpenExtendedMiningChannelSuccess,
     OpenMiningChannelError,
     SetNewPrevHash,
     SetTarget,
     SetupConnection,
     SetupConnectionSuccess,
+    SubmitSharesError,
+    SubmitSharesExtended,
+    SubmitSharesSuccess,
 )
 from nutx_cli.sv2.noise import new_secret
 from tests.helpers.waits import until, until_async
@@ -153,7 +162,7 @@ async def test_channel_submits_and_follows_epochs() -> None:
                 )
                 assert isinstance(reply, SubmitSharesEcashExtendedSuccess)
                 sig = reply.signature
-                key = work.keyset.key_for(sig.amount)
+                key = work.ecash_keyset.key_for(sig.amount)
                 assert bdhke.verify_blind_dleq(
                     key, bdhke.blind(secret, r), sig.blinded_signature, sig.dleq_e, sig.dleq_s
                 )
@@ -186,6 +195,65 @@ async def test_refused_channel_is_a_channel_error() -> None:
     async with server:
         with pytest.raises(ChannelError, match="max-target-out-of-range"):
             await EcashChannel.open("127.0.0.1", server.port, server.authority_pubkey or b"", user="bob")
+
+
+async def _claim_pool(conn: Connection) -> None:
+    """A pool with the extension that says where its mint is, opens a plain extended channel, answers two
+    shares with one batched core Success and a third with an error, and refuses a redeem."""
+    assert isinstance(await conn.recv(), SetupConnection)
+    await conn.send(SetupConnectionSuccess(used_version=2, flags=0))
+    assert isinstance(await conn.recv(), RequestExtensions)
+    await conn.send(RequestExtensionsSuccess(request_id=1, supported_extensions=[0x4CA5]))
+    await conn.send(SetEcashMint(mint_url="http://10.0.0.7:3338"))
+    opened = await conn.recv()
+    assert isinstance(opened, OpenExtendedMiningChannel) and opened.user_identity == "02ab.rig"
+    await conn.send(
+        OpenExtendedMiningChannelSuccess(opened.request_id, 4, target_of_level(250), 8, b"\xcc", 1)
+    )
+    await conn.send(_job(5, future=True))
+    await conn.send(
+        SetNewPrevHash(channel_id=4, job_id=5, prev_hash=bytes(32), min_ntime=1_700_000_000, nbits=1)
+    )
+    shares: list[SubmitSharesExtended] = []
+    async for msg in conn:
+        if isinstance(msg, SubmitSharesExtended):
+            shares.append(msg)
+            if len(shares) == 2:  # SV2 may batch successes: one for both
+                await conn.send(SubmitSharesSuccess(4, shares[1].sequence_number, 2, 128))
+            elif len(shares) == 3:
+                await conn.send(SubmitSharesError(4, msg.sequence_number, "stale-share"))
+        elif isinstance(msg, RedeemSharesEcash):
+            await conn.send(RedeemSharesEcashError(msg.request_id, "epoch-not-redeemable", []))
+
+
+async def test_a_claim_channel_takes_batched_core_successes_and_knows_the_mint() -> None:
+    server = await serve(
+        "127.0.0.1", 0, on_connection=_claim_pool, static_secret=new_secret(), authority_secret=new_secret()
+    )
+    async with server:
+        channel = await EcashChannel.open(
+            "127.0.0.1", server.port, server.authority_pubkey or b"", user="02ab.rig", claim=True
+        )
+        try:
+            assert channel.keyset is None and channel.mint_url == "http://10.0.0.7:3338"
+            work = await channel.wait_for_work(timeout=5)
+            assert work.keyset is None and work.target == target_of_level(250)
+            with pytest.raises(ChannelError, match="no epoch keyset"):
+                _ = work.amount
+            first, second = await asyncio.gather(
+                *(
+                    channel.submit_claim(work, nonce=n, ntime=0, version=0, extranonce=bytes(8))
+                    for n in (1, 2)
+                )
+            )
+            assert first == second == SubmitSharesSuccess(4, 2, 2, 128)
+            third = await channel.submit_claim(work, nonce=3, ntime=0, version=0, extranonce=bytes(8))
+            assert third == SubmitSharesError(4, 3, "stale-share")
+            with pytest.raises(RedeemRefused) as refused:
+                await channel.redeem([], [])
+            assert refused.value.code == "epoch-not-redeemable"
+        finally:
+            await channel.close()
 
 
 def test_hashers_find_valid_shares_and_switch_jobs() -> None:

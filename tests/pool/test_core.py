@@ -18,7 +18,7 @@ from nutx_cli.errors import NutxError
 from nutx_cli.pool.epochs import Tip, decide_outcome, maturity_update, tip_changed
 from nutx_cli.pool.jobs import ChannelJobs
 from nutx_cli.pool.settings import FrontEnd
-from nutx_cli.pool.shares import ShareRejected, check_share
+from nutx_cli.pool.shares import ShareRejected, Submission, check_share
 from nutx_cli.pool.stats import levels
 from nutx_cli.pool.template import EXTRANONCE_SIZE, Template, TemplateError, template_from_gbt
 from nutx_cli.sv2.ecash import BlindedMessage, SubmitSharesEcashExtended
@@ -84,7 +84,7 @@ def find_share(
         )
         try:
             checked = check_share(
-                share,
+                Submission.of_ecash(share),
                 jobs,
                 extranonce_size=EXTRANONCE_SIZE,
                 k_max=K_MAX,
@@ -104,7 +104,7 @@ def find_share(
 
 def check(share: SubmitSharesEcashExtended, jobs: ChannelJobs, seen: set[bytes] | None = None) -> object:
     return check_share(
-        share,
+        Submission.of_ecash(share),
         jobs,
         extranonce_size=EXTRANONCE_SIZE,
         k_max=K_MAX,
@@ -168,6 +168,30 @@ def test_share_errors_by_name() -> None:
     # a new prev hash makes the old job stale
     jobs.activate(jobs.new_job(7, make_template(template_id=2), 252, 4, OTHER_KEYSET, future=True))
     assert rejected(good, jobs) == "stale-share"
+
+
+def test_a_claimed_share_is_worth_its_level_and_carries_no_ecash_fields() -> None:
+    """A share of a claim channel (SV1, standard or plain extended SV2) has the same checks but no keyset or
+    amount to get wrong: its amount comes from its job's level."""
+    template = make_template()
+    jobs = make_channel(template, level=252)
+    good = find_share(jobs, 1, target_of_level(252), amount=16)
+    fields = {f: getattr(good, f) for f in good.__dataclass_fields__ if f != "blinded_message"}
+    claimed = Submission(**fields, claimant="02" + "ab" * 32)
+    checked = check_share(
+        claimed, jobs, extranonce_size=EXTRANONCE_SIZE, k_max=K_MAX, known_keysets=set(), seen=set(), now=NOW
+    )
+    assert (checked.amount, checked.level, checked.hash) == (16, 252, check(good, jobs).hash)  # type: ignore[attr-defined]
+    with pytest.raises(ShareRejected, match="duplicate-share"):
+        check_share(
+            claimed,
+            jobs,
+            extranonce_size=EXTRANONCE_SIZE,
+            k_max=K_MAX,
+            known_keysets=set(),
+            seen={checked.hash},
+            now=NOW,
+        )
 
 
 def test_job_level_is_recorded_when_sent() -> None:

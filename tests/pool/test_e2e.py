@@ -46,6 +46,7 @@ from nutx_cli.sv2.ecash import (
     RedeemSharesEcashError,
     RedeemSharesEcashSuccess,
     SetEcashKeyset,
+    SetEcashMint,
     SubmitSharesEcashExtended,
     SubmitSharesEcashExtendedError,
     SubmitSharesEcashExtendedSuccess,
@@ -232,6 +233,8 @@ class EcashClient:
         assert isinstance(await conn.recv(), SetupConnectionSuccess)
         await conn.send(RequestExtensions(request_id=1, requested_extensions=[ECASH_EXTENSION]))
         assert isinstance(await conn.recv(), RequestExtensionsSuccess)
+        told = await conn.recv()  # then where the mint is
+        assert isinstance(told, SetEcashMint) and told.mint_url.startswith("http://127.0.0.1:"), told
         await conn.send(
             OpenExtendedEcashMiningChannel(
                 request_id=2,
@@ -482,7 +485,7 @@ async def test_shares_errors_and_lost_epoch(stack: Stack) -> None:
         )
         assert code(await client.submit(bad)) == "invalid-blinded-message"
 
-        # a plain extended channel is refused: this pool pays in ecash only
+        # a plain extended channel's shares are claimed by a key: a user name that is none is refused
         await client.conn.send(
             OpenExtendedMiningChannel(
                 request_id=9,
@@ -495,7 +498,7 @@ async def test_shares_errors_and_lost_epoch(stack: Stack) -> None:
         await client.wait_for(lambda: any(isinstance(m, OpenMiningChannelError) for m in client.log))
         assert (
             next(m for m in client.log if isinstance(m, OpenMiningChannelError)).error_code
-            == "ecash-required"
+            == "invalid-user-identity"
         )
 
         stats = stack.stats()
@@ -732,7 +735,7 @@ async def test_setup_negotiation_errors_and_garbage(stack: Stack) -> None:
     assert isinstance(answer, SetupConnectionSuccess)
     await conn.send(RequestExtensions(request_id=1, requested_extensions=[0x0002]))
     refused = await conn.recv()
-    assert isinstance(refused, RequestExtensionsError) and refused.required_extensions == [ECASH_EXTENSION]
+    assert isinstance(refused, RequestExtensionsError) and refused.required_extensions == []
     open_msg = OpenExtendedEcashMiningChannel(
         request_id=3,
         user_identity="x",
@@ -746,6 +749,7 @@ async def test_setup_negotiation_errors_and_garbage(stack: Stack) -> None:
     assert isinstance(error, OpenMiningChannelError) and error.error_code == "ecash-required"
     await conn.send(RequestExtensions(request_id=2, requested_extensions=[ECASH_EXTENSION]))
     assert isinstance(await conn.recv(), RequestExtensionsSuccess)
+    assert isinstance(await conn.recv(), SetEcashMint)
     await conn.send(replace_open(open_msg, min_extranonce_size=9))
     error = await conn.recv()
     assert isinstance(error, OpenMiningChannelError) and error.error_code == "min-extranonce-size-too-large"

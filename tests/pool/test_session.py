@@ -1,7 +1,8 @@
 """The pool's SV2 conversation with one miner (`PoolSession`), in-process with plain values.
 
-Every branch: the setup checks, the extension negotiation, channel opens of each kind, updates,
-closes, shares and redeems, and the orders a miner may get wrong.
+Every branch: the setup checks, the extension negotiation (and where the mint is), channel opens of each
+kind (ecash, plain extended and standard with a pubkey identity), updates, closes, shares of each kind and
+redeems, and the orders a miner may get wrong.
 """
 
 from __future__ import annotations
@@ -12,22 +13,25 @@ from nutx_cli.core.targets import U256_MAX, target_of_level
 from nutx_cli.core.vardiff import VardiffConfig
 from nutx_cli.pool.session import (
     Action,
-    CheckEcashShare,
+    ChannelKind,
+    CheckShare,
     Close,
     DropChannel,
     Ignored,
-    OpenEcashChannel,
+    OpenChannel,
     Phase,
     PoolSession,
     Redeem,
     Retarget,
     Send,
 )
+from nutx_cli.pool.shares import Submission
 from nutx_cli.sv2.ecash import (
     ECASH_EXTENSION,
     BlindedMessage,
     OpenExtendedEcashMiningChannel,
     RedeemSharesEcash,
+    SetEcashMint,
     SubmitSharesEcashExtended,
     SubmitSharesEcashExtendedError,
 )
@@ -54,6 +58,7 @@ from nutx_cli.sv2.messages import (
 
 VARDIFF = VardiffConfig(k_max=256, shares_per_minute=6.0, start_level=250)
 NOW = 1_700_000_000.0
+PUBKEY = "02" + "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"  # the generator G
 
 
 def setup_msg(
@@ -115,10 +120,19 @@ def session_set_up(ecash: bool = True) -> PoolSession:
     return session
 
 
-def opened(session: PoolSession, request_id: int = 1, **over: object) -> OpenEcashChannel:
+def opened(session: PoolSession, request_id: int = 1, **over: object) -> OpenChannel:
     actions = session.receive(open_msg(request_id, **over), NOW)
-    assert len(actions) == 1 and isinstance(actions[0], OpenEcashChannel), actions
+    assert len(actions) == 1 and isinstance(actions[0], OpenChannel), actions
+    assert actions[0].kind is ChannelKind.ECASH and actions[0].identity is None
     return actions[0]
+
+
+def core_open(
+    kind: type, request_id: int = 9, user: str = f"{PUBKEY}.rig1"
+) -> OpenStandardMiningChannel | OpenExtendedMiningChannel:
+    if kind is OpenExtendedMiningChannel:
+        return OpenExtendedMiningChannel(request_id, user, 0.0, U256_MAX, 4)
+    return OpenStandardMiningChannel(request_id, user, 0.0, U256_MAX)
 
 
 # --- SetupConnection -----------------------------------------------------------------------------------
@@ -181,18 +195,28 @@ def test_messages_the_pool_does_not_take_are_ignored() -> None:
 # --- RequestExtensions ---------------------------------------------------------------------------------
 
 
-def test_extensions_without_ecash_are_refused_with_ecash_required() -> None:
+def test_extensions_the_pool_lacks_are_refused_and_ecash_channels_then_need_it() -> None:
     session = session_set_up(ecash=False)
     answer = sent(
         session.receive(RequestExtensions(request_id=7, requested_extensions=[0x0002, 0x0003]), NOW)
     )
     assert answer == RequestExtensionsError(
-        request_id=7, unsupported_extensions=[0x0002, 0x0003], required_extensions=[ECASH_EXTENSION]
+        request_id=7, unsupported_extensions=[0x0002, 0x0003], required_extensions=[]
     )
     assert not session.ecash
     assert sent(session.receive(open_msg(), NOW)) == OpenMiningChannelError(
         request_id=1, error_code="ecash-required"
     )
+
+
+def test_the_ecash_extension_is_followed_by_where_the_mint_is() -> None:
+    session = PoolSession(VARDIFF, extranonce_size=8, mint_url="http://192.168.1.5:3338")
+    session.receive(setup_msg(), NOW)
+    actions = session.receive(RequestExtensions(request_id=1, requested_extensions=[ECASH_EXTENSION]), NOW)
+    assert actions == [
+        Send(RequestExtensionsSuccess(request_id=1, supported_extensions=[ECASH_EXTENSION])),
+        Send(SetEcashMint(mint_url="http://192.168.1.5:3338")),
+    ]
 
 
 def test_ecash_among_other_extensions_is_accepted_alone() -> None:
@@ -214,7 +238,7 @@ def test_ecash_channel_opens_get_ids_from_two_with_their_level_controller() -> N
     assert first.vardiff.level == 250  # no hashrate announced: the start level
     second = opened(session, 6, nominal_hash_rate=1e6, unit="")  # no unit means ehash
     assert second.channel_id == 3 and second.vardiff.level == 233  # 256 + log2(0.1/s / 1 MH/s) ≈ 232.75
-    assert session.channels == {2: first.vardiff, 3: second.vardiff}
+    assert {n: c.vardiff for n, c in session.channels.items()} == {2: first.vardiff, 3: second.vardiff}
 
 
 @pytest.mark.parametrize(
@@ -235,14 +259,41 @@ def test_refused_ecash_opens_keep_the_connection(over: dict[str, object], code: 
     assert opened(session, 5).channel_id == 2  # the same connection opens a channel next
 
 
+@pytest.mark.parametrize("ecash", [True, False])
 @pytest.mark.parametrize("kind", [OpenStandardMiningChannel, OpenExtendedMiningChannel])
-def test_standard_and_plain_extended_opens_need_ecash(kind: type) -> None:
+def test_standard_and_plain_extended_channels_open_for_a_pubkey_identity(kind: type, ecash: bool) -> None:
+    session = session_set_up(ecash=ecash)
+    (action,) = session.receive(core_open(kind), NOW)
+    expected = ChannelKind.STANDARD if kind is OpenStandardMiningChannel else ChannelKind.EXTENDED
+    assert isinstance(action, OpenChannel) and action.kind is expected
+    assert action.identity is not None and (action.identity.pubkey, action.identity.worker) == (
+        PUBKEY,
+        "rig1",
+    )
+    assert action.channel_id == 2 and action.user == f"{PUBKEY}.rig1"
+
+
+@pytest.mark.parametrize("user", ["bob", "02" + "00" * 32, PUBKEY[:-2], "04" + "ab" * 32 + ".x", ""])
+@pytest.mark.parametrize("kind", [OpenStandardMiningChannel, OpenExtendedMiningChannel])
+def test_core_opens_need_a_pubkey_as_user_identity(kind: type, user: str) -> None:
     session = session_set_up()
-    args = [9, "bob", 0.0, U256_MAX] + ([4] if kind is OpenExtendedMiningChannel else [])
-    assert sent(session.receive(kind(*args), NOW)) == OpenMiningChannelError(
-        request_id=9, error_code="ecash-required"
+    assert sent(session.receive(core_open(kind, 9, user), NOW)) == OpenMiningChannelError(
+        request_id=9, error_code="invalid-user-identity"
     )
     assert session.channels == {}
+
+
+def test_requires_standard_jobs_gets_standard_channels_only() -> None:
+    session = PoolSession(VARDIFF, extranonce_size=8)
+    session.receive(setup_msg(flags=REQUIRES_STANDARD_JOBS), NOW)
+    session.receive(RequestExtensions(request_id=1, requested_extensions=[ECASH_EXTENSION]), NOW)
+    code = "extended-channels-not-supported-for-standard-jobs"
+    assert sent(session.receive(core_open(OpenExtendedMiningChannel, 3), NOW)) == OpenMiningChannelError(
+        request_id=3, error_code=code
+    )
+    assert sent(session.receive(open_msg(4), NOW)) == OpenMiningChannelError(request_id=4, error_code=code)
+    (action,) = session.receive(core_open(OpenStandardMiningChannel, 5), NOW)
+    assert isinstance(action, OpenChannel) and action.kind is ChannelKind.STANDARD
 
 
 # --- shares --------------------------------------------------------------------------------------------
@@ -252,7 +303,7 @@ def test_a_share_of_an_open_channel_is_checked() -> None:
     session = session_set_up()
     channel = opened(session)
     submitted = share(channel.channel_id, 11)
-    assert session.receive(submitted, NOW) == [CheckEcashShare(channel.channel_id, submitted)]
+    assert session.receive(submitted, NOW) == [CheckShare(channel.channel_id, Submission.of_ecash(submitted))]
 
 
 @pytest.mark.parametrize("channel_id", [0, 1, 3, 2**32 - 1])  # 1 is the group; only 2 is open
@@ -271,7 +322,7 @@ def test_a_share_before_any_channel_is_invalid_channel_id() -> None:
     )
 
 
-def test_core_shares_need_ecash() -> None:
+def test_core_shares_on_an_ecash_channel_need_ecash() -> None:
     session = session_set_up()
     channel = opened(session)
     standard = SubmitSharesStandard(channel.channel_id, 4, 1, 0, 0, 0x20000000)
@@ -280,6 +331,30 @@ def test_core_shares_need_ecash() -> None:
         assert sent(session.receive(message, NOW)) == SubmitSharesError(
             channel_id=channel.channel_id, sequence_number=seq, error_code="ecash-required"
         )
+
+
+def test_core_shares_are_claimed_by_their_channels_pubkey_on_a_channel_of_their_kind() -> None:
+    session = session_set_up()
+    session.receive(core_open(OpenStandardMiningChannel, 1), NOW)  # channel 2
+    session.receive(core_open(OpenExtendedMiningChannel, 2), NOW)  # channel 3
+    standard = SubmitSharesStandard(2, 4, 1, 7, 8, 0x20000000)
+    extended = SubmitSharesExtended(3, 5, 1, 7, 8, 0x20000000, bytes(8))
+    assert session.receive(standard, NOW) == [
+        CheckShare(2, Submission(2, 4, 1, 7, 8, 0x20000000, b"", None, PUBKEY))
+    ]
+    assert session.receive(extended, NOW) == [
+        CheckShare(3, Submission(3, 5, 1, 7, 8, 0x20000000, bytes(8), None, PUBKEY))
+    ]
+    wrong_kind = [
+        (SubmitSharesStandard(3, 6, 1, 0, 0, 0x20000000), SubmitSharesError(3, 6, "invalid-channel-id")),
+        (
+            SubmitSharesExtended(2, 7, 1, 0, 0, 0x20000000, bytes(8)),
+            SubmitSharesError(2, 7, "invalid-channel-id"),
+        ),
+        (share(2, 8), SubmitSharesEcashExtendedError(2, 8, "invalid-channel-id")),
+    ]
+    for message, answer in wrong_kind:
+        assert sent(session.receive(message, NOW)) == answer
 
 
 # --- UpdateChannel and CloseChannel --------------------------------------------------------------------
@@ -307,7 +382,7 @@ def test_update_errors_keep_the_channel() -> None:
     )
     assert channel.vardiff.level == 250
     submitted = share(2)
-    assert session.receive(submitted, NOW) == [CheckEcashShare(2, submitted)]
+    assert session.receive(submitted, NOW) == [CheckShare(2, Submission.of_ecash(submitted))]
 
 
 def test_close_drops_the_channel_and_its_id_no_longer_takes_shares() -> None:

@@ -4,10 +4,6 @@ written here from spec/stratum.md §7 (hashlib, no nutx code): shares accepted, 
 
 from __future__ import annotations
 
-import hashlib
-import json
-import socket
-import struct
 import subprocess
 import sys
 import time
@@ -23,71 +19,12 @@ from nutx_cli.wallet.balance import balance_of
 from nutx_cli.wallet.wallet import Wallet
 from tests.helpers.procs import NutxProcess, free_port, port_open
 from tests.helpers.stack import node_and_pool
+from tests.helpers.sv1_miner import DIFF1, Sv1Miner, mine_one
 
 pytestmark = pytest.mark.e2e
 
 LEVEL = 250  # each share is worth 2^(256-250) = 64 ehash and takes ~64 hashes
-DIFF1 = 0xFFFF << 208
 SHARES = 6
-
-
-def sha256d(data: bytes) -> bytes:
-    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
-
-
-class Sv1Miner:
-    """A tiny SV1 miner over a blocking socket, as cpuminer does it."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.file = self.sock.makefile("rb")
-        self.pending: list[dict[str, Any]] = []
-        self.next_id = 0
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
-
-    def send(self, obj: dict[str, Any]) -> None:
-        self.sock.sendall(json.dumps(obj).encode() + b"\n")
-
-    def read(self) -> dict[str, Any]:
-        line = self.file.readline()
-        assert line, "the proxy closed the connection"
-        return dict(json.loads(line))
-
-    def call(self, method: str, params: list[Any]) -> dict[str, Any]:
-        request_id = self.next_id
-        self.next_id += 1
-        self.send({"id": request_id, "method": method, "params": params})
-        return self.response(request_id)
-
-    def response(self, request_id: Any) -> dict[str, Any]:
-        """The answer to `request_id`; notifications that arrive first are kept for later."""
-        while True:
-            msg = self.read()
-            if msg.get("method"):
-                self.pending.append(msg)
-            elif msg.get("id") == request_id:
-                return msg
-
-    def next_clean_job(self, old_prevhash: str, difficulty: float) -> tuple[list[Any], float]:
-        """The next clean notify on a new prev hash, and the difficulty in force for it (messages in order)."""
-        while True:
-            msg = self.pending.pop(0) if self.pending else self.read()
-            if msg.get("method") == "mining.set_difficulty":
-                difficulty = msg["params"][0]
-            elif (
-                msg.get("method") == "mining.notify" and msg["params"][8] and msg["params"][1] != old_prevhash
-            ):
-                return msg["params"], difficulty
-
-    def notification(self, method: str) -> dict[str, Any]:
-        while True:
-            for i, msg in enumerate(self.pending):
-                if msg["method"] == method:
-                    return self.pending.pop(i)
-            self.pending.append(self.read())
 
 
 def wait_for_stats(admin: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
@@ -97,35 +34,6 @@ def wait_for_stats(admin: str, done: Callable[[dict[str, Any]], bool]) -> dict[s
         if done(stats) or time.monotonic() > deadline:
             return stats
         time.sleep(0.1)
-
-
-def mine_one(
-    notify: list[Any],
-    extranonce1: str,
-    en2_size: int,
-    target: int,
-    counter: int,
-    version_bits: int | None = None,
-) -> list[str]:
-    """Grind nonces for one share; returns the submit params after the worker name (§7.4).
-
-    With `version_bits` (BIP310, mask 1fffe000) the header's version carries them and the submit sends them.
-    """
-    job_id, prevhash, coinb1, coinb2, branch, version_hex, nbits, ntime, _ = notify
-    version = int(version_hex, 16)
-    if version_bits is not None:
-        version = (version & ~0x1FFFE000) | version_bits
-    extranonce2 = counter.to_bytes(en2_size, "big")
-    root = sha256d(bytes.fromhex(coinb1 + extranonce1) + extranonce2 + bytes.fromhex(coinb2))
-    for node in branch:
-        root = sha256d(root + bytes.fromhex(node))
-    prev = b"".join(bytes.fromhex(prevhash)[i : i + 4][::-1] for i in range(0, 32, 4))
-    head = struct.pack("<I", version) + prev + root + struct.pack("<II", int(ntime, 16), int(nbits, 16))
-    rolled = [] if version_bits is None else [f"{version_bits:08x}"]
-    for nonce in range(1 << 32):
-        if int.from_bytes(sha256d(head + struct.pack("<I", nonce)), "little") <= target:
-            return [job_id, extranonce2.hex(), ntime, f"{nonce:08x}", *rolled]
-    raise AssertionError("nonce space exhausted")
 
 
 @pytest.fixture

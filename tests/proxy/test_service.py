@@ -18,7 +18,7 @@ from typing import Any, cast
 from nutx_cli.core import bdhke, keysets
 from nutx_cli.core.targets import target_of_level
 from nutx_cli.proxy.service import Proxy, ShareWallet, Upstream
-from nutx_cli.sv1.difficulty import difficulty_for_target
+from nutx_cli.sv1.difficulty import difficulty_of_level
 from nutx_cli.sv2.certificate import authority_key_to_text
 from nutx_cli.sv2.connection import Connection, serve
 from nutx_cli.sv2.ecash import (
@@ -225,7 +225,7 @@ async def test_subscribe_gets_the_channel_extranonce_then_difficulty_before_noti
         assert difficulty == {
             "id": None,
             "method": "mining.set_difficulty",
-            "params": [difficulty_for_target(target_of_level(LEVEL))],
+            "params": [difficulty_of_level(LEVEL)],
         }
         assert (
             notify["method"] == "mining.notify" and notify["params"][0] == "5" and notify["params"][8] is True
@@ -321,7 +321,7 @@ async def test_shares_with_rolled_versions_become_ehash_in_a_real_wallet(tmp_pat
                 worker
             )  # DESIGN §5
             assert worker["user"] == "alice.rig1" and worker["accepted"] == 3 and worker["level"] == LEVEL
-            assert worker["sv1_difficulty"] == difficulty_for_target(target_of_level(LEVEL))
+            assert worker["sv1_difficulty"] == difficulty_of_level(LEVEL)
             assert stats["upstream"]["channels"] == 1 and stats["upstream"]["epoch"] == 0
         balance = balance_of(wallet.store)
         assert balance.ehash_by_epoch == {0: 3 * 2 ** (256 - LEVEL)} and balance.pending_shares == 0

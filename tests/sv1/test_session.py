@@ -3,17 +3,17 @@ local share checks and every bad submit answered with its JSON-RPC error (spec Â
 
 from __future__ import annotations
 
-import math
+import json
 from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from nutx_cli.core import keysets
-from nutx_cli.core.targets import SV1_DIFF1_TARGET, TargetError, target_of_level
-from nutx_cli.sv1.difficulty import difficulty_for_target, target_of_suggestion
+from nutx_cli.core.targets import SV1_DIFF1_TARGET, TargetError, level_of_target, target_of_level
+from nutx_cli.sv1.difficulty import difficulty_of_level, max_target_for_suggestion, target_of_suggestion
 from nutx_cli.sv1.job import Sv1Job, word_swap
 from nutx_cli.sv1.protocol import Notification, Request, Response
 from nutx_cli.sv1.session import (
@@ -111,19 +111,14 @@ def submit(session: MinerSession, params: list[Any], request_id: int = 7) -> lis
 # --- difficulty ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("k", [193, 200, 223, 224, 225, 236, 255, 256])
-def test_difficulty_for_a_ladder_target_is_the_smallest_float_not_easier_than_it(k: int) -> None:
-    target = target_of_level(k)
-    d = difficulty_for_target(target)
-    assert SV1_DIFF1_TARGET / Fraction(d) <= target
-    assert SV1_DIFF1_TARGET / Fraction(math.nextafter(d, 0)) > target
-
-
-@given(st.integers(min_value=1, max_value=2**256 - 1))
-def test_difficulty_for_any_target_never_makes_it_easier(target: int) -> None:
-    d = difficulty_for_target(target)
-    assert SV1_DIFF1_TARGET / Fraction(d) <= target
-    assert SV1_DIFF1_TARGET / Fraction(math.nextafter(d, 0)) > target
+@pytest.mark.parametrize("k", [161, 193, 200, 223, 224, 225, 236, 255, 256])
+def test_the_difficulty_of_a_level_is_a_power_of_two_whose_target_lies_inside_the_level(k: int) -> None:
+    d = difficulty_of_level(k)
+    assert Fraction(d) == Fraction(2) ** (224 - k)
+    assert isinstance(d, int) == (k <= 224)  # whole difficulties go out as JSON integers
+    target = SV1_DIFF1_TARGET / Fraction(d)
+    assert target == 0xFFFF * Fraction(2) ** (k - 16)
+    assert target_of_level(k - 1) < target <= target_of_level(k)  # every share the miner sends is level k
 
 
 @given(st.binary(min_size=32, max_size=32))
@@ -132,9 +127,26 @@ def test_word_swap_is_its_own_inverse(data: bytes) -> None:
     assert word_swap(data)[:4] == data[3::-1]
 
 
-def test_level_224_is_just_below_sv1_difficulty_one() -> None:
-    assert difficulty_for_target(target_of_level(224)) == pytest.approx(0.9999847412109375)
-    assert difficulty_for_target(target_of_level(256)) < 1e-9  # fractional difficulty for CPU miners
+@pytest.mark.parametrize("m", [-32, -26, -1, 0, 1, 9, 30])
+def test_a_suggested_power_of_two_gets_exactly_that_difficulty(m: int) -> None:
+    suggested = json.loads(json.dumps(2.0**m))  # as a miner sends it: the float's shortest decimal
+    level = level_of_target(max_target_for_suggestion(target_of_suggestion(suggested)))
+    assert level == 224 - m and difficulty_of_level(level) == 2.0**m
+
+
+@given(st.integers(1, 10**9), st.integers(-15, 5))
+def test_a_suggestion_never_gets_an_easier_difficulty_than_it_asked_for(digits: int, exponent: int) -> None:
+    suggested = f"{digits}e{exponent}"
+    d = Fraction(digits) * Fraction(10) ** exponent
+    assume(Fraction(1, 2**32) <= d <= 2**60)
+    level = level_of_target(max_target_for_suggestion(target_of_suggestion(suggested)))
+    assert Fraction(difficulty_of_level(level)) >= d * (1 - Fraction(1, 2**50))
+    assert level == 256 or Fraction(difficulty_of_level(level + 1)) < d  # and the easiest such level
+
+
+def test_level_224_is_sv1_difficulty_one() -> None:
+    assert difficulty_of_level(224) == 1 and json.dumps(difficulty_of_level(200)) == str(2**24)
+    assert difficulty_of_level(256) == 2.0**-32  # a fractional difficulty for CPU miners, exact in binary
 
 
 def test_suggested_difficulties_are_read_exactly() -> None:
@@ -297,7 +309,7 @@ def test_configure_other_extensions() -> None:
         "subscribe-extranonce": True,
         "info": False,
     }
-    assert DifficultySuggested(SV1_DIFF1_TARGET * 2) in events
+    assert DifficultySuggested(target_of_level(225)) in events  # the level announced as exactly 0.5
     assert s.extranonce_subscribed
     (bad,) = replies(s.receive(Request(2, "mining.configure", ["version-rolling"])))
     assert error_code(bad) == -32602
@@ -306,7 +318,8 @@ def test_configure_other_extensions() -> None:
 def test_suggest_difficulty_and_extranonce_subscribe() -> None:
     s = MinerSession(subscription_id="x")
     events = s.receive(Request(1, "mining.suggest_difficulty", [0.001]))
-    assert replies(events)[0].result is True and events[-1] == DifficultySuggested(SV1_DIFF1_TARGET * 1000)
+    # 0.001: the easiest level announced at â‰¥ 0.001 is 233 (2^-9; level 234 would be 2^-10 < 0.001)
+    assert replies(events)[0].result is True and events[-1] == DifficultySuggested(target_of_level(233))
     assert error_code(replies(s.receive(Request(2, "mining.suggest_difficulty", [-3])))[0]) == -32602
     assert error_code(replies(s.receive(Request(3, "mining.suggest_difficulty", [])))[0]) == -32602
     assert replies(s.receive(Request(4, "mining.extranonce.subscribe", [])))[0].result is True
@@ -336,9 +349,7 @@ def test_set_difficulty_precedes_notify_and_is_sent_only_when_it_changes() -> No
     assert [n.method for n in notifications(again)] == ["mining.notify"]
     harder = s.push_job(make_job(job_id=3, target=2**250 - 1))
     assert [n.method for n in notifications(harder)] == ["mining.set_difficulty", "mining.notify"]
-    assert notifications(harder)[0] == Notification(
-        "mining.set_difficulty", [difficulty_for_target(2**250 - 1)]
-    )
+    assert notifications(harder)[0] == Notification("mining.set_difficulty", [2.0**-26])
 
 
 # --- shares ----------------------------------------------------------------------------------------
@@ -434,3 +445,61 @@ def test_rolled_bits_on_a_job_that_forbids_rolling() -> None:
         submit(s, ["alice.rig1", job.job_id, "00000000", f"{job.ntime:08x}", "00000000", "00002000"])
     )
     assert reply.error == [20, "this job does not allow version rolling", None]
+
+
+# --- the pool's own SV1 port: user names checked, shares answered by the service, set_extranonce ---------
+
+
+def test_a_refused_user_name_gets_the_reason_and_others_still_authorize() -> None:
+    s = MinerSession(
+        subscription_id="ab", check_user=lambda u: None if u.startswith("02") else f"{u}: no key"
+    )
+    assert s.receive(Request(1, "mining.subscribe", [])) == [SubscribeRequested()]
+    s.subscribed(b"\xaa\xbb", 4)
+    (refused,) = replies(s.receive(Request(2, "mining.authorize", ["alice", "x"])))
+    assert refused.error == [24, "alice: no key", None] and s.users == set() and not s.ready
+    events = s.receive(Request(3, "mining.authorize", ["02ab.rig", "x"]))
+    assert replies(events) == [Response(3, True, None)] and events[-1] == Ready()
+
+
+def test_without_answer_shares_at_once_the_service_answers_each_share() -> None:
+    job = make_job()
+    s = MinerSession(subscription_id="ab", answer_shares_at_once=False)
+    s.receive(Request(1, "mining.subscribe", []))
+    s.subscribed(b"\xaa\xbb", 4)
+    s.receive(Request(2, "mining.authorize", ["alice.rig1", "x"]))
+    s.push_job(job)
+    events = submit(
+        s, ["alice.rig1", job.job_id, "00000000", f"{job.ntime:08x}", find_share(s, job, True)], 9
+    )
+    assert len(events) == 1 and isinstance(events[0], ShareAccepted) and events[0].request_id == 9
+    duplicate = submit(
+        s, ["alice.rig1", job.job_id, "00000000", f"{job.ntime:08x}", find_share(s, job, True)]
+    )
+    assert replies(duplicate)[0].error == [22, "duplicate share", None]  # refusals are still answered here
+
+
+@pytest.mark.parametrize("how", ["extranonce.subscribe", "configure"])
+def test_set_extranonce_goes_to_a_miner_that_subscribed_to_it_before_its_first_job(how: str) -> None:
+    s = MinerSession(subscription_id="ab")
+    subscribe = (
+        Request(1, "mining.extranonce.subscribe", [])
+        if how == "extranonce.subscribe"
+        else Request(1, "mining.configure", [["subscribe-extranonce"], {}])
+    )
+    assert len(s.receive(subscribe)) == 1  # no extranonce yet: nothing to announce
+    s.receive(Request(2, "mining.subscribe", []))
+    events = s.subscribed(b"\xaa\xbb", 4)
+    assert [type(e.message).__name__ if isinstance(e, Send) else type(e).__name__ for e in events] == [
+        "Response",
+        "Notification",
+    ]
+    assert events[1] == Send(Notification("mining.set_extranonce", ["aabb", 4]))
+    late = MinerSession(subscription_id="cd")  # subscribed first, asks for extranonce changes after
+    late.receive(Request(1, "mining.subscribe", []))
+    late.subscribed(b"\xcc", 8)
+    assert late.receive(Request(2, "mining.extranonce.subscribe", [])) == [
+        Send(Response(2, True, None)),
+        Send(Notification("mining.set_extranonce", ["cc", 8])),
+    ]
+    assert late.receive(Request(3, "mining.extranonce.subscribe", [])) == [Send(Response(3, True, None))]

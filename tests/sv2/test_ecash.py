@@ -23,6 +23,7 @@ from nutx_cli.sv2.ecash import (
     RedeemSharesEcashError,
     RedeemSharesEcashSuccess,
     SetEcashKeyset,
+    SetEcashMint,
     SubmitSharesEcashExtended,
     SubmitSharesEcashExtendedError,
     SubmitSharesEcashExtendedSuccess,
@@ -104,7 +105,11 @@ GOLDEN: list[tuple[str, Message]] = [
         RedeemSharesEcashError(2, "proof-spent", [0, 3]),
     ),
     (
-        "a5cc 08 730a00 07000000 " + KEYSET_HEX,  # SetEcashKeyset, 2675 bytes
+        "a54c 09 160000 15 687474703a2f2f3132372e302e302e313a33333338",  # SetEcashMint "http://127.0.0.1:3338"
+        SetEcashMint("http://127.0.0.1:3338"),
+    ),
+    (
+        "a5cc 08 730a00 07000000 " + KEYSET_HEX,  # SetEcashKeyset, 2675 bytes (last: the shape test edits it)
         SetEcashKeyset(7, KEYSET),
     ),
 ]
@@ -118,7 +123,7 @@ def test_golden_frame_decodes_and_reencodes(hex_frame: str, expected: Message) -
 
 
 def test_every_ecash_message_has_a_golden_frame() -> None:
-    assert sorted(type(m).msg_type for _, m in GOLDEN) == list(range(9))
+    assert sorted(type(m).msg_type for _, m in GOLDEN) == list(range(10))
 
 
 def test_keyset_shape_is_enforced() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from nutx_cli.admin_access import AdminAccess, AdminGuard
 from nutx_cli.chain.address import address_to_script, p2wpkh_address
+from nutx_cli.core.limits import HttpLimits, ListenerLimits
 from nutx_cli.core.vardiff import VardiffConfig
 from nutx_cli.errors import NutxError
 from nutx_cli.local import PoolInfo, write_pool_json
@@ -62,6 +63,8 @@ class PoolOptions:
     mint_fee: int
     shares_per_minute: float
     start_level: int
+    sv2_limits: ListenerLimits
+    http_limits: HttpLimits
 
 
 def _secret_file(path: Path, make: Callable[[bytes], str], read: Callable[[str], bytes]) -> bytes:
@@ -120,6 +123,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
             network_difficulty=options.network_difficulty if network == "regtest" else None,
             maturity=options.maturity,
             vardiff=vardiff,
+            channels_per_connection=options.sv2_limits.channels_per_connection,
         )
         pool = await Pool.start(mint, node, settings)
         try:
@@ -129,13 +133,14 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
                 on_connection=pool.handle_connection,
                 static_secret=static,
                 authority_secret=authority,
+                limits=options.sv2_limits,
             )
         except OSError as exc:
             raise NutxError(
                 f"cannot listen for SV2 on {options.host}:{options.sv2_port} ({exc.strerror}): "
                 "pick another --sv2-port"
             ) from None
-        http_server = await start_http(create_app(mint), options.host, options.http_port)
+        http_server = await start_http(create_app(mint, options.http_limits), options.host, options.http_port)
         admin_app = AdminGuard(create_admin_app(pool.stats_json, pool.events), options.admin)
         admin_server = await start_http(admin_app, options.admin.host, options.admin_port)
         authority_text = authority_key_to_text(pubkey_of_secret(authority))

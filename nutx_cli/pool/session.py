@@ -5,7 +5,8 @@ and what needs the pool's shared state — open an ecash channel, check and sign
 channel, drop one, redeem proofs. The session knows which channels this connection opened and runs the
 protocol's own checks: SetupConnection comes first (else the connection ends), the ecash extension
 0x4CA5 must be negotiated before an ecash channel opens, shares and updates name an open channel,
-a max_target no offered level meets is refused with the connection kept.
+a max_target no offered level meets is refused with the connection kept, and an open past the
+connection's channel cap is refused `too-many-channels` (whatever the channel kind).
 
 Channel kinds have their own open and submit handlers: today only ecash extended channels open; the
 standard and plain extended opens and shares are refused `ecash-required`.
@@ -123,10 +124,12 @@ class Phase(StrEnum):
 class PoolSession:
     """One miner connection. `channels` maps the ids of its open channels to their level controllers."""
 
-    def __init__(self, vardiff: VardiffConfig, extranonce_size: int) -> None:
+    def __init__(self, vardiff: VardiffConfig, extranonce_size: int, max_channels: int = 0) -> None:
         self.vardiff = vardiff
         self.extranonce_size = extranonce_size
         """The bytes of extranonce the miner rolls: a channel asking for more is refused."""
+        self.max_channels = max_channels
+        """Channels this connection may hold open at once (0: no cap)."""
         self.phase = Phase.SETUP
         self.ecash = False
         """The ecash extension was negotiated (RequestExtensions)."""
@@ -141,6 +144,10 @@ class PoolSession:
         handler = _HANDLERS.get(type(message))
         if handler is None:
             return [Ignored(message)]
+        if isinstance(message, _OPENS) and self.max_channels and len(self.channels) >= self.max_channels:
+            return [
+                Send(OpenMiningChannelError(request_id=message.request_id, error_code="too-many-channels"))
+            ]
         return handler(self, message, now)
 
     # --- setup and extensions -----------------------------------------------------------------------
@@ -254,6 +261,9 @@ class PoolSession:
     def _redeem(self, message: RedeemSharesEcash, now: float) -> list[Action]:
         return [Redeem(message)]
 
+
+_OPENS = (OpenStandardMiningChannel, OpenExtendedMiningChannel, OpenExtendedEcashMiningChannel)
+"""Every kind of channel open: the channel cap applies to all of them."""
 
 _HANDLERS: dict[type, Callable[[PoolSession, Any, float], list[Action]]] = {
     RequestExtensions: PoolSession._request_extensions,

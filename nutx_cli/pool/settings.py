@@ -16,3 +16,5 @@ class PoolSettings:
     """Regtest's simulated network difficulty (DESIGN.md §6); None elsewhere."""
     maturity: int
     vardiff: VardiffConfig
+    channels_per_connection: int = 0
+    """The cap on open channels per SV2 connection (0: none); `nutx pool start` sets its default."""

@@ -30,6 +30,13 @@ or is outside its validity window (±10 s), `HandshakeError` on a failed or slow
 (§6.2), raises `ConnectionClosed` at the end of the stream, and raises `FrameError` /
 `AuthenticationError` on a malformed or tampered frame, after logging one line and closing that
 connection (never any other). One task may `recv` while others `send`; do not `recv` from two tasks.
+
+The server applies its `ListenerLimits` (`nutx_cli.core.limits`): connections past the per-IP cap are
+reset at accept; the Noise handshake and the first message must arrive within the handshake timeout, each
+later message within the idle timeout of the one before; every frame spends a token of the connection's
+message budget. Past a timeout or the budget `recv` closes the connection and raises `LimitExceeded` (a
+`ConnectionClosed`, so `async for` just ends). SV2 has no message for "too fast", and refusing frames one
+by one would still cost a decryption each and an answer each: closing is what protects the pool.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 
+from nutx_cli.core.limits import DEFAULT_HANDSHAKE_TIMEOUT, ConnectionLimiter, ListenerLimits
+from nutx_cli.listener import Admission
 from nutx_cli.sv2.certificate import (
     Certificate,
     authority_key_from_text,
@@ -50,7 +59,7 @@ from nutx_cli.sv2.certificate import (
     pubkey_of_secret,
     xonly_of,
 )
-from nutx_cli.sv2.errors import ConnectError, ConnectionClosed, HandshakeError, Sv2Error
+from nutx_cli.sv2.errors import ConnectError, ConnectionClosed, HandshakeError, LimitExceeded, Sv2Error
 from nutx_cli.sv2.framing import DEFAULT_MAX_MESSAGE_SIZE
 from nutx_cli.sv2.messages import Message
 from nutx_cli.sv2.noise import ACT1_SIZE, ACT2_SIZE, NoiseInitiator, NoiseResponder, TransportKeys, new_secret
@@ -58,7 +67,6 @@ from nutx_cli.sv2.session import Sv2Session
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 DEFAULT_CERT_VALIDITY = 3600
 """Seconds a per-connection certificate is valid (SRI signs one per connection the same way)."""
 _READ_SIZE = 1 << 16
@@ -73,6 +81,7 @@ class Connection:
         writer: asyncio.StreamWriter,
         session: Sv2Session,
         keys: TransportKeys | None = None,
+        limiter: ConnectionLimiter | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -80,6 +89,7 @@ class Connection:
         self._inbox: deque[Message] = deque()
         self._closed = False
         self.keys = keys
+        self._limiter = limiter
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
 
@@ -170,21 +180,48 @@ class Connection:
         while not inbox:
             if self._closed:
                 raise ConnectionClosed(f"connection to {self.peer} is closed")
-            try:
-                data = await self._reader.read(_READ_SIZE)
-            except (ConnectionError, OSError) as exc:
-                self._abort()
-                raise ConnectionClosed(f"connection to {self.peer} lost: {exc}") from None
+            data = await self._read()
             if not data:
                 self._abort()
                 raise ConnectionClosed(f"{self.peer} closed the connection")
+            skipped = self._session.skipped_frames
             try:
                 inbox.extend(self._session.feed(data))
             except Sv2Error as exc:
                 log.warning("closing SV2 connection from %s: %s", self.peer, exc)
                 self._abort()
                 raise
+            self._spend(len(inbox) + self._session.skipped_frames - skipped)
         return inbox.popleft()
+
+    async def _read(self) -> bytes:
+        limiter = self._limiter
+        try:
+            async with asyncio.timeout_at(None if limiter is None else limiter.deadline()):
+                return await self._reader.read(_READ_SIZE)
+        except TimeoutError:  # before OSError, of which it is a subclass
+            assert limiter is not None
+            reason = limiter.waiting_for()
+            log.info("closing SV2 connection from %s: %s", self.peer, reason)
+            self._abort()
+            raise LimitExceeded(f"closed the connection from {self.peer}: {reason}") from None
+        except (ConnectionError, OSError) as exc:
+            self._abort()
+            raise ConnectionClosed(f"connection to {self.peer} lost: {exc}") from None
+
+    def _spend(self, frames: int) -> None:
+        """Count `frames` against the message budget; past it the connection is closed."""
+        limiter = self._limiter
+        if limiter is None or limiter.received(frames, asyncio.get_running_loop().time()):
+            return
+        rate = limiter.limits.messages_per_second
+        log.warning(
+            "closing SV2 connection from %s: more than %g frames a second (--max-messages-per-second)",
+            self.peer,
+            rate,
+        )
+        self._abort()
+        raise LimitExceeded(f"closed the connection from {self.peer}: more than {rate:g} frames a second")
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._iterate()
@@ -266,7 +303,7 @@ async def serve(
     certificate: Certificate | None = None,
     cert_validity: int = DEFAULT_CERT_VALIDITY,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+    limits: ListenerLimits = ListenerLimits(),
     encrypted: bool = True,
 ) -> Sv2Server:
     """Listen for SV2 clients; run `on_connection(conn)` for each one after its handshake.
@@ -275,7 +312,8 @@ async def serve(
     `cert_validity` seconds) or a pre-signed `certificate` for `static_secret`'s key. Without a
     `static_secret` a fresh static key is made (fine with `authority_secret`, as SRI does). The
     connection is closed when `on_connection` returns or raises; an error there is logged and
-    affects no other connection. `encrypted=False` serves plain frames (trusted LAN only).
+    affects no other connection. `encrypted=False` serves plain frames (trusted LAN only). `limits` are
+    the listener's caps and timeouts (module docstring).
     """
     if encrypted and (authority_secret is None) == (certificate is None):
         raise Sv2Error("serve() needs exactly one of authority_secret or certificate")
@@ -298,18 +336,22 @@ async def serve(
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        limiter = ConnectionLimiter(limits, asyncio.get_running_loop().time())
         if not encrypted:
-            await run(Connection(reader, writer, Sv2Session.plain(max_message_size)))
+            await run(Connection(reader, writer, Sv2Session.plain(max_message_size), limiter=limiter))
             return
         assert static_secret is not None
         try:
             responder = NoiseResponder(static_secret, certificate_now())
-            keys = await asyncio.wait_for(_respond(reader, writer, responder), handshake_timeout)
+            async with asyncio.timeout_at(limiter.deadline()):
+                keys = await _respond(reader, writer, responder)
         except (TimeoutError, asyncio.IncompleteReadError, OSError, Sv2Error) as exc:
-            log.info("SV2 handshake with %s failed: %s", peer, exc or type(exc).__name__)
+            reason = limiter.waiting_for() if isinstance(exc, TimeoutError) else exc or type(exc).__name__
+            log.info("SV2 handshake with %s failed: %s", peer, reason)
             writer.close()
             return
-        await run(Connection(reader, writer, Sv2Session.encrypted(keys, max_message_size), keys))
+        session = Sv2Session.encrypted(keys, max_message_size)
+        await run(Connection(reader, writer, session, keys, limiter=limiter))
 
     async def run(conn: Connection) -> None:
         connections.add(conn)
@@ -325,6 +367,6 @@ async def serve(
             connections.discard(conn)
             await conn.close()
 
-    server = await asyncio.start_server(accept, host, port)
+    server = await asyncio.start_server(Admission("SV2", limits.connections_per_ip).wrap(accept), host, port)
     bound = server.sockets[0].getsockname()[1]
     return Sv2Server(server, host, bound, static_pubkey, authority_pubkey, connections)

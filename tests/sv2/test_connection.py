@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from nutx_cli.core.limits import ListenerLimits
 from nutx_cli.sv2.certificate import authority_key_to_text, make_certificate, pubkey_of_secret
 from nutx_cli.sv2.connection import Connection, Sv2Server, serve
 from nutx_cli.sv2.ecash import (
@@ -208,7 +209,7 @@ async def test_handshake_timeouts_on_both_sides(caplog: pytest.LogCaptureFixture
         static_secret=new_secret(),
         authority_secret=new_secret(),
         on_connection=pool,
-        handshake_timeout=0.3,
+        limits=ListenerLimits(handshake_timeout=0.3),
     )
     async with srv:
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)

@@ -1,0 +1,65 @@
+"""The asyncio side of `core.limits` shared by the stream listeners (SV2, SV1): admission per peer address.
+
+`Admission(...).wrap(handler)` is an `asyncio.start_server` callback that refuses a connection past the
+per-IP cap at once (the socket is reset before any byte is read, so a refusal costs no handshake) and
+frees the slot when the handler returns, however it ends. Refusals are logged, at most one line every
+`LOG_EVERY` seconds, so a flood cannot fill the disk with log lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from nutx_cli.core.limits import PerIpSlots, TokenBucket
+
+log = logging.getLogger(__name__)
+
+LOG_EVERY = 10.0
+
+StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def peer_ip(writer: asyncio.StreamWriter) -> str:
+    """The peer's address without its port ("" if the transport does not say)."""
+    peer = writer.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else ""
+
+
+class Admission:
+    """The per-IP connection cap of one listener (`what` names it in the log, e.g. "SV2")."""
+
+    def __init__(self, what: str, connections_per_ip: int) -> None:
+        self.what = what
+        self.slots = PerIpSlots(connections_per_ip)
+        self.refused = 0
+        self._log_budget = TokenBucket(1 / LOG_EVERY, 1, time.monotonic())
+
+    def wrap(self, handler: StreamHandler) -> StreamHandler:
+        async def admit(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            ip = peer_ip(writer)
+            if not self.slots.acquire(ip):
+                self._refuse(ip, writer)
+                return
+            try:
+                await handler(reader, writer)
+            finally:
+                self.slots.release(ip)
+
+        return admit
+
+    def _refuse(self, ip: str, writer: asyncio.StreamWriter) -> None:
+        self.refused += 1
+        writer.transport.abort()
+        if self._log_budget.take(time.monotonic()):
+            log.warning(
+                "%s: refusing connections from %s: %d open, the cap is %d per address "
+                "(--max-connections-per-ip); %d refused so far",
+                self.what,
+                ip,
+                self.slots.count(ip),
+                self.slots.cap,
+                self.refused,
+            )

@@ -3,13 +3,16 @@
 `Admission(...).wrap(handler)` is an `asyncio.start_server` callback that refuses a connection past the
 per-IP cap at once (the socket is reset before any byte is read, so a refusal costs no handshake) and
 frees the slot when the handler returns, however it ends. Refusals are logged, at most one line every
-`LOG_EVERY` seconds, so a flood cannot fill the disk with log lines.
+`LOG_EVERY` seconds, so a flood cannot fill the disk with log lines. `raise_fd_limit()` lifts the
+process's soft limit on open files (often 1,024) to its hard limit, so the caps, not the kernel, decide.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import resource
 import time
 from collections.abc import Awaitable, Callable
 
@@ -20,6 +23,16 @@ log = logging.getLogger(__name__)
 LOG_EVERY = 10.0
 
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def raise_fd_limit() -> int:
+    """Lift the soft RLIMIT_NOFILE to the hard one (at most 2^20); the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, 1 << 20) if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def peer_ip(writer: asyncio.StreamWriter) -> str:

@@ -20,6 +20,7 @@ from nutx_cli.chain.address import address_to_script, p2wpkh_address
 from nutx_cli.core.limits import HttpLimits, ListenerLimits
 from nutx_cli.core.vardiff import VardiffConfig
 from nutx_cli.errors import NutxError
+from nutx_cli.listener import raise_fd_limit
 from nutx_cli.local import PoolInfo, write_pool_json
 from nutx_cli.node.client import connect
 from nutx_cli.pool.admin import create_admin_app, start_http, stop_http
@@ -101,6 +102,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
 
     data_dir = options.data_dir
     private_dir(data_dir)
+    raise_fd_limit()  # every miner holds a socket: the per-IP cap, not a default of 1,024 files, decides
     node = connect(options.node_rpc, node_cookie=options.node_cookie)
     info = await asyncio.to_thread(node.call, "getblockchaininfo")
     network = CHAIN_NETWORKS.get(str(info.get("chain")), "regtest")

@@ -20,6 +20,7 @@ import httpx
 from nutx_cli.admin_access import AdminAccess, AdminGuard
 from nutx_cli.core.limits import ListenerLimits
 from nutx_cli.errors import NutxError
+from nutx_cli.listener import raise_fd_limit
 from nutx_cli.local import read_pool_json
 from nutx_cli.pool.admin import start_http, stop_http
 from nutx_cli.private_files import private_dir
@@ -110,6 +111,7 @@ async def keep_wallet(wallet: Wallet) -> None:
 async def serve_proxy(options: ProxyOptions, stop: asyncio.Event, echo: Callable[[str], None]) -> None:
     upstream, mint_url = checked_upstream(options)
     private_dir(options.data_dir)
+    raise_fd_limit()  # two sockets per miner (SV1 down, SV2 up)
     wallet = Wallet.open(options.data_dir / "wallet", mint_url=mint_url)
     try:
         await _serve(options, upstream, wallet, stop, echo)

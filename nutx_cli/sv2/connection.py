@@ -103,11 +103,12 @@ class Connection:
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         encrypted: bool = True,
+        local_host: str | None = None,
     ) -> Connection:
         """Open a TCP connection, run the Noise handshake as initiator and verify the certificate.
 
         `encrypted=False` speaks plain frames with no handshake (spec §2.3: trusted LAN only); the
-        authority key is then not used.
+        authority key is then not used. `local_host` picks the address to connect from.
         """
         if encrypted:  # a bad key is refused before any byte goes out
             authority = (
@@ -116,7 +117,10 @@ class Connection:
                 else xonly_of(authority_pubkey)
             )
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), handshake_timeout)
+            local_addr = None if local_host is None else (local_host, 0)
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, local_addr=local_addr), handshake_timeout
+            )
         except (OSError, TimeoutError) as exc:
             raise ConnectError(
                 f"cannot reach the SV2 server at {host}:{port}: {exc or 'timed out'}"

@@ -138,13 +138,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--channels", default="1,10,100")
@@ -237,7 +230,7 @@ def main() -> None:
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 rate = r["accepted"] / r["seconds"]
                 cpu_us = 1e6 * (cpu_seconds(pool.pid) - cpu_before) / max(1, r["accepted"])
-                rss = rss_mb(pool.pid)
+                rss = pool_memory.rss_mb(pool.pid)
                 print(
                     f"channels={n:<4} accepted={r['accepted']:<6} in {r['seconds']:.2f}s: {rate:,.0f} shares/s, "
                     f"ack p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, pool CPU {cpu_us:.0f} µs/share, "
@@ -245,7 +238,7 @@ def main() -> None:
                 )
                 last = (n, rate, r, rss)
             if args.connections:
-                pool_memory.measure(pool.pid, sv2_port, authority, args.connections, args.cycles)
+                pool_memory.measure(pool.pid, sv2_port, authority, rpc_port, args.connections, args.cycles)
             # The machine's speed drifts (shared cores): the limit is the mean of a measure before and after.
             limit_after = crypto_limit()
             limit = (limit_before + limit_after) / 2

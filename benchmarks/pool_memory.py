@@ -3,14 +3,13 @@
 A client process opens N connections (Noise handshake, SetupConnection, the ecash extension) and holds them
 idle, then opens one ecash channel on each; the driver reads the pool's RSS at each step. Then M
 connect/disconnect cycles (each: handshake, setup, a channel, close) and the pool's open file descriptors
-(/proc/PID/fd) before and after. Goals: RSS under 300 MB with 1,000 connections and with 1,000 channels;
+(/proc/PID/fd, without its keep-alive sockets to the node, one per worker thread) before and after. Goals: RSS under 300 MB with 1,000 connections and with 1,000 channels;
 the fd count back where it was. Run alone: `python -m benchmarks.pool_memory --hold PORT AUTHORITY N`
 (reads "channels" and "close" on stdin) or `--cycles PORT AUTHORITY M`.
 """
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from benchmarks import sv2_miner
+from tests.helpers.fds import open_fds
 
 CONCURRENCY = 50
 """Handshakes in flight at once: more only fills the pool's accept backlog."""
@@ -68,28 +68,21 @@ async def cycles(port: int, authority: str, m: int) -> None:
 
 
 def rss_mb(pid: int) -> float:
+    """Resident memory of `pid` in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
 
-def fd_count(pid: int) -> int:
-    """Open fds of `pid`, the least of a few samples (the pool's node RPC opens a socket now and then)."""
-    samples = []
-    for _ in range(5):
-        samples.append(len(os.listdir(f"/proc/{pid}/fd")))
-        time.sleep(0.05)
-    return min(samples)
-
-
-def settled_fds(pid: int, target: int) -> int:
-    """The pool's fd count once closed connections are gone: `target` as soon as it is reached."""
+def settled_fds(pid: int, node_port: int, target: int) -> int:
+    """The pool's fds (without its keep-alive sockets to the node) once closed connections are gone:
+    `target` as soon as it is reached, else what is left after SETTLE_SECONDS."""
     deadline = time.monotonic() + SETTLE_SECONDS
-    count = fd_count(pid)
+    count = open_fds(pid, not_to_port=node_port)
     while count > target and time.monotonic() < deadline:
         time.sleep(0.2)
-        count = fd_count(pid)
+        count = open_fds(pid, not_to_port=node_port)
     return count
 
 
@@ -108,9 +101,11 @@ def step(proc: subprocess.Popen[str], expect: str) -> None:
     assert line == expect, f"the client said {line!r}, not {expect!r}"
 
 
-def measure(pool_pid: int, port: int, authority: str, connections: int, cycle_count: int) -> None:
+def measure(
+    pool_pid: int, port: int, authority: str, node_port: int, connections: int, cycle_count: int
+) -> None:
     """Print the memory and fd figures of a running pool (its own lines of the bench's output)."""
-    fds_idle = fd_count(pool_pid)
+    fds_idle = open_fds(pool_pid, not_to_port=node_port)
     baseline = rss_mb(pool_pid)
     holder = client("--hold", str(port), authority, str(connections))
     assert holder.stdin is not None
@@ -127,14 +122,14 @@ def measure(pool_pid: int, port: int, authority: str, connections: int, cycle_co
         f"pool memory: RSS {baseline:.0f} MB before, {with_connections:.0f} MB with {connections} idle "
         f"connections, {with_channels:.0f} MB with {connections} open channels (goal < 300 MB)"
     )
-    before = settled_fds(pool_pid, fds_idle)
+    before = settled_fds(pool_pid, node_port, fds_idle)
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "benchmarks.pool_memory", "--cycles", str(port), authority, str(cycle_count)],
         check=True,
     )
     seconds = time.perf_counter() - start
-    after = settled_fds(pool_pid, before)
+    after = settled_fds(pool_pid, node_port, before)
     print(
         f"pool fds: {before} before {cycle_count} connect/disconnect cycles ({seconds:.1f} s), {after} after"
         + ("" if after == before else " (LEAK)")

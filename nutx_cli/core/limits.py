@@ -9,7 +9,9 @@ once here and used by the SV2 listener, the SV1 listeners and the mint's HTTP AP
 - `PerIpBuckets`: one bucket per peer address; buckets that refilled are forgotten, so a scan from many
   addresses costs memory only while it lasts.
 - `ConnectionLimiter`: one connection's deadlines (the handshake, then idle time between messages) and
-  its message budget, from the operator's `ListenerLimits`.
+  its message budget, from the operator's `ListenerLimits`; the deadline also bounds waiting for a peer to
+  read what we sent, and `max_unread_bytes` caps what it may leave unread (a peer that stops reading
+  would otherwise grow the pool's buffers with every job broadcast).
 
 A cap or rate of 0 means "no limit"; so does a timeout of 0.
 """
@@ -28,6 +30,8 @@ DEFAULT_CHANNELS_PER_CONNECTION = 128
 DEFAULT_MESSAGES_PER_SECOND = 100.0
 """128 channels at 6 shares/min are 13 messages/s: the default leaves honest miners far below it."""
 DEFAULT_MESSAGE_BURST = 1000
+UNREAD_BYTES_MIN = 1 << 20
+UNREAD_BYTES_PER_CHANNEL = 8 << 10
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 """1,000 inputs and 1,000 outputs with witnesses fit (CDK's mintd caps bodies at the same 1 MiB)."""
 DEFAULT_REQUESTS_PER_MINUTE = 60.0
@@ -138,6 +142,12 @@ class ListenerLimits:
     messages_per_second: float = DEFAULT_MESSAGES_PER_SECOND
     """Sustained frames (SV2) or lines (SV1) per connection; past it the connection is closed."""
     message_burst: int = DEFAULT_MESSAGE_BURST
+
+    @property
+    def max_unread_bytes(self) -> int:
+        """Our output a peer may leave unread before it is disconnected: room for what a new block sends on
+        every channel (a keyset, a prev hash and a job: about 3 KiB each), and at least 1 MiB."""
+        return max(UNREAD_BYTES_MIN, UNREAD_BYTES_PER_CHANNEL * self.channels_per_connection)
 
 
 @dataclass(frozen=True)

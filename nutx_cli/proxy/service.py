@@ -33,7 +33,7 @@ from nutx_cli.miner.channel import ChannelError, EcashChannel, Work
 from nutx_cli.sv1.difficulty import difficulty_for_target
 from nutx_cli.sv1.job import Sv1Job
 from nutx_cli.sv1.protocol import Request, Sv1Error, encode, parse_line
-from nutx_cli.sv1.server import SV1_LIMITS, PeerTimedOut, Sv1Reader, hang_up
+from nutx_cli.sv1.server import SV1_LIMITS, PeerTimedOut, Sv1Reader, hang_up, unread_over_cap
 from nutx_cli.sv1.session import (
     DifficultySuggested,
     Event,
@@ -56,8 +56,6 @@ MIN_EXTRANONCE2_SIZE = 4
 """What SV1 miners handle everywhere; the pool may give more."""
 UPSTREAM_USER = "nutx-proxy"
 """The user identity of every upstream channel: SV1 worker names stay on the proxy (its stats)."""
-MAX_UNREAD_BYTES = 1 << 20
-"""A miner that leaves this much of our output unread is stuck (or hostile): it is disconnected."""
 FLUSH_TIMEOUT = 5.0
 """How long a closing miner waits for the pool's answers to its shares in flight."""
 
@@ -172,28 +170,28 @@ class Downstream:
 
     async def run(self, reader: asyncio.StreamReader) -> None:
         miner = Sv1Reader(reader, self.proxy.limits)
-        while not self._closed:
-            try:
-                lines = await miner.lines()
-            except PeerTimedOut as exc:
-                log.info("miner %s: %s; closing it", self.peer, exc)
-                return
-            except Sv1Error as exc:  # a line over the cap, or lines past the message rate
-                log.warning("miner %s: %s", self.peer, exc.message)
-                self._write(exc.response())
-                await hang_up(self.writer, reader)
-                return
-            if not lines:
-                return
-            for line in lines:
+        try:
+            while not self._closed:
                 try:
-                    message = parse_line(line)
-                except Sv1Error as exc:
+                    lines = await miner.lines()
+                except Sv1Error as exc:  # a line over the cap, or lines past the message rate
+                    log.warning("miner %s: %s", self.peer, exc.message)
                     self._write(exc.response())
-                    continue
-                if isinstance(message, Request):
-                    await self._handle(self.session.receive(message))
-            await self.writer.drain()
+                    await hang_up(self.writer, reader)
+                    return
+                if not lines:
+                    return
+                for line in lines:
+                    try:
+                        message = parse_line(line)
+                    except Sv1Error as exc:
+                        self._write(exc.response())
+                        continue
+                    if isinstance(message, Request):
+                        await self._handle(self.session.receive(message))
+                await miner.drain(self.writer)
+        except PeerTimedOut as exc:
+            log.info("miner %s: %s; closing it", self.peer, exc)
 
     async def _handle(self, events: list[Event]) -> None:
         for event in events:
@@ -219,9 +217,9 @@ class Downstream:
     def _write(self, message: Any) -> None:
         if self.writer.is_closing():
             return
-        if self.writer.transport.get_write_buffer_size() > MAX_UNREAD_BYTES:
+        if unread_over_cap(self.writer, self.proxy.limits):
             log.warning("miner %s does not read what we send; disconnecting it", self.peer)
-            self.writer.close()
+            self.writer.transport.abort()
             return
         self.writer.write(encode(message))
 

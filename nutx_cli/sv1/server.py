@@ -4,8 +4,9 @@
 In the handler, `Sv1Reader(reader, limits).lines()` returns the next complete lines and enforces the rest:
 the 16 KiB line cap (`LineTooLong`), the message rate (`TooManyMessages`: both are `Sv1Error`s to answer
 with `exc.response()` before `hang_up`), the first line within the handshake timeout and each later line
-within the idle timeout of the one before (`PeerTimedOut`: just close). Blank lines and partial lines are
-not messages, so trickling bytes does not keep a connection alive. SV1 has one subscription per
+within the idle timeout of the one before (`PeerTimedOut`: just close; `drain` waits for our output within
+the same deadline, and `unread_over_cap` says when a peer leaves too much of it unread). Blank lines and
+partial lines are not messages, so trickling bytes does not keep a connection alive. SV1 has one subscription per
 connection; the cap on channels per connection caps its authorized workers instead (`MinerSession`).
 """
 
@@ -67,6 +68,21 @@ class Sv1Reader:
             if not self.limiter.received(len(lines), loop.time()):
                 raise TooManyMessages(self.limiter.limits.messages_per_second)
             return lines
+
+    async def drain(self, writer: asyncio.StreamWriter) -> None:
+        """Wait for our output to leave, within the same deadline: a peer that neither sends nor reads
+        times out like an idle one (`PeerTimedOut`)."""
+        try:
+            async with asyncio.timeout_at(self.limiter.deadline()):
+                await writer.drain()
+        except TimeoutError:
+            raise PeerTimedOut(self.limiter.waiting_for()) from None
+
+
+def unread_over_cap(writer: asyncio.StreamWriter, limits: ListenerLimits) -> bool:
+    """True if the peer leaves more of our output unread than `limits` allow: abort the connection then
+    (`writer.transport.abort()`; a plain close would wait for the peer to read it all)."""
+    return writer.transport.get_write_buffer_size() > limits.max_unread_bytes
 
 
 async def hang_up(writer: asyncio.StreamWriter, reader: asyncio.StreamReader) -> None:

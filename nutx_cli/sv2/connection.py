@@ -33,8 +33,9 @@ connection (never any other). One task may `recv` while others `send`; do not `r
 
 The server applies its `ListenerLimits` (`nutx_cli.core.limits`): connections past the per-IP cap are
 reset at accept; the Noise handshake and the first message must arrive within the handshake timeout, each
-later message within the idle timeout of the one before; every frame spends a token of the connection's
-message budget. Past a timeout or the budget `recv` closes the connection and raises `LimitExceeded` (a
+later message within the idle timeout of the one before (also while `send` waits for the peer to read); every
+frame spends a token of the connection's message budget; a peer may leave at most `max_unread_bytes` of our
+output unread. Past any of them the connection is closed and `recv`/`send` raise `LimitExceeded` (a
 `ConnectionClosed`, so `async for` just ends). SV2 has no message for "too fast", and refusing frames one
 by one would still cost a decryption each and an answer each: closing is what protects the pool.
 """
@@ -163,20 +164,47 @@ class Connection:
         """Queue a batch of messages on the transport with one write, without waiting for it to drain."""
         if self._closed:
             raise ConnectionClosed(f"connection to {self.peer} is closed")
-        self._writer.write(self._session.encode_many(messages))
+        self._write(self._session.encode_many(messages))
 
     def send_nowait(self, message: Message) -> None:
         """Queue one message on the transport without waiting for it to drain."""
         if self._closed:
             raise ConnectionClosed(f"connection to {self.peer} is closed")
-        self._writer.write(self._session.encode(message))
+        self._write(self._session.encode(message))
+
+    def _write(self, data: bytes) -> None:
+        self._writer.write(data)
+        limiter = self._limiter
+        if limiter is None:
+            return
+        cap = limiter.limits.max_unread_bytes
+        if self._writer.transport.get_write_buffer_size() > cap:
+            log.warning(
+                "closing SV2 connection from %s: it leaves over %d bytes of our output unread", self.peer, cap
+            )
+            self._abort()
+            raise LimitExceeded(f"closed the connection from {self.peer}: over {cap} bytes unread")
 
     async def _drain(self) -> None:
         try:
-            await self._writer.drain()
+            async with asyncio.timeout_at(self._deadline()):
+                await self._writer.drain()
+        except TimeoutError:  # before OSError, of which it is a subclass
+            raise self._timed_out() from None
         except (ConnectionError, OSError) as exc:
             self._abort()
             raise ConnectionClosed(f"connection to {self.peer} lost: {exc}") from None
+
+    def _deadline(self) -> float | None:
+        """When the peer's silence ends the connection (also while we wait for it to read)."""
+        return None if self._limiter is None else self._limiter.deadline()
+
+    def _timed_out(self) -> LimitExceeded:
+        assert self._limiter is not None
+        reason = self._limiter.waiting_for()
+        log.info("closing SV2 connection from %s: %s", self.peer, reason)
+        self._abort()
+        return LimitExceeded(f"closed the connection from {self.peer}: {reason}")
 
     async def recv(self) -> Message:
         """The next message from the peer."""
@@ -199,16 +227,11 @@ class Connection:
         return inbox.popleft()
 
     async def _read(self) -> bytes:
-        limiter = self._limiter
         try:
-            async with asyncio.timeout_at(None if limiter is None else limiter.deadline()):
+            async with asyncio.timeout_at(self._deadline()):
                 return await self._reader.read(_READ_SIZE)
         except TimeoutError:  # before OSError, of which it is a subclass
-            assert limiter is not None
-            reason = limiter.waiting_for()
-            log.info("closing SV2 connection from %s: %s", self.peer, reason)
-            self._abort()
-            raise LimitExceeded(f"closed the connection from {self.peer}: {reason}") from None
+            raise self._timed_out() from None
         except (ConnectionError, OSError) as exc:
             self._abort()
             raise ConnectionClosed(f"connection to {self.peer} lost: {exc}") from None

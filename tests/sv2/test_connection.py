@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -28,6 +28,7 @@ from nutx_cli.sv2.errors import (
     ConnectError,
     ConnectionClosed,
     HandshakeError,
+    LimitExceeded,
 )
 from nutx_cli.sv2.extensions import RequestExtensions, RequestExtensionsSuccess
 from nutx_cli.sv2.messages import (
@@ -243,4 +244,63 @@ async def test_plain_frames_on_a_trusted_lan() -> None:
         conn = await Connection.connect("127.0.0.1", srv.port, b"", encrypted=False)
         await conn.send(SETUP)
         assert await conn.recv() == SetupConnectionSuccess(2, 0)
+        await conn.close()
+
+
+async def serve_with(handler: Callable[[Connection], Awaitable[None]], limits: ListenerLimits) -> Sv2Server:
+    return await serve(
+        "127.0.0.1",
+        0,
+        static_secret=new_secret(),
+        authority_secret=new_secret(),
+        on_connection=handler,
+        limits=limits,
+    )
+
+
+BIG_JOB = NewExtendedMiningJob(1, 5, None, 0x20000000, True, [], b"p" * 60_000, b"suffix")
+
+
+async def test_a_peer_that_never_reads_is_closed_past_the_unread_cap() -> None:
+    """Jobs are queued without waiting (a broadcast never stalls on one miner); a miner that reads none of
+    them is closed once over max_unread_bytes, instead of growing the pool's buffer for ever."""
+    ended: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+
+    async def broadcaster(conn: Connection) -> None:
+        await conn.recv()
+        try:
+            for _ in range(400):  # 24 MB: more than the kernel's socket buffers hold
+                conn.send_nowait(BIG_JOB)
+        except ConnectionClosed as exc:
+            ended.set_result(exc)
+            raise
+
+    limits = ListenerLimits(channels_per_connection=0)
+    async with await serve_with(broadcaster, limits) as srv:
+        assert srv.authority_pubkey is not None
+        conn = await Connection.connect("127.0.0.1", srv.port, srv.authority_pubkey)
+        await conn.send(SETUP)  # and never reads
+        exc = await asyncio.wait_for(ended, 30)
+        assert isinstance(exc, LimitExceeded) and f"over {limits.max_unread_bytes} bytes unread" in str(exc)
+        await conn.close()
+
+
+async def test_a_peer_that_neither_reads_nor_sends_times_out_while_we_wait_to_send() -> None:
+    ended: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+
+    async def sender(conn: Connection) -> None:
+        await conn.recv()
+        try:
+            while True:
+                await conn.send(BIG_JOB)  # waits for the peer to read: bounded by the idle deadline
+        except ConnectionClosed as exc:
+            ended.set_result(exc)
+            raise
+
+    async with await serve_with(sender, ListenerLimits(idle_timeout=0.5)) as srv:
+        assert srv.authority_pubkey is not None
+        conn = await Connection.connect("127.0.0.1", srv.port, srv.authority_pubkey)
+        await conn.send(SETUP)
+        exc = await asyncio.wait_for(ended, 30)
+        assert isinstance(exc, LimitExceeded) and "idle timeout" in str(exc)
         await conn.close()

@@ -71,6 +71,8 @@ log = logging.getLogger(__name__)
 DEFAULT_CERT_VALIDITY = 3600
 """Seconds a per-connection certificate is valid (SRI signs one per connection the same way)."""
 _READ_SIZE = 1 << 16
+CLOSE_TIMEOUT = 5.0
+"""Seconds a closing connection waits for the peer to take what we still had to send."""
 
 
 class Connection:
@@ -261,13 +263,15 @@ class Connection:
                 return
 
     async def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent), after our last bytes left or CLOSE_TIMEOUT passed."""
         if self._closed:
             return
         self._closed = True
         self._writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self._writer.wait_closed()
+        with contextlib.suppress(ConnectionError, OSError):  # TimeoutError is an OSError
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self._writer.wait_closed()
+        self._writer.transport.abort()  # a peer that never reads them must not keep the socket open
 
     def _abort(self) -> None:
         if not self._closed:

@@ -304,3 +304,32 @@ async def test_a_peer_that_neither_reads_nor_sends_times_out_while_we_wait_to_se
         exc = await asyncio.wait_for(ended, 30)
         assert isinstance(exc, LimitExceeded) and "idle timeout" in str(exc)
         await conn.close()
+
+
+async def test_closing_does_not_wait_for_ever_on_a_peer_that_never_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The handler ends with our output unread: the close gives up after CLOSE_TIMEOUT and frees the socket
+    (and its per-IP slot: with a cap of 1 the next connection is admitted)."""
+    monkeypatch.setattr("nutx_cli.sv2.connection.CLOSE_TIMEOUT", 0.2)
+
+    async def dump_and_leave(conn: Connection) -> None:
+        await conn.recv()
+        for _ in range(100):  # 6 MB, under the unread cap: nothing aborts it but the close
+            conn.send_nowait(BIG_JOB)
+
+    limits = ListenerLimits(connections_per_ip=1, channels_per_connection=1000)
+    async with await serve_with(dump_and_leave, limits) as srv:
+        assert srv.authority_pubkey is not None
+        stuck = await Connection.connect("127.0.0.1", srv.port, srv.authority_pubkey)
+        await stuck.send(SETUP)  # and never reads
+        admitted = None
+        for _ in range(300):
+            try:
+                admitted = await Connection.connect("127.0.0.1", srv.port, srv.authority_pubkey)
+                break
+            except HandshakeError:  # still refused: the first connection holds the only slot
+                await asyncio.sleep(0.1)
+        assert admitted is not None, "the first connection was never closed"
+        await admitted.close()
+        await stuck.close()

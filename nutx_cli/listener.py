@@ -5,6 +5,7 @@ per-IP cap at once (the socket is reset before any byte is read, so a refusal co
 frees the slot when the handler returns, however it ends. Refusals are logged, at most one line every
 `LOG_EVERY` seconds, so a flood cannot fill the disk with log lines. `raise_fd_limit()` lifts the
 process's soft limit on open files (often 1,024) to its hard limit, so the caps, not the kernel, decide.
+`close_stream(writer)` closes a connection without waiting for ever on a peer that stopped reading.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from nutx_cli.core.limits import PerIpSlots, TokenBucket
 log = logging.getLogger(__name__)
 
 LOG_EVERY = 10.0
+CLOSE_TIMEOUT = 5.0
+"""Seconds a closing connection waits for the peer to take what we still had to send."""
 
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -33,6 +36,16 @@ def raise_fd_limit() -> int:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+async def close_stream(writer: asyncio.StreamWriter) -> None:
+    """Close after our last bytes left, or abort after CLOSE_TIMEOUT: a peer that never reads them must not
+    keep the socket (and its per-IP slot) for ever."""
+    writer.close()
+    with contextlib.suppress(ConnectionError, OSError):  # TimeoutError is an OSError
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await writer.wait_closed()
+    writer.transport.abort()
 
 
 def peer_ip(writer: asyncio.StreamWriter) -> str:

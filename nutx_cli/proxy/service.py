@@ -29,6 +29,7 @@ from nutx_cli.core.limits import ListenerLimits
 from nutx_cli.core.share_stats import ShareStats
 from nutx_cli.core.targets import U256_MAX, level_of_target, target_of_level
 from nutx_cli.errors import NutxError
+from nutx_cli.listener import close_stream
 from nutx_cli.miner.channel import ChannelError, EcashChannel, Work
 from nutx_cli.sv1.difficulty import difficulty_for_target
 from nutx_cli.sv1.job import Sv1Job
@@ -367,6 +368,4 @@ class Downstream:
             await asyncio.wait(list(self._tasks), timeout=FLUSH_TIMEOUT)
         if self.channel is not None:
             await self.channel.close()
-        self.writer.close()
-        with contextlib.suppress(OSError, ConnectionError):
-            await self.writer.wait_closed()
+        await close_stream(self.writer)

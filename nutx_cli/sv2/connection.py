@@ -43,7 +43,6 @@ by one would still cost a decryption each and an answer each: closing is what pr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -52,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import Self
 
 from nutx_cli.core.limits import DEFAULT_HANDSHAKE_TIMEOUT, ConnectionLimiter, ListenerLimits
-from nutx_cli.listener import Admission
+from nutx_cli.listener import Admission, close_stream
 from nutx_cli.sv2.certificate import (
     Certificate,
     authority_key_from_text,
@@ -71,8 +70,6 @@ log = logging.getLogger(__name__)
 DEFAULT_CERT_VALIDITY = 3600
 """Seconds a per-connection certificate is valid (SRI signs one per connection the same way)."""
 _READ_SIZE = 1 << 16
-CLOSE_TIMEOUT = 5.0
-"""Seconds a closing connection waits for the peer to take what we still had to send."""
 
 
 class Connection:
@@ -263,15 +260,11 @@ class Connection:
                 return
 
     async def close(self) -> None:
-        """Close the connection (idempotent), after our last bytes left or CLOSE_TIMEOUT passed."""
+        """Close the connection (idempotent), after our last bytes left or `close_stream`'s timeout."""
         if self._closed:
             return
         self._closed = True
-        self._writer.close()
-        with contextlib.suppress(ConnectionError, OSError):  # TimeoutError is an OSError
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                await self._writer.wait_closed()
-        self._writer.transport.abort()  # a peer that never reads them must not keep the socket open
+        await close_stream(self._writer)
 
     def _abort(self) -> None:
         if not self._closed:

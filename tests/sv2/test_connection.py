@@ -311,7 +311,7 @@ async def test_closing_does_not_wait_for_ever_on_a_peer_that_never_reads(
 ) -> None:
     """The handler ends with our output unread: the close gives up after CLOSE_TIMEOUT and frees the socket
     (and its per-IP slot: with a cap of 1 the next connection is admitted)."""
-    monkeypatch.setattr("nutx_cli.sv2.connection.CLOSE_TIMEOUT", 0.2)
+    monkeypatch.setattr("nutx_cli.listener.CLOSE_TIMEOUT", 0.2)
 
     async def dump_and_leave(conn: Connection) -> None:
         await conn.recv()

@@ -39,7 +39,8 @@ def read_cookie(cookie: Path) -> str:
         user_pass = cookie.read_text().strip()
     except FileNotFoundError:
         raise NutxError(
-            f"no node cookie at {cookie}: start the node with `nutx node start` or pass --node-rpc URL"
+            f"no node cookie at {cookie}: start the node (`nutx node start`, or bitcoind off regtest) or pass "
+            "--node-rpc URL / --node-cookie PATH"
         ) from None
     except OSError as exc:
         raise NutxError(

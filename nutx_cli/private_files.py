@@ -69,13 +69,13 @@ def read_private(path: Path) -> str:
     return path.read_text()
 
 
-def write_private(path: Path, text: str) -> None:
-    """Replace `path` atomically with a 0600 file holding `text`, on disk before this returns."""
+def write_private(path: Path, content: str | bytes) -> None:
+    """Replace `path` atomically with a 0600 file holding `content`, on disk before this returns."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+    with os.fdopen(fd, "wb") as f:
+        f.write(content.encode() if isinstance(content, str) else content)
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)

@@ -100,6 +100,11 @@ class SqliteStore:
         with self._lock:
             self.db.conn.close()
 
+    def backup_to(self, target: sqlite3.Connection) -> None:
+        """Copy the whole database into `target` as one consistent snapshot (SQLite's online backup)."""
+        with self._sqlite_errors(), self._lock:
+            self.db.conn.backup(target)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error); nested calls join the outer transaction."""

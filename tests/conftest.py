@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from nutx_cli.mint import Mint
+from tests.helpers.lnbits import LNbitsServer
 from tests.helpers.mint import ServerThread
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,3 +34,13 @@ def served_mint(tmp_path: Path) -> Iterator[tuple[Mint, ServerThread]]:
     finally:
         server.stop()
         mint.close()
+
+
+@pytest.fixture(scope="session")
+def lnbits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LNbitsServer]:
+    """One real LNbits (FakeWallet) per test session; its tests share an xdist group, so one process."""
+    server = LNbitsServer(tmp_path_factory.mktemp("lnbits"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,31 +1,37 @@
-"""Addresses ↔ output scripts for mainnet, testnet, signet and regtest (bech32/bech32m, base58check)."""
+"""Addresses ↔ output scripts for every network (bech32/bech32m, base58check), with the encodings of
+`core.networks`."""
 
 from __future__ import annotations
 
 from embit import base58, bech32
 
 from nutx_cli.chain import script
+from nutx_cli.core.networks import RULES, NetworkError, NetworkRules, rules
 from nutx_cli.errors import NutxError
-
-NETWORKS = ("mainnet", "testnet", "signet", "regtest")
-_HRP = {"mainnet": "bc", "testnet": "tb", "signet": "tb", "regtest": "bcrt"}
-_P2PKH_VERSION = {"mainnet": 0x00, "testnet": 0x6F, "signet": 0x6F, "regtest": 0x6F}
-_P2SH_VERSION = {"mainnet": 0x05, "testnet": 0xC4, "signet": 0xC4, "regtest": 0xC4}
 
 
 class AddressError(NutxError, ValueError):
     """An address that is malformed or belongs to another network."""
 
 
-def _check_network(network: str) -> None:
-    if network not in NETWORKS:
-        raise AddressError(f"unknown network {network!r}; use one of {', '.join(NETWORKS)}")
+def _rules(network: str) -> NetworkRules:
+    try:
+        return rules(network)
+    except NetworkError as exc:
+        raise AddressError(str(exc)) from None
 
 
 def address_to_script(address: str, network: str) -> bytes:
     """The scriptPubKey an address pays to; refuses addresses of another network."""
-    _check_network(network)
-    hrp = _HRP[network]
+    net = _rules(network)
+    hrp = net.bech32_hrp
+    others = [
+        r.network
+        for r in RULES.values()
+        if r.bech32_hrp != hrp and address.lower().startswith(r.bech32_hrp + "1")
+    ]
+    if others:
+        raise AddressError(f"{address!r} is an address of {' or '.join(others)}, not {network}")
     if address.lower().startswith(hrp + "1"):
         version, program = bech32.decode(hrp, address)
         if version is None or program is None:
@@ -39,9 +45,9 @@ def address_to_script(address: str, network: str) -> bytes:
         payload = base58.decode_check(address)
     except ValueError as exc:
         raise AddressError(f"{address!r} is not a valid {network} address ({exc})") from None
-    if len(payload) == 21 and payload[0] == _P2PKH_VERSION[network]:
+    if len(payload) == 21 and payload[0] == net.p2pkh_version:
         return script.p2pkh(payload[1:])
-    if len(payload) == 21 and payload[0] == _P2SH_VERSION[network]:
+    if len(payload) == 21 and payload[0] == net.p2sh_version:
         return script.p2sh(payload[1:])
     raise AddressError(f"{address!r} is not a {network} address")
 
@@ -54,28 +60,28 @@ def script_for_pubkey(pubkey33: bytes) -> bytes:
 
 
 def p2wpkh_address(pubkey33: bytes, network: str) -> str:
-    _check_network(network)
+    net = _rules(network)
     script_for_pubkey(pubkey33)
-    return str(bech32.encode(_HRP[network], 0, script.hash160(pubkey33)))
+    return str(bech32.encode(net.bech32_hrp, 0, script.hash160(pubkey33)))
 
 
 def script_to_address(script_pubkey: bytes, network: str) -> str | None:
     """The address of a standard output script, or None for anything else (bare scripts, OP_RETURN)."""
-    _check_network(network)
+    net = _rules(network)
     s = script_pubkey
     if (
         len(s) == 25
         and s[:3] == bytes([script.OP_DUP, script.OP_HASH160, 20])
         and s[23:] == bytes([script.OP_EQUALVERIFY, script.OP_CHECKSIG])
     ):
-        return str(base58.encode_check(bytes([_P2PKH_VERSION[network]]) + s[3:23]))
+        return str(base58.encode_check(bytes([net.p2pkh_version]) + s[3:23]))
     if len(s) == 23 and s[:2] == bytes([script.OP_HASH160, 20]) and s[22] == script.OP_EQUAL:
-        return str(base58.encode_check(bytes([_P2SH_VERSION[network]]) + s[2:22]))
+        return str(base58.encode_check(bytes([net.p2sh_version]) + s[2:22]))
     if (
         4 <= len(s) <= 42
         and s[1] == len(s) - 2
         and (s[0] == script.OP_0 or script.OP_1 <= s[0] <= script.OP_1 + 15)
     ):
         version = 0 if s[0] == script.OP_0 else s[0] - script.OP_1 + 1
-        return str(bech32.encode(_HRP[network], version, s[2:]))
+        return str(bech32.encode(net.bech32_hrp, version, s[2:]))
     return None

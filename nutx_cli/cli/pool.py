@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from nutx_cli.admin_access import TOKEN_ENV, AdminAccess
+from nutx_cli.cli import lightning as ln
 from nutx_cli.cli import limits as lim
 from nutx_cli.cli.config import ADMIN_HOST_HELP, ADMIN_TOKEN_HELP, apply_config, default_data_dir
 from nutx_cli.cli.node import NODE_COOKIE_HELP, NODE_RPC_HELP
@@ -17,9 +18,6 @@ from nutx_cli.core.vardiff import DEFAULT_SHARES_PER_MINUTE, DEFAULT_START_LEVEL
 from nutx_cli.errors import NutxError
 from nutx_cli.local import DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_SV2_PORT
 from nutx_cli.service import run_until_signalled
-
-DEFAULT_NETWORK_DIFFICULTY = "1/1000"
-"""Regtest's simulated network difficulty: about 4.3 M hashes per block (seconds for a CPU miner)."""
 
 
 def parse_difficulty(text: str) -> Fraction:
@@ -56,19 +54,29 @@ def register(app: typer.Typer) -> None:
         admin_token: str | None = typer.Option(
             None, "--admin-token", envvar=TOKEN_ENV, help=ADMIN_TOKEN_HELP
         ),
-        node_rpc: str = typer.Option(None, "--node-rpc", help=NODE_RPC_HELP),
-        node_cookie: Path = typer.Option(None, "--node-cookie", help=NODE_COOKIE_HELP),
+        network: str = ln.NETWORK,
+        node_rpc: str = typer.Option(
+            None, "--node-rpc", help=NODE_RPC_HELP + " Off regtest: bitcoind's, default 127.0.0.1:<its port>."
+        ),
+        node_cookie: Path = typer.Option(
+            None, "--node-cookie", help=NODE_COOKIE_HELP + " Off regtest: ~/.bitcoin/<network>/.cookie."
+        ),
         payout_address: str = typer.Option(
             None,
             "--payout-address",
-            help="Where block rewards go (default: an address of the pool's own key).",
+            help="Where block rewards go, an address of --network (default: one of the pool's own key).",
         ),
         network_difficulty: str = typer.Option(
-            DEFAULT_NETWORK_DIFFICULTY,
+            None,
             "--network-difficulty",
-            help="Regtest's simulated network difficulty (T = T_max / D).",
+            help="Regtest only: a simulated network difficulty (T = T_max / D), default 1/1000.",
         ),
-        maturity: int = typer.Option(100, "--maturity", min=1, help="Confirmations before a won epoch pays."),
+        maturity: int = typer.Option(
+            None,
+            "--maturity",
+            min=1,
+            help="Confirmations before a won epoch pays (default 100; ≥ 100 off regtest).",
+        ),
         mint_fee: int = typer.Option(0, "--mint-fee", min=0, help="F_M: sats kept from each block reward."),
         shares_per_minute: float = typer.Option(
             DEFAULT_SHARES_PER_MINUTE,
@@ -87,6 +95,14 @@ def register(app: typer.Typer) -> None:
         max_body_bytes: lim.MaxBodyBytes = limits.DEFAULT_MAX_BODY_BYTES,
         rate_limit: lim.RateLimit = limits.DEFAULT_REQUESTS_PER_MINUTE,
         rate_limit_burst: lim.RateLimitBurst = limits.DEFAULT_REQUEST_BURST,
+        lightning: str = ln.LIGHTNING,
+        lnbits_url: str = ln.LNBITS_URL,
+        lnbits_key: str = ln.LNBITS_KEY,
+        lnd_url: str = ln.LND_URL,
+        lnd_macaroon: Path = ln.LND_MACAROON,
+        lnd_cert: Path = ln.LND_CERT,
+        lightning_timeout: float = ln.LIGHTNING_TIMEOUT,
+        restore_from: Path = ln.RESTORE_FROM,
     ) -> None:
         """Run the pool (SV2 + ecash extension), its mint HTTP API and the admin listener until Ctrl-C."""
         from nutx_cli.pool.run import PoolOptions, serve_pool
@@ -102,18 +118,33 @@ def register(app: typer.Typer) -> None:
             node_rpc=values["node_rpc"],
             node_cookie=values["node_cookie"],
             payout_address=values["payout_address"],
-            network_difficulty=parse_difficulty(str(values["network_difficulty"])),
+            network_difficulty=None
+            if values["network_difficulty"] is None
+            else parse_difficulty(str(values["network_difficulty"])),
             maturity=values["maturity"],
             mint_fee=values["mint_fee"],
             shares_per_minute=values["shares_per_minute"],
             start_level=values["start_level"],
             sv2_limits=lim.listener_limits(values, values["max_channels_per_connection"]),
             http_limits=lim.http_limits(values),
+            network=values["network"],
+            lightning=ln.lightning_config(values),
+            restore_from=values["restore_from"],
         )
 
         async def serve(stop: asyncio.Event) -> None:
             await serve_pool(options, stop, typer.echo)
 
         run_until_signalled(serve)
+
+    @pool_app.command("backup")
+    def backup(
+        file: Path = typer.Argument(..., help="The new backup file (mode 0600): keep it offline."),
+        data_dir: Path = typer.Option(default_data_dir("pool"), "--data-dir", help="The pool's data dir."),
+    ) -> None:
+        """Back up the pool: its mint's seed and ledger, its authority, Noise and payout keys."""
+        from nutx_cli.pool.keys import KEY_FILES
+
+        ln.backup(file, data_dir, "pool", KEY_FILES)
 
     app.add_typer(pool_app, name="pool")

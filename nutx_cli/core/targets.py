@@ -20,17 +20,13 @@ SV1_DIFF1_TARGET = 0xFFFF * 2**208
 U256_MAX = 2**256 - 1
 K_MAX_MAINNET = 224
 K_MAX_REGTEST = 256
+"""k_max off regtest and on regtest; `core.networks` says which network uses which."""
 AMOUNT_LEVELS = 64
 """Ehash keysets have 64 power-of-two amounts, so levels harder than k_max - 63 are not offered."""
 
 
 class TargetError(NutxError, ValueError):
     """A level, target, nBits or difficulty outside what the protocol allows."""
-
-
-def k_max_for(network: str) -> int:
-    """The easiest level handed out on a network: 256 on regtest, 224 elsewhere."""
-    return K_MAX_REGTEST if network == "regtest" else K_MAX_MAINNET
 
 
 def target_of_level(k: int) -> int:

@@ -26,6 +26,9 @@ from nutx_cli.mint.keysets import MintKeysets
 from nutx_cli.mint.rows import EpochRow
 from nutx_cli.mint.store import MintStore
 
+EPOCH_FLOOR = "epoch_floor"
+"""Meta key: the highest epoch number `skip_through` set aside (0 if none)."""
+
 DEAD_EPOCH_ERRORS = {EpochStatus.LOST: "epoch-lost", EpochStatus.ORPHANED: "epoch-orphaned"}
 
 
@@ -94,11 +97,20 @@ class MintEpochs:
             still_open = self._store.open_epoch_number()
             if still_open is not None:
                 raise MintError("epoch-state", f"epoch {still_open} is still open; close it first")
-            n = (self._store.last_epoch() or 0) + 1
+            n = max(self._store.last_epoch() or 0, self._floor()) + 1
             keyset = self._keysets.add_epoch_keyset(n, now)
             self._store.add_epoch(n, keyset.id, self.k_max, now, tip_hash, height)
         self._keysets.remember(keyset, n)
         return self.get(n)
+
+    def _floor(self) -> int:
+        return int(self._store.meta(EPOCH_FLOOR) or 0)
+
+    def skip_through(self, epoch: int) -> None:
+        """Never open an epoch numbered `epoch` or lower: after a restore, epochs the lost data dir opened
+        later than its backup are unknown, and their keysets must not be handed out again."""
+        with self._store.transaction():
+            self._store.set_meta(EPOCH_FLOOR, str(max(self._floor(), epoch)))
 
     def _move(self, epoch: int, event: EpochEvent, **fields: Any) -> Epoch:
         """Apply `event` by the transition table, writing `fields` with the new status in one transaction."""

@@ -51,6 +51,7 @@ CODES: dict[str, int] = {
     "epoch-state": 41013,
     "inactive-keyset": 41014,
     "stale-share": 41015,
+    "lightning-unavailable": 41016,
     "request-too-large": 41413,
     "rate-limited": 41429,
 }

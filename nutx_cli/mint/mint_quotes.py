@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -19,11 +20,20 @@ from nutx_cli.core import bdhke
 from nutx_cli.core.models import BlindedMessage, BlindSignature
 from nutx_cli.core.vocabulary import MintQuoteState, Unit
 from nutx_cli.mint.errors import MintError
-from nutx_cli.mint.lightning import LightningBackend
+from nutx_cli.mint.lightning import LightningBackend, LightningError
 from nutx_cli.mint.outputs import Outputs, to_models
-from nutx_cli.mint.quotes import METHOD, QUOTE_EXPIRY_S, check_unit, expired, new_quote_id
+from nutx_cli.mint.quotes import (
+    METHOD,
+    QUOTE_EXPIRY_S,
+    check_unit,
+    expired,
+    lightning_unavailable,
+    new_quote_id,
+)
 from nutx_cli.mint.rows import MintQuoteRow
 from nutx_cli.mint.store import MintStore
+
+log = logging.getLogger(__name__)
 
 MAX_MINT_SAT = 2**40
 
@@ -65,7 +75,10 @@ class MintQuotes:
                 bdhke.parse_point(pubkey)
             except bdhke.CryptoError as exc:
                 raise MintError("malformed-request", f"pubkey: {exc}") from None
-        invoice = self.lightning.create_invoice(amount * 1000, description or "nutx mint", QUOTE_EXPIRY_S)
+        try:
+            invoice = self.lightning.create_invoice(amount * 1000, description or "nutx mint", QUOTE_EXPIRY_S)
+        except LightningError as exc:
+            raise lightning_unavailable(exc) from None
         row = MintQuoteRow(
             quote=new_quote_id(),
             method=METHOD,
@@ -87,11 +100,19 @@ class MintQuotes:
         row = self._store.mint_quote(quote)
         if row is None:
             raise MintError("unknown-quote", f"no mint quote {quote!r}")
-        if row.state == MintQuoteState.UNPAID and self.lightning.invoice_paid(row.payment_hash):
+        if row.state == MintQuoteState.UNPAID and self._paid(row):
             with self._store.transaction():
                 self._store.set_mint_quote_state(quote, MintQuoteState.PAID)
             row = dataclasses.replace(row, state=MintQuoteState.PAID)
         return row
+
+    def _paid(self, row: MintQuoteRow) -> bool:
+        """Whether the backend says the quote's invoice is paid; unpaid for now if it cannot be asked."""
+        try:
+            return self.lightning.invoice_paid(row.payment_hash)
+        except LightningError as exc:
+            log.warning("mint quote %s: cannot ask the Lightning backend (%s)", row.quote, exc)
+            return False
 
     def get(self, quote: str) -> dict[str, Any]:
         return quote_json(self._row(quote))

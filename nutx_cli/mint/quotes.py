@@ -29,6 +29,11 @@ def expired(expiry: int | None) -> bool:
     return expiry is not None and int(time.time()) > expiry
 
 
+def lightning_unavailable(exc: LightningError) -> MintError:
+    """A request the backend could not serve (down, refused, or none configured); nothing was paid."""
+    return MintError("lightning-unavailable", f"the mint's Lightning backend is unavailable: {exc}")
+
+
 def decode(lightning: LightningBackend, request: str) -> Invoice:
     """A BOLT11 request of the mint's network, or malformed-request saying what is wrong with it."""
     try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from nutx_cli.core.bdhke import BlindSig
 from nutx_cli.core.epoch_status import EpochStatus
-from nutx_cli.core.models import BlindSignature
+from nutx_cli.core.models import BlindedMessage, BlindSignature
 from nutx_cli.core.vocabulary import MeltQuoteState, MintQuoteState
 
 
@@ -64,7 +64,9 @@ class MintQuoteRow:
 
 @dataclass(frozen=True, slots=True)
 class MeltQuoteRow:
-    """A NUT-05 bolt11 melt quote; once PAID it has the preimage, the fee paid and the NUT-08 change."""
+    """A NUT-05 bolt11 melt quote; once PAID it has the preimage, the fee paid and the NUT-08 change.
+
+    `outputs` are the blank outputs a melt was sent with, for its change (also when settled after a restart)."""
 
     quote: str
     method: str
@@ -79,6 +81,7 @@ class MeltQuoteRow:
     payment_preimage: str | None = None
     fee_paid: int | None = None
     change: tuple[BlindSignature, ...] | None = None
+    outputs: tuple[BlindedMessage, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,9 @@ melts, and the summaries. The pool and the HTTP API call only the methods here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Sequence
@@ -19,20 +21,22 @@ from nutx_cli.core import bdhke
 from nutx_cli.core.epoch_json import Epoch
 from nutx_cli.core.keysets import Keyset
 from nutx_cli.core.models import BlindedMessage, BlindSignature, Proof
-from nutx_cli.core.targets import k_max_for
+from nutx_cli.core.networks import rules
 from nutx_cli.errors import NutxError
 from nutx_cli.mint import info, restore
 from nutx_cli.mint.epochs import MintEpochs
 from nutx_cli.mint.inputs import Inputs
 from nutx_cli.mint.keysets import MintKeysets
-from nutx_cli.mint.lightning import FakeBackend, LightningBackend, OfflineBackend
-from nutx_cli.mint.melt import Melts
+from nutx_cli.mint.lightning import FakeBackend, LightningBackend, NoLightning
+from nutx_cli.mint.melt import SETTLE_EVERY_S, Melts
 from nutx_cli.mint.mint_quotes import MintQuotes
 from nutx_cli.mint.outputs import Outputs
 from nutx_cli.mint.shares import ShareSigning
 from nutx_cli.mint.store import DB_NAME, MintStore
 from nutx_cli.mint.swap import Swaps
 from nutx_cli.private_files import private_dir
+
+log = logging.getLogger(__name__)
 
 
 class Mint:
@@ -43,7 +47,7 @@ class Mint:
     ) -> None:
         self.store = store
         self.network = network
-        self.k_max = k_max_for(network)
+        self.k_max = rules(network).k_max
         self.pubkey = bdhke.public_key(hashlib.sha256(b"nutx/mint-pubkey" + seed).digest()).hex()
         self._keysets = MintKeysets(store, seed, int(time.time()))
         self.sat_keyset = self._keysets.sat
@@ -53,8 +57,8 @@ class Mint:
         outputs = Outputs(store, self._keysets, self._epochs)
         self._swaps = Swaps(store, self._keysets, self._epochs, inputs, outputs)
         self._mint_quotes = MintQuotes(store, outputs, lightning)
-        self._melts = Melts(store, inputs, outputs, lightning)
-        self._melts.recover()
+        self._melts = Melts(store, self._keysets, inputs, outputs, lightning)
+        self._melts.settle_pending()
 
     @classmethod
     def open(
@@ -65,14 +69,18 @@ class Mint:
         mint_fee: int = 0,
         lightning: LightningBackend | None = None,
     ) -> Mint:
-        """Create or reopen the mint in `data_dir`: same seed, same keysets after a restart."""
+        """Create or reopen the mint in `data_dir`: same seed, same keysets after a restart.
+
+        Without a `lightning` backend, regtest gets the fake one; other networks must say which they use
+        (`NoLightning` for none)."""
         if mint_fee < 0:
             raise NutxError(f"--mint-fee must be ≥ 0 sats, got {mint_fee}")
+        net = rules(network)
         if lightning is None:
-            if network != "regtest":
+            if not net.fake_lightning:
                 raise NutxError(f"no Lightning backend for {network}: the fake backend runs on regtest only")
             lightning = FakeBackend(network)
-        if lightning.network != network or (isinstance(lightning, FakeBackend) and network != "regtest"):
+        if lightning.network != network or (isinstance(lightning, FakeBackend) and not net.fake_lightning):
             raise NutxError(f"the Lightning backend is for {lightning.network}, the mint runs on {network}")
         private_dir(data_dir)
         store = MintStore.in_dir(data_dir)
@@ -92,17 +100,23 @@ class Mint:
             store.close()
             raise
 
-    @classmethod
-    def open_to_read(cls, data_dir: Path) -> Mint:
-        """An existing mint's data dir on the network it was made for, with no Lightning (`nutx mint info`)."""
+    @staticmethod
+    def network_of(data_dir: Path) -> str:
+        """The network an existing mint's data dir was made for."""
         if not (data_dir / DB_NAME).exists():
             raise NutxError(f"no mint database in {data_dir}; pass --data-dir of a mint or pool")
         store = MintStore.in_dir(data_dir)
         try:
-            network = store.meta("network") or "regtest"
+            return store.meta("network") or "regtest"
         finally:
             store.close()
-        return cls.open(data_dir, network=network, lightning=OfflineBackend(network))
+
+    @classmethod
+    def open_to_read(cls, data_dir: Path) -> Mint:
+        """An existing mint's data dir on the network it was made for, with no Lightning (`nutx mint info`):
+        it pays nothing and leaves PENDING melts to the mint that serves them."""
+        network = cls.network_of(data_dir)
+        return cls.open(data_dir, network=network, lightning=NoLightning(network))
 
     def close(self) -> None:
         self.store.close()
@@ -114,6 +128,18 @@ class Mint:
     @lightning.setter
     def lightning(self, backend: LightningBackend) -> None:
         self._mint_quotes.lightning = self._melts.lightning = backend
+
+    async def settle_melts(self, stop: asyncio.Event, every_s: float = SETTLE_EVERY_S) -> None:
+        """Until `stop`: every `every_s`, settle PENDING melts whose outcome the backend now knows."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
+            if stop.is_set():
+                return
+            try:
+                await asyncio.to_thread(self._melts.settle_pending)
+            except NutxError as exc:
+                log.warning("settling pending melts failed (tried again in %.0f s): %s", every_s, exc)
 
     # -- keysets ------------------------------------------------------------------------------
 
@@ -134,7 +160,9 @@ class Mint:
         return self._keysets.mining_keysets_json(self._epochs.all())
 
     def info_json(self) -> dict[str, Any]:
-        return info.info_json(self.pubkey, self.network)
+        return info.info_json(
+            self.pubkey, self.network, lightning=not isinstance(self.lightning, NoLightning)
+        )
 
     # -- epochs -------------------------------------------------------------------------------
 
@@ -166,6 +194,9 @@ class Mint:
 
     def mark_orphaned(self, epoch: int) -> Epoch:
         return self._epochs.mark_orphaned(epoch)
+
+    def skip_epochs(self, through: int) -> None:
+        self._epochs.skip_through(through)
 
     # -- share signing ------------------------------------------------------------------------
 
@@ -220,5 +251,8 @@ class Mint:
     def liabilities(self) -> dict[str, int]:
         return info.liabilities(self.store, self._keysets)
 
-    def summary_json(self) -> dict[str, Any]:
-        return info.summary_json(self.network, self.store, self._keysets, self._epochs)
+    def summary_json(self, lightning_balance_msat: int | None = None) -> dict[str, Any]:
+        """What `nutx mint info` prints; `lightning_balance_msat` is what the operator's backend reports."""
+        return info.summary_json(
+            self.network, self.store, self._keysets, self._epochs, lightning_balance_msat
+        )

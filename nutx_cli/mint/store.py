@@ -21,13 +21,13 @@ from typing import Any
 
 from nutx_cli.core.bdhke import BlindSig
 from nutx_cli.core.epoch_status import EpochStatus
-from nutx_cli.core.models import BlindSignature
+from nutx_cli.core.models import BlindedMessage, BlindSignature
 from nutx_cli.core.vocabulary import MeltQuoteState, MintQuoteState, ProofState
 from nutx_cli.mint.rows import EpochRow, KeysetRow, MeltQuoteRow, MintQuoteRow, SignatureRow, SpendRow
 from nutx_cli.sqlite_store import SqliteStore, StoreError
 
 DB_NAME = "mint.sqlite3"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def log2(amount: int) -> int:
@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS spent (
     spent_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending (
     Y BLOB PRIMARY KEY, amount_log2 INTEGER NOT NULL, keyset_id TEXT NOT NULL, quote TEXT NOT NULL,
-    created_at INTEGER NOT NULL) WITHOUT ROWID;
+    created_at INTEGER NOT NULL, witness TEXT) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS pending_quote ON pending (quote);
 CREATE TABLE IF NOT EXISTS mint_quotes (
     quote TEXT PRIMARY KEY, method TEXT NOT NULL, request TEXT NOT NULL, payment_hash TEXT NOT NULL,
@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS mint_quotes (
 CREATE TABLE IF NOT EXISTS melt_quotes (
     quote TEXT PRIMARY KEY, method TEXT NOT NULL, request TEXT NOT NULL, payment_hash TEXT NOT NULL,
     amount INTEGER NOT NULL, unit TEXT NOT NULL, fee_reserve INTEGER NOT NULL, state TEXT NOT NULL,
-    expiry INTEGER, payment_preimage TEXT, fee_paid INTEGER, change TEXT, created_at INTEGER NOT NULL);
+    expiry INTEGER, payment_preimage TEXT, fee_paid INTEGER, change TEXT, created_at INTEGER NOT NULL,
+    outputs TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS melt_quotes_one_payment ON melt_quotes (payment_hash)
     WHERE state IN ('PENDING', 'PAID');
 CREATE TABLE IF NOT EXISTS epochs (
@@ -103,6 +104,30 @@ CREATE INDEX signatures_keyset ON signatures (keyset_id, share)""",
     # PAID: the schema's partial unique index `melt_quotes_one_payment`, which the schema script (run
     # before the migrations) already creates on an older file.
     2: "",
+    # 3 → 4: a melt whose payment outcome is unknown can be settled after a restart with its change: the
+    # blank outputs it was sent with (`melt_quotes.outputs`) and the witnesses of its pending proofs. Both
+    # tables are rebuilt with the new column (as 1 → 2 did), with their indexes.
+    3: """
+CREATE TABLE pending_v4 (
+    Y BLOB PRIMARY KEY, amount_log2 INTEGER NOT NULL, keyset_id TEXT NOT NULL, quote TEXT NOT NULL,
+    created_at INTEGER NOT NULL, witness TEXT) WITHOUT ROWID;
+INSERT INTO pending_v4 (Y, amount_log2, keyset_id, quote, created_at)
+    SELECT Y, amount_log2, keyset_id, quote, created_at FROM pending;
+DROP TABLE pending;
+ALTER TABLE pending_v4 RENAME TO pending;
+CREATE INDEX pending_quote ON pending (quote);
+CREATE TABLE melt_quotes_v4 (
+    quote TEXT PRIMARY KEY, method TEXT NOT NULL, request TEXT NOT NULL, payment_hash TEXT NOT NULL,
+    amount INTEGER NOT NULL, unit TEXT NOT NULL, fee_reserve INTEGER NOT NULL, state TEXT NOT NULL,
+    expiry INTEGER, payment_preimage TEXT, fee_paid INTEGER, change TEXT, created_at INTEGER NOT NULL,
+    outputs TEXT);
+INSERT INTO melt_quotes_v4 (quote, method, request, payment_hash, amount, unit, fee_reserve, state, expiry,
+        payment_preimage, fee_paid, change, created_at)
+    SELECT quote, method, request, payment_hash, amount, unit, fee_reserve, state, expiry, payment_preimage,
+        fee_paid, change, created_at FROM melt_quotes;
+DROP TABLE melt_quotes;
+ALTER TABLE melt_quotes_v4 RENAME TO melt_quotes;
+CREATE UNIQUE INDEX melt_quotes_one_payment ON melt_quotes (payment_hash) WHERE state IN ('PENDING', 'PAID')""",
 }
 
 
@@ -218,15 +243,23 @@ class MintStore(SqliteStore):
 
     def add_pending(self, rows: Iterable[SpendRow], quote: str, now: int) -> None:
         self.db.conn.executemany(
-            "INSERT INTO pending (Y, amount_log2, keyset_id, quote, created_at) VALUES (?, ?, ?, ?, ?)",
-            [(r.Y, log2(r.amount), r.keyset_id, quote, now) for r in rows],
+            "INSERT INTO pending (Y, amount_log2, keyset_id, quote, created_at, witness) VALUES (?, ?, ?, ?, ?, ?)",
+            [(r.Y, log2(r.amount), r.keyset_id, quote, now, r.witness) for r in rows],
         )
+
+    def pending_of(self, quote: str) -> tuple[list[SpendRow], int | None]:
+        """The proofs a melt locked, and when it locked them (None if it holds none)."""
+        rows = self._rows(
+            "SELECT Y, amount_log2, keyset_id, witness, created_at FROM pending WHERE quote = ?", (quote,)
+        )
+        spends = [SpendRow(r["Y"], 1 << r["amount_log2"], r["keyset_id"], r["witness"]) for r in rows]
+        return spends, min((r["created_at"] for r in rows), default=None)
 
     def spend_pending(self, quote: str, now: int) -> None:
         """Burn the proofs a melt locked (the payment went through)."""
         self.db.execute(
             "INSERT INTO spent (Y, amount_log2, keyset_id, witness, spent_at) "
-            "SELECT Y, amount_log2, keyset_id, NULL, ? FROM pending WHERE quote = ?",
+            "SELECT Y, amount_log2, keyset_id, witness, ? FROM pending WHERE quote = ?",
             (now, quote),
         )
         self.drop_pending(quote)
@@ -268,12 +301,23 @@ class MintStore(SqliteStore):
             return None
         r = rows[0]
         change = json.loads(r["change"]) if r["change"] else None
+        outputs = json.loads(r["outputs"]) if r["outputs"] else None
         return MeltQuoteRow(
             **{
                 **r,
                 "state": MeltQuoteState(r["state"]),
                 "change": None if change is None else tuple(BlindSignature.from_json(c) for c in change),
+                "outputs": None
+                if outputs is None
+                else tuple(BlindedMessage.from_json(o, allow_zero=True) for o in outputs),
             }
+        )
+
+    def set_melt_outputs(self, quote: str, outputs: Sequence[BlindedMessage]) -> None:
+        """The blank outputs a melt was sent with, kept for its change until the payment is settled."""
+        self.db.execute(
+            "UPDATE melt_quotes SET outputs = ? WHERE quote = ?",
+            (json.dumps([o.to_json() for o in outputs]), quote),
         )
 
     def melt_quotes_in_state(self, state: MeltQuoteState) -> list[str]:

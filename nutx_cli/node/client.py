@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.client
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,10 +44,16 @@ class NodeClient:
     """A bitcoind JSON-RPC client; `call("getblockcount")` → 101."""
 
     def __init__(
-        self, url: str, timeout: float = DEFAULT_TIMEOUT, cookie_url: Callable[[], str] | None = None
+        self,
+        url: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        cookie_url: Callable[[], str] | None = None,
+        gbt_rules: Sequence[str] = ("segwit",),
     ) -> None:
-        """`cookie_url` re-reads a cookie file: a restarted node writes a new cookie, as bitcoind does."""
+        """`cookie_url` re-reads a cookie file: a restarted node writes a new cookie, as bitcoind does.
+        `gbt_rules` are the rules getblocktemplate is called with (the network's, `core.networks`)."""
         self._cookie_url = cookie_url
+        self.gbt_rules = list(gbt_rules)
         parts = urlsplit(url)
         if (
             parts.scheme not in ("http", "https")
@@ -125,7 +131,7 @@ class NodeClient:
     # -- the calls the pool and the CLI use ------------------------------------------------------------
 
     def getblocktemplate(self, longpollid: str | None = None) -> dict[str, Any]:
-        request: dict[str, Any] = {"rules": ["segwit"]}
+        request: dict[str, Any] = {"rules": self.gbt_rules}
         if longpollid is not None:
             request["longpollid"] = longpollid
         return dict(self.call("getblocktemplate", request))
@@ -171,6 +177,7 @@ def connect(
     host: str = "127.0.0.1",
     port: int = DEFAULT_RPC_PORT,
     timeout: float = DEFAULT_TIMEOUT,
+    gbt_rules: Sequence[str] = ("segwit",),
 ) -> NodeClient:
     """A client for the node, from the flags every role that talks to it takes.
 
@@ -186,7 +193,7 @@ def connect(
                 "--node-rpc carries the node's cookie, which a restarted node replaces and every local "
                 "user can read on the command line: pass --node-rpc http://HOST:PORT --node-cookie PATH"
             )
-        return NodeClient(node_rpc, timeout)
+        return NodeClient(node_rpc, timeout, gbt_rules=gbt_rules)
     cookie = node_cookie or cookie_path(node_data_dir)
     base = urlsplit(node_rpc or f"http://{host}:{port}")
     if base.username is not None or base.password is not None:
@@ -198,4 +205,4 @@ def connect(
     def url() -> str:
         return base._replace(netloc=f"{read_cookie(cookie)}@{base.netloc}").geturl()
 
-    return NodeClient(url(), timeout, cookie_url=url)
+    return NodeClient(url(), timeout, cookie_url=url, gbt_rules=gbt_rules)

@@ -1,7 +1,10 @@
-"""Starting and stopping the whole pool process: keys, mint, node, SV2 listener, HTTP listeners, pool.json.
+"""Starting and stopping the whole pool process: network rules, keys, mint, node, SV2 listener, HTTP
+listeners, pool.json.
 
-Keys live in the data dir so a restart keeps the same authority key (miners pin it) and the same
-payout address: `authority.key` and `sv2_static.key` (SV2 Noise, text form), `payout.key` (hex).
+Off regtest the node is a real bitcoind on the same network (checked: its chain, and that it is synced),
+the payout address must be of that network, and the mint needs the Lightning backend the network allows.
+The pool's keys are in its data dir (`pool.keys`); `--restore-from` brings a data dir back from
+`nutx pool backup` first.
 """
 
 from __future__ import annotations
@@ -9,41 +12,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 from nutx_cli.admin_access import AdminAccess, AdminGuard
-from nutx_cli.chain.address import address_to_script, p2wpkh_address
+from nutx_cli.chain.address import AddressError, address_to_script, p2wpkh_address
 from nutx_cli.core.limits import HttpLimits, ListenerLimits
+from nutx_cli.core.networks import Network, NetworkRules, rules
 from nutx_cli.core.vardiff import VardiffConfig
 from nutx_cli.errors import NutxError
 from nutx_cli.listener import raise_fd_limit
 from nutx_cli.local import PoolInfo, write_pool_json
-from nutx_cli.node.client import connect
+from nutx_cli.mint.backup import restore_backup
+from nutx_cli.mint.lightning_config import LightningConfig
+from nutx_cli.node.client import NodeClient, connect
 from nutx_cli.pool.admin import create_admin_app, start_http, stop_http
+from nutx_cli.pool.keys import PoolKeys
 from nutx_cli.pool.service import Pool
 from nutx_cli.pool.settings import PoolSettings
-from nutx_cli.private_files import private_dir, read_private, write_private
-from nutx_cli.sv2.certificate import (
-    authority_key_to_text,
-    pubkey_of_secret,
-    secret_key_from_text,
-    secret_key_to_text,
-)
+from nutx_cli.private_files import private_dir
+from nutx_cli.sv2.certificate import authority_key_to_text, pubkey_of_secret
 from nutx_cli.sv2.connection import serve
 
 log = logging.getLogger(__name__)
 
-CHAIN_NETWORKS = {
-    "main": "mainnet",
-    "test": "testnet",
-    "testnet4": "testnet",
-    "signet": "signet",
-    "regtest": "regtest",
-}
+DEFAULT_NETWORK_DIFFICULTY = Fraction(1, 1000)
+"""Regtest's simulated network difficulty: about 4.3 M hashes per block (seconds for a CPU miner)."""
+
+RESTORE_EPOCH_MARGIN = 16
+"""After a restore, epoch numbers skipped beyond two per block mined since the backup's last epoch."""
 
 
 @dataclass(frozen=True)
@@ -59,39 +58,45 @@ class PoolOptions:
     node_rpc: str | None
     node_cookie: Path | None
     payout_address: str | None
-    network_difficulty: Fraction
-    maturity: int
+    network_difficulty: Fraction | None
+    """None: regtest's default; refused off regtest."""
+    maturity: int | None
+    """None: the network's default (100)."""
     mint_fee: int
     shares_per_minute: float
     start_level: int
-    sv2_limits: ListenerLimits
-    http_limits: HttpLimits
+    network: str = Network.REGTEST
+    lightning: LightningConfig = field(default_factory=LightningConfig)
+    restore_from: Path | None = None
+    sv2_limits: ListenerLimits = field(default_factory=ListenerLimits)
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
 
 
-def _secret_file(path: Path, make: Callable[[bytes], str], read: Callable[[str], bytes]) -> bytes:
-    """A 32-byte secret kept in `path` (created with mode 0600 on first start)."""
-    if path.exists():
-        try:
-            return read(read_private(path).strip())
-        except (ValueError, NutxError) as exc:
-            raise NutxError(f"{path} is damaged ({exc}); restore it from a backup or remove it") from None
-    while True:
-        secret = os.urandom(32)
-        try:
-            pubkey_of_secret(secret)
-            break
-        except (ValueError, NutxError):
-            continue
-    write_private(path, make(secret) + "\n")
-    return secret
+def _node(options: PoolOptions, net: NetworkRules) -> NodeClient:
+    """The embedded node's client on regtest; off regtest bitcoind's, by default on its port and cookie."""
+    if net.network == Network.REGTEST:
+        return connect(options.node_rpc, node_cookie=options.node_cookie)
+    return connect(
+        options.node_rpc,
+        node_cookie=options.node_cookie,
+        node_data_dir=net.default_cookie(Path.home()).parent,
+        port=net.rpc_port,
+        gbt_rules=net.gbt_rules,
+    )
 
 
-def _hex_secret(path: Path) -> bytes:
-    return _secret_file(path, bytes.hex, bytes.fromhex)
+def _payout_script(address: str, network: str) -> bytes:
+    try:
+        return address_to_script(address, network)
+    except AddressError as exc:
+        raise NutxError(f"--payout-address: {exc}") from None
 
 
-def _noise_secret(path: Path) -> bytes:
-    return _secret_file(path, secret_key_to_text, secret_key_from_text)
+def _skip_restored_epochs(mint_epochs: list[tuple[int, int]], height: int) -> int:
+    """The highest epoch number a lost data dir may have opened after its backup: one epoch per tip change,
+    so at most two per block since the backup's last epoch started (reorgs), plus a margin."""
+    last, start_height = max(mint_epochs, default=(0, height))
+    return last + 2 * max(0, height - start_height) + RESTORE_EPOCH_MARGIN
 
 
 async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[str], None]) -> None:
@@ -101,19 +106,33 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
     from nutx_cli.mint import Mint, create_app
 
     data_dir = options.data_dir
-    private_dir(data_dir)
+    network = options.network
+    net = rules(network)
+    maturity = net.default_maturity if options.maturity is None else options.maturity
+    net.check_maturity(maturity)
+    net.check_simulated_difficulty(options.network_difficulty is not None)
+    lightning = options.lightning.open_checked(network)
+    if options.payout_address:
+        _payout_script(options.payout_address, network)
+    if options.restore_from is not None:
+        restore_backup(options.restore_from, data_dir, "pool", network)
+    node = _node(options, net)
     raise_fd_limit()  # every miner holds a socket: the per-IP cap, not a default of 1,024 files, decides
-    node = connect(options.node_rpc, node_cookie=options.node_cookie)
     info = await asyncio.to_thread(node.call, "getblockchaininfo")
-    network = CHAIN_NETWORKS.get(str(info.get("chain")), "regtest")
-    authority = _noise_secret(data_dir / "authority.key")
-    static = _noise_secret(data_dir / "sv2_static.key")
-    payout_key = PrivateKey(_hex_secret(data_dir / "payout.key"))
+    net.check_node(info)
+    private_dir(data_dir)
+    keys = PoolKeys.load(data_dir)
+    authority, static = keys.authority, keys.static
+    payout_key = PrivateKey(keys.payout)
     payout_address = options.payout_address or p2wpkh_address(payout_key.public_key.format(), network)
-    payout_script = address_to_script(payout_address, network)
+    payout_script = _payout_script(payout_address, network)
 
-    mint = Mint.open(data_dir, network=network, mint_fee=options.mint_fee)
+    mint = Mint.open(data_dir, network=network, mint_fee=options.mint_fee, lightning=lightning)
     try:
+        if options.restore_from is not None:
+            height = int(info.get("blocks", 0))
+            epochs = [(e.epoch, mint.epoch_start(e.epoch)[1]) for e in mint.epochs()]
+            mint.skip_epochs(_skip_restored_epochs(epochs, height))
         vardiff = VardiffConfig(
             k_max=mint.k_max,
             shares_per_minute=options.shares_per_minute,
@@ -122,8 +141,10 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
         settings = PoolSettings(
             network=network,
             payout_script=payout_script,
-            network_difficulty=options.network_difficulty if network == "regtest" else None,
-            maturity=options.maturity,
+            network_difficulty=(options.network_difficulty or DEFAULT_NETWORK_DIFFICULTY)
+            if net.simulated_difficulty
+            else None,
+            maturity=maturity,
             vardiff=vardiff,
             channels_per_connection=options.sv2_limits.channels_per_connection,
         )
@@ -161,8 +182,13 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
         echo(f"  mint http  {pool_info.http}")
         echo(f"  admin      {pool_info.admin}  (stats: {pool_info.admin}/v1/pool/stats)")
         echo(f"  payout     {payout_address}")
+        echo(f"  lightning  {lightning.name}")
         echo(f"  pool.json  {data_dir / 'pool.json'}")
-        tasks = [asyncio.create_task(pool.tip_watch.run(stop)), asyncio.create_task(pool.run_vardiff(stop))]
+        tasks = [
+            asyncio.create_task(pool.tip_watch.run(stop)),
+            asyncio.create_task(pool.run_vardiff(stop)),
+            asyncio.create_task(mint.settle_melts(stop)),
+        ]
         try:
             await stop.wait()
         finally:

@@ -76,6 +76,8 @@ def describe_failure(exc: BaseException, url: str) -> str:
         return f"{url} answered HTTP {exc.response.status_code}"
     if isinstance(exc, StatsError):
         return f"bad stats from the pool: {exc}"
+    if isinstance(exc, httpx.ReadError | httpx.RemoteProtocolError | ConnectionError):
+        return f"{url} closed the connection"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 

@@ -15,8 +15,9 @@ from textual.widgets import DataTable, Sparkline, Static
 
 from nutx_cli.core.epoch_json import Epoch
 from nutx_cli.core.epoch_status import DEAD, DECIDED_WON, EpochStatus
+from nutx_cli.core.networks import NetworkError, rules
 from nutx_cli.core.pool_stats import ChannelSummary, ShareEvent
-from nutx_cli.core.targets import TargetError, amount_of_level, difficulty_of_level, k_max_for, work_of_level
+from nutx_cli.core.targets import TargetError, amount_of_level, difficulty_of_level, work_of_level
 from nutx_cli.tui import format as fmt
 from nutx_cli.tui.model import DashboardModel
 from nutx_cli.tui.wallet_view import NoWallet
@@ -368,8 +369,8 @@ class LevelsPane(Vertical):
         if model.pool.k_max is not None:
             return model.pool.k_max
         try:
-            return k_max_for(model.pool.network)
-        except TargetError:
+            return rules(model.pool.network).k_max
+        except NetworkError:
             return None
 
 

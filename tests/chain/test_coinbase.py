@@ -157,7 +157,7 @@ def test_block_parse_rejects_trailing_and_truncated() -> None:
 ADDRESSES = [
     ("mainnet", "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4", "0014751e76e8199196d454941c45d1b3a323f1433bd6"),
     (
-        "testnet",
+        "testnet4",
         "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7",
         "00201863143c14c5166804bd19203356da136c985678cd4d27a1b8c6329604903262",
     ),
@@ -174,6 +174,12 @@ ADDRESSES = [
     ("mainnet", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", "76a91477bff20c60e522dfaa3350c39b030a5d004e839a88ac"),
     ("mainnet", "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", "a914b472a266d0bd89c13706a4132ccfb16f7c3b9fcb87"),
     ("regtest", "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn", "76a914243f1394f44554f4ce3fd68649c19adc483ce92488ac"),
+    ("signet", "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn", "76a914243f1394f44554f4ce3fd68649c19adc483ce92488ac"),
+    (
+        "signet",
+        "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7",
+        "00201863143c14c5166804bd19203356da136c985678cd4d27a1b8c6329604903262",
+    ),
 ]
 
 
@@ -197,6 +203,10 @@ def test_address_to_script(network: str, address: str, script_hex: str) -> None:
         ("mainnet", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3"),  # bad base58 checksum
         ("regtest", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"),  # mainnet base58 on regtest
         ("regtest", ""),
+        ("mainnet", "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7"),  # testnet on mainnet
+        ("signet", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"),
+        ("testnet4", "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"),  # mainnet P2SH on testnet4
+        ("testnet", "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7"),  # testnet3: not served
         ("moon", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"),
     ],
 )

@@ -144,8 +144,3 @@ def test_hashrate_estimate() -> None:
     assert t.hashrate_estimate(0, Fraction(1), 60) == 0
     with pytest.raises(t.TargetError):
         t.hashrate_estimate(1, Fraction(1), 0)
-
-
-def test_k_max() -> None:
-    assert t.k_max_for("regtest") == 256
-    assert t.k_max_for("mainnet") == 224

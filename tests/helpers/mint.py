@@ -15,7 +15,7 @@ from nutx_cli.core.limits import HttpLimits
 from nutx_cli.core.models import BlindedMessage, BlindSignature, Proof
 from nutx_cli.mint import Mint, create_app
 from nutx_cli.mint.http import serve_app
-from nutx_cli.mint.lightning import FakeBackend, Invoice, Payment
+from nutx_cli.mint.lightning import FakeBackend, Invoice, Payment, PaymentStatus
 from tests.helpers.procs import free_port, port_open
 
 EPOCH_KEYS = [
@@ -118,12 +118,12 @@ class HeldPayments(FakeBackend):
         self.in_flight = 0
         self._count = threading.Lock()
 
-    def pay_invoice(self, invoice: Invoice, fee_limit_msat: int) -> Payment:
+    def pay(self, invoice: Invoice, fee_limit_msat: int) -> Payment:
         with self._count:
             self.in_flight += 1
         if not self.release.wait(60):
-            return Payment(ok=False, error="the test never released the payment")
-        return super().pay_invoice(invoice, fee_limit_msat)
+            return Payment(PaymentStatus.FAILED, error="the test never released the payment")
+        return super().pay(invoice, fee_limit_msat)
 
     @staticmethod
     async def until(condition: Callable[[], bool]) -> None:

@@ -239,21 +239,16 @@ def test_mint_serve_process_and_info(tmp_path: Path) -> None:
         check=False,
     )
     assert "outstanding: 0 sat, 0 ehash" in text.stdout
-    refused = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nutx_cli",
-            "mint",
-            "serve",
-            "--data-dir",
-            str(tmp_path / "x"),
-            "--network",
-            "mainnet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert refused.returncode == 1 and "regtest only" in refused.stderr and "Traceback" not in refused.stderr
+    for flags, says in [
+        ([], "a mainnet mint pays real sats and needs a real Lightning backend: pass --lightning lnbits"),
+        (["--lightning", "fake"], "only runs on regtest, not mainnet"),
+        (["--lightning", "lnbits"], "--lightning lnbits needs --lnbits-url URL and --lnbits-key ADMIN_KEY"),
+        (["--lightning", "moon"], "--lightning 'moon' is not a backend; use one of fake, lnbits, lnd, none"),
+    ]:
+        cmd = ["mint", "serve", "--data-dir", str(tmp_path / "x"), "--network", "mainnet", *flags]
+        refused = subprocess.run(
+            [sys.executable, "-m", "nutx_cli", *cmd], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert refused.returncode == 1 and says in refused.stderr and "Traceback" not in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()

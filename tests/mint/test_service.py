@@ -16,7 +16,7 @@ from nutx_cli.core.models import BlindedMessage, Proof
 from nutx_cli.core.vocabulary import MAX_PER_REQUEST, MeltQuoteState
 from nutx_cli.errors import NutxError
 from nutx_cli.mint import FakeBackend, Mint, MintError
-from nutx_cli.mint.lightning import LightningError, OfflineBackend
+from nutx_cli.mint.lightning import LightningError, NoLightning
 from nutx_cli.mint.store import MintStoreError
 from tests.helpers.mint import mine_shares, mint_sats, open_epoch, outputs, won_epoch
 
@@ -87,7 +87,7 @@ def test_fake_lightning_only_on_regtest(tmp_path: Path) -> None:
         Mint.open(tmp_path / "a", network="mainnet")
     Mint.open(tmp_path / "b").close()
     with pytest.raises(NutxError, match="regtest mint, not signet"):
-        Mint.open(tmp_path / "b", network="signet", lightning=OfflineBackend("signet"))
+        Mint.open(tmp_path / "b", network="signet", lightning=NoLightning("signet"))
 
 
 def test_unknown_keyset(mint: Mint) -> None:
@@ -385,7 +385,7 @@ async def test_a_schema_1_mint_is_migrated_with_its_signatures(tmp_path: Path) -
 
     mint = Mint.open(tmp_path / "mint")
     try:
-        assert mint.store.meta("schema") == "3"
+        assert mint.store.meta("schema") == "4"
         got = mint.store.db.conn.execute(
             "SELECT rowid, B_, C_, e, s, amount_log2, keyset_id, share FROM signatures"
         )
@@ -396,7 +396,7 @@ async def test_a_schema_1_mint_is_migrated_with_its_signatures(tmp_path: Path) -
     finally:
         mint.close()
     conn = sqlite3.connect(tmp_path / "mint" / "mint.sqlite3", isolation_level=None)
-    conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")
+    conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema'")
     conn.close()
     with pytest.raises(NutxError, match="newer nutx"):
         Mint.open(tmp_path / "mint")
@@ -420,7 +420,7 @@ def test_a_schema_2_mint_gets_one_melt_per_payment(tmp_path: Path) -> None:
         UPDATE meta SET value = '2' WHERE key = 'schema';""")
     conn.close()
     mint = Mint.open(tmp_path / "mint")
-    assert mint.store.meta("schema") == "3"
+    assert mint.store.meta("schema") == "4"
     with pytest.raises(MintStoreError), mint.store.transaction():
         mint.store.update_melt_quote(second, state=MeltQuoteState.PENDING)
     mint.close()

@@ -52,14 +52,16 @@ class Sv1Reader:
         self.limiter = ConnectionLimiter(limits, asyncio.get_running_loop().time())
 
     async def lines(self) -> list[bytes]:
-        """The next complete non-blank lines, at least one; [] at the end of the stream."""
+        """The next complete non-blank lines, at least one; [] at the end of the stream (or a reset)."""
         loop = asyncio.get_running_loop()
         while True:
             try:
                 async with asyncio.timeout_at(self.limiter.deadline()):
                     data = await self._reader.read(READ_SIZE)
-            except TimeoutError:
+            except TimeoutError:  # before OSError, of which it is a subclass
                 raise PeerTimedOut(self.limiter.waiting_for()) from None
+            except (ConnectionError, OSError):  # a reset is an end of the stream like any other
+                return []
             if not data:
                 return []
             lines = self._splitter.feed(data)
@@ -91,8 +93,8 @@ async def hang_up(writer: asyncio.StreamWriter, reader: asyncio.StreamReader) ->
     Closing with unread input would reset the connection and lose the error line.
     """
     with contextlib.suppress(OSError, ConnectionError, TimeoutError):
-        await writer.drain()
-        writer.write_eof()
-        async with asyncio.timeout(HANG_UP_SECONDS):
+        async with asyncio.timeout(HANG_UP_SECONDS):  # a peer that reads nothing gets no longer either
+            await writer.drain()
+            writer.write_eof()
             while await reader.read(READ_SIZE):
                 pass

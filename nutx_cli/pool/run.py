@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from nutx_cli.pool.service import Pool
 from nutx_cli.pool.settings import PoolSettings
 from nutx_cli.pool.sv1 import Sv1Port
 from nutx_cli.private_files import private_dir
+from nutx_cli.sv1.session import MAX_USERS
 from nutx_cli.sv2.certificate import authority_key_to_text, pubkey_of_secret
 from nutx_cli.sv2.connection import serve
 
@@ -173,7 +174,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
         sv1: Sv1Port | None = None
         sv1_address = None
         if options.sv1_port is not None:
-            sv1 = Sv1Port(pool)
+            sv1 = Sv1Port(pool, replace(options.sv2_limits, channels_per_connection=MAX_USERS))
             try:
                 sv1_address = f"{options.host}:{await sv1.start(options.host, options.sv1_port)}"
             except OSError as exc:

@@ -3,8 +3,13 @@ shares as fast as the pool acknowledges (a load generator in its own process; bl
 before the timed window). Prints accepted shares/s, p50/p99 ack latency, the pool's RSS, and the
 crypto limit (bare coincurve work of one share's signature + DLEQ proof on one core, measured before and after
 the runs, mean) with the ratio, and the pool's CPU time per share (steadier than the rate on shared cores).
+Then memory and fds (`pool_memory`): the pool's RSS with 1,000 idle connections and with 1,000 open channels,
+and its fd count before and after 2,000 connect/disconnect cycles, on lines of their own.
+The pool runs without the per-IP connection cap and the message rate (every client is on 127.0.0.1, and one
+channel sends thousands of shares a second): this measures the pool, not its limits.
 Last line: "pool: channels=N shares_per_s=X p99_ms=L rss_mb=M crypto_limit_per_s=Z ratio=R" (largest N).
-Options: --channels 1,10,100  --shares 12000 (per run, split over the channels)
+Options: --channels 1,10,100  --shares 12000 (per run, split over the channels)  --connections 1000
+--cycles 2000 (--connections 0 skips the memory part)
 --sv1: the same over the pool's own Stratum V1 port (`--sv1-port`): N SV1 connections under Cashu pubkeys,
 level-256 shares claimed (no signature; one claim row per batch), each answered `true` once durable.
 Last line then: "pool_sv1: connections=N shares_per_s=X p99_ms=L rss_mb=M".
@@ -26,7 +31,9 @@ from pathlib import Path
 
 from coincurve import PrivateKey, PublicKey
 
+from benchmarks import pool_memory, sv2_miner
 from nutx_cli.core import bdhke
+from nutx_cli.listener import raise_fd_limit
 from nutx_cli.up.children import ChildProcess, free_port, port_open
 
 
@@ -56,57 +63,15 @@ def crypto_limit(seconds: float = 2.0) -> float:
 async def load(port: int, authority: str, channels: int, shares: int, window: int) -> dict:
     from nutx_cli.sv2.connection import Connection
     from nutx_cli.sv2.ecash import (
-        ECASH_EXTENSION,
         BlindedMessage,
-        OpenExtendedEcashMiningChannel,
-        OpenExtendedEcashMiningChannelSuccess,
         SubmitSharesEcashExtended,
         SubmitSharesEcashExtendedError,
         SubmitSharesEcashExtendedSuccess,
     )
-    from nutx_cli.sv2.extensions import RequestExtensions
-    from nutx_cli.sv2.messages import NewExtendedMiningJob, SetNewPrevHash, SetupConnection
 
     async def open_channel(i: int) -> tuple[Connection, list[SubmitSharesEcashExtended]]:
-        conn = await Connection.connect("127.0.0.1", port, authority)
-        await conn.send(
-            SetupConnection(
-                protocol=0,
-                min_version=2,
-                max_version=2,
-                flags=0,
-                endpoint_host="127.0.0.1",
-                endpoint_port=port,
-                vendor="bench",
-                hardware_version="",
-                firmware="",
-                device_id="",
-            )
-        )
-        await conn.recv()
-        await conn.send(RequestExtensions(request_id=1, requested_extensions=[ECASH_EXTENSION]))
-        await conn.recv()
-        await conn.recv()  # SetEcashMint: where the mint is
-        await conn.send(
-            OpenExtendedEcashMiningChannel(
-                request_id=2,
-                user_identity=f"bench{i}",
-                nominal_hash_rate=0.0,
-                max_target=2**256 - 1,
-                min_extranonce_size=8,
-                unit="ehash",
-            )
-        )
-        ok = await conn.recv()
-        assert isinstance(ok, OpenExtendedEcashMiningChannelSuccess), ok
-        job = prev = None
-        while prev is None:
-            msg = await conn.recv()
-            if isinstance(msg, NewExtendedMiningJob):
-                job = msg
-            elif isinstance(msg, SetNewPrevHash):
-                prev = msg
-        assert job is not None, "the pool sent its prev hash before any job"
+        conn = await sv2_miner.set_up(port, authority)
+        ok, job, prev = await sv2_miner.open_channel(conn, i)
         level = (ok.target + 1).bit_length() - 1
         assert level == 256, f"the bench needs level 256 (every hash a share), got {level}"
         prepared: list[SubmitSharesEcashExtended] = []
@@ -279,13 +244,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 Started = tuple[ChildProcess, dict[str, int], str]
 """A pool process, its ports ("sv2", "sv1") and its authority key."""
 
@@ -300,6 +258,8 @@ def start_pool(tmp: Path, name: str, rpc_port: int, *flags: str) -> Started:
             *("--sv2-port", str(sv2_port), "--http-port", str(free_port()), "--admin-port", str(admin_port)),
             *("--start-level", "256", "--shares-per-minute", "1000000000", "--network-difficulty", "1000000"),
             *("--sv1-port", str(sv1_port), *flags),
+            # every load client is on 127.0.0.1, and one channel sends thousands of shares a second
+            *("--max-connections-per-ip", "0", "--max-messages-per-second", "0"),
         ],
         tmp / f"{name}.log",
     )
@@ -351,7 +311,7 @@ def run_load(pools: list[Started], channels: int, shares: int, sv1: bool = False
         "p50_ms": max(r["p50_ms"] for r in results),
         "p99_ms": max(r["p99_ms"] for r in results),
         "cpu_us": 1e6 * cpu / max(1, accepted),
-        "rss": sum(rss_mb(p.pid) for p, _, _ in pools),
+        "rss": sum(pool_memory.rss_mb(p.pid) for p, _, _ in pools),
         "errors": errors,
     }
 
@@ -373,6 +333,10 @@ def main() -> None:
         "--database", help="also run on this PostgreSQL mint: one front end, then two (postgresql://…)"
     )
     parser.add_argument("--sv1", action="store_true", help="load the pool's SV1 port instead of SV2")
+    parser.add_argument(
+        "--connections", type=int, default=1000, help="idle connections, then channels (0: skip)"
+    )
+    parser.add_argument("--cycles", type=int, default=2000, help="connect/disconnect cycles for the fd count")
     parser.add_argument("--load", nargs=5, metavar=("PORT", "AUTHORITY", "CHANNELS", "SHARES", "WINDOW"))
     args = parser.parse_args()
     if args.load:
@@ -385,6 +349,7 @@ def main() -> None:
             )
         return
 
+    raise_fd_limit()  # for this process's children too: the load clients and the pool hold 1,000+ sockets
     counts = [int(x) for x in args.channels.split(",")]
     limit_before = crypto_limit()
     print(
@@ -405,6 +370,11 @@ def main() -> None:
                 for n in counts:
                     last = run_load([pool], n, args.shares, args.sv1)
                     report("", last)
+                if args.connections:
+                    process, ports, authority = pool
+                    pool_memory.measure(
+                        process.pid, ports["sv2"], authority, rpc_port, args.connections, args.cycles
+                    )
             finally:
                 pool[0].stop()
             postgres: list[tuple[str, dict]] = []

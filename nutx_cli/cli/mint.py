@@ -11,7 +11,9 @@ from pathlib import Path
 import typer
 
 from nutx_cli.cli import lightning as ln
+from nutx_cli.cli import limits as lim
 from nutx_cli.cli.config import DATABASE_HELP, apply_config, default_data_dir
+from nutx_cli.core import limits
 from nutx_cli.errors import NutxError
 from nutx_cli.local import DEFAULT_HTTP_PORT, nutx_home
 from nutx_cli.service import run_until_signalled
@@ -45,6 +47,9 @@ def register(app: typer.Typer) -> None:
         http_port: int = typer.Option(DEFAULT_HTTP_PORT, "--http-port", help="Cashu HTTP API port."),
         network: str = ln.NETWORK,
         mint_fee: int = typer.Option(0, "--mint-fee", min=0, help="F_M in sats, taken from each won epoch."),
+        max_body_bytes: lim.MaxBodyBytes = limits.DEFAULT_MAX_BODY_BYTES,
+        rate_limit: lim.RateLimit = limits.DEFAULT_REQUESTS_PER_MINUTE,
+        rate_limit_burst: lim.RateLimitBurst = limits.DEFAULT_REQUEST_BURST,
         lightning: str = ln.LIGHTNING,
         lnbits_url: str = ln.LNBITS_URL,
         lnbits_key: str = ln.LNBITS_KEY,
@@ -86,7 +91,9 @@ def register(app: typer.Typer) -> None:
                     f"nutx mint on {url} ({mint.network}, Lightning: {backend.name}); data in {data_dir}",
                     err=True,
                 )
-                await serve_app(create_app(mint), values["host"], values["http_port"], stop)
+                await serve_app(
+                    create_app(mint, lim.http_limits(values)), values["host"], values["http_port"], stop
+                )
             except OSError as exc:
                 raise NutxError(f"{exc}; pick another --http-port") from None
             finally:

@@ -10,6 +10,7 @@ import typer
 
 from nutx_cli.admin_access import TOKEN_ENV, AdminAccess
 from nutx_cli.cli import lightning as ln
+from nutx_cli.cli import limits as lim
 from nutx_cli.cli.config import (
     ADMIN_HOST_HELP,
     ADMIN_TOKEN_HELP,
@@ -18,6 +19,7 @@ from nutx_cli.cli.config import (
     default_data_dir,
 )
 from nutx_cli.cli.node import NODE_COOKIE_HELP, NODE_RPC_HELP
+from nutx_cli.core import limits
 from nutx_cli.core.vardiff import DEFAULT_SHARES_PER_MINUTE, DEFAULT_START_LEVEL_REGTEST
 from nutx_cli.errors import NutxError
 from nutx_cli.local import DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_SV1_PORT, DEFAULT_SV2_PORT
@@ -101,6 +103,15 @@ def register(app: typer.Typer) -> None:
         start_level: int = typer.Option(
             DEFAULT_START_LEVEL_REGTEST, "--start-level", help="Level of channels that announce no hashrate."
         ),
+        max_connections_per_ip: lim.MaxConnectionsPerIp = limits.DEFAULT_CONNECTIONS_PER_IP,
+        handshake_timeout: lim.HandshakeTimeout = limits.DEFAULT_HANDSHAKE_TIMEOUT,
+        idle_timeout: lim.IdleTimeout = limits.DEFAULT_IDLE_TIMEOUT,
+        max_channels_per_connection: lim.MaxChannelsPerConnection = limits.DEFAULT_CHANNELS_PER_CONNECTION,
+        max_messages_per_second: lim.MaxMessagesPerSecond = limits.DEFAULT_MESSAGES_PER_SECOND,
+        message_burst: lim.MessageBurst = limits.DEFAULT_MESSAGE_BURST,
+        max_body_bytes: lim.MaxBodyBytes = limits.DEFAULT_MAX_BODY_BYTES,
+        rate_limit: lim.RateLimit = limits.DEFAULT_REQUESTS_PER_MINUTE,
+        rate_limit_burst: lim.RateLimitBurst = limits.DEFAULT_REQUEST_BURST,
         lightning: str = ln.LIGHTNING,
         lnbits_url: str = ln.LNBITS_URL,
         lnbits_key: str = ln.LNBITS_KEY,
@@ -140,6 +151,8 @@ def register(app: typer.Typer) -> None:
             mint_fee=values["mint_fee"],
             shares_per_minute=values["shares_per_minute"],
             start_level=values["start_level"],
+            sv2_limits=lim.listener_limits(values, values["max_channels_per_connection"]),
+            http_limits=lim.http_limits(values),
             network=values["network"],
             lightning=ln.lightning_config(values),
             restore_from=values["restore_from"],

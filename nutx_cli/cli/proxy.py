@@ -8,9 +8,12 @@ from pathlib import Path
 import typer
 
 from nutx_cli.admin_access import TOKEN_ENV, AdminAccess
+from nutx_cli.cli import limits as lim
 from nutx_cli.cli.config import ADMIN_HOST_HELP, ADMIN_TOKEN_HELP, apply_config, default_data_dir
+from nutx_cli.core import limits
 from nutx_cli.local import DEFAULT_PROXY_ADMIN_PORT, DEFAULT_SV1_PORT
 from nutx_cli.service import run_until_signalled
+from nutx_cli.sv1.session import MAX_USERS
 
 
 def register(app: typer.Typer) -> None:
@@ -42,6 +45,12 @@ def register(app: typer.Typer) -> None:
         mint: str = typer.Option(
             None, "--mint", help="Mint URL for a new wallet (default: the local pool's)."
         ),
+        max_connections_per_ip: lim.MaxConnectionsPerIp = limits.DEFAULT_CONNECTIONS_PER_IP,
+        handshake_timeout: lim.HandshakeTimeout = limits.DEFAULT_HANDSHAKE_TIMEOUT,
+        idle_timeout: lim.IdleTimeout = limits.DEFAULT_IDLE_TIMEOUT,
+        max_workers_per_connection: lim.MaxWorkersPerConnection = MAX_USERS,
+        max_messages_per_second: lim.MaxMessagesPerSecond = limits.DEFAULT_MESSAGES_PER_SECOND,
+        message_burst: lim.MessageBurst = limits.DEFAULT_MESSAGE_BURST,
     ) -> None:
         """Serve Stratum V1 miners until Ctrl-C; their shares earn ehash in <data-dir>/wallet."""
         from nutx_cli.proxy.run import ProxyOptions, serve_proxy
@@ -51,6 +60,7 @@ def register(app: typer.Typer) -> None:
             data_dir=data_dir,
             host=values["host"],
             sv1_port=values["sv1_port"],
+            limits=lim.listener_limits(values, values["max_workers_per_connection"]),
             admin=AdminAccess(values["admin_host"], values["admin_token"]),
             admin_port=values["admin_port"],
             pool=values["pool"],

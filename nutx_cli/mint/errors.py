@@ -3,7 +3,8 @@
 Names and numbers follow DESIGN.md §5 and the current Cashu table (spec/cashu.md §20). Share
 submission errors exist on the SV2 wire only; their HTTP code is never sent but is kept in the
 project range so every name has one. Names without a NUT code (a malformed body, a bad B_, an
-amount the keyset has no key for) also use the project range 41xxx.
+amount the keyset has no key for) also use the project range 41xxx; the HTTP API's own limits are
+41413 and 41429, after their HTTP statuses (`http_limits`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ CODES: dict[str, int] = {
     "unknown-claim": 41018,
     "claim-already-paid": 41019,
     "claim-signature-invalid": 41020,
+    "request-too-large": 41413,
+    "rate-limited": 41429,
 }
 
 

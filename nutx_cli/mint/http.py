@@ -4,6 +4,8 @@ Handlers are plain functions (FastAPI runs them in worker threads) that parse th
 core models and call the Mint. Every refusal is HTTP 400 `{"detail", "code"}`; a body that is not
 the expected JSON object is `malformed-request`. `/v1/ws` is the NUT-17 websocket (`mint.ws`). Mint,
 swap, melt and redeem answer a repeated identical request with the stored answer (NUT-19, `mint.cached`).
+The listener's limits (`http_limits`: 413 for a body over the cap, 429 past the per-IP rate) come before
+any of that.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from fastapi.responses import JSONResponse, Response
 
 from nutx_cli import __version__
 from nutx_cli.core.bdhke import CryptoError
+from nutx_cli.core.limits import HttpLimits
 from nutx_cli.core.models import BlindedMessage, ModelError, Proof
 from nutx_cli.errors import NutxError
 from nutx_cli.mint.cached import request_key
 from nutx_cli.mint.errors import MintError, check_request_size
+from nutx_cli.mint.http_limits import HttpLimitsGuard
 from nutx_cli.mint.service import Mint
 from nutx_cli.mint.ws import serve_socket
 from nutx_cli.sqlite_store import StoreError
@@ -87,9 +91,10 @@ def _int(body: dict[str, Any], key: str) -> int:
     return value
 
 
-def create_app(mint: Mint) -> FastAPI:
-    """The public mint API; the pool mounts this same app on its HTTP port."""
+def create_app(mint: Mint, limits: HttpLimits = HttpLimits()) -> FastAPI:
+    """The public mint API under `limits`; the pool mounts this same app on its HTTP port."""
     app = FastAPI(title="nutx mint", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(HttpLimitsGuard, limits=limits)
 
     @app.exception_handler(MintError)
     async def mint_error(_: Request, exc: MintError) -> JSONResponse:

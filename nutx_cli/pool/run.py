@@ -13,15 +13,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
 from nutx_cli.admin_access import AdminAccess, AdminGuard
 from nutx_cli.chain.address import AddressError, address_to_script, p2wpkh_address
+from nutx_cli.core.limits import HttpLimits, ListenerLimits
 from nutx_cli.core.networks import Network, NetworkRules, rules
 from nutx_cli.core.vardiff import VardiffConfig
 from nutx_cli.errors import NutxError
+from nutx_cli.listener import raise_fd_limit
 from nutx_cli.local import PoolInfo, write_pool_json
 from nutx_cli.mint.backup import restore_backup
 from nutx_cli.mint.lightning_config import LightningConfig
@@ -32,6 +34,7 @@ from nutx_cli.pool.service import Pool
 from nutx_cli.pool.settings import FrontEnd, PoolSettings
 from nutx_cli.pool.sv1 import Sv1Port
 from nutx_cli.private_files import private_dir
+from nutx_cli.sv1.session import MAX_USERS
 from nutx_cli.sv2.certificate import authority_key_to_text, pubkey_of_secret
 from nutx_cli.sv2.connection import serve
 
@@ -71,6 +74,8 @@ class PoolOptions:
     restore_from: Path | None = None
     mint_url: str | None = None
     """The mint's public URL told to miners (`SetEcashMint`) and written to pool.json; None: from --host."""
+    sv2_limits: ListenerLimits = field(default_factory=ListenerLimits)
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
     database: str | None = None
     """The mint's PostgreSQL URL (front ends share it); None: SQLite in the data dir."""
     frontend: FrontEnd = field(default_factory=FrontEnd)
@@ -125,6 +130,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
             )
         restore_backup(options.restore_from, data_dir, "pool", network)
     node = _node(options, net)
+    raise_fd_limit()  # every miner holds a socket: the per-IP cap, not a default of 1,024 files, decides
     info = await asyncio.to_thread(node.call, "getblockchaininfo")
     net.check_node(info)
     private_dir(data_dir)
@@ -159,6 +165,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
             maturity=maturity,
             vardiff=vardiff,
             mint_url=mint_url,
+            channels_per_connection=options.sv2_limits.channels_per_connection,
             frontend=options.frontend,
         )
         pool = await Pool.start(mint, node, settings)
@@ -169,6 +176,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
                 on_connection=pool.handle_connection,
                 static_secret=static,
                 authority_secret=authority,
+                limits=options.sv2_limits,
             )
         except OSError as exc:
             raise NutxError(
@@ -178,7 +186,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
         sv1: Sv1Port | None = None
         sv1_address = None
         if options.sv1_port is not None:
-            sv1 = Sv1Port(pool)
+            sv1 = Sv1Port(pool, replace(options.sv2_limits, channels_per_connection=MAX_USERS))
             try:
                 sv1_address = f"{options.host}:{await sv1.start(options.host, options.sv1_port)}"
             except OSError as exc:
@@ -187,7 +195,7 @@ async def serve_pool(options: PoolOptions, stop: asyncio.Event, echo: Callable[[
                     f"cannot listen for SV1 on {options.host}:{options.sv1_port} ({exc.strerror}): "
                     "pick another --sv1-port"
                 ) from None
-        http_server = await start_http(create_app(mint), options.host, options.http_port)
+        http_server = await start_http(create_app(mint, options.http_limits), options.host, options.http_port)
         admin_app = AdminGuard(create_admin_app(pool.stats_json, pool.events), options.admin)
         admin_server = await start_http(admin_app, options.admin.host, options.admin_port)
         authority_text = authority_key_to_text(pubkey_of_secret(authority))

@@ -113,7 +113,12 @@ class Pool:
 
     async def handle_connection(self, conn: MinerConnection) -> None:
         """One miner connection: its messages through its `PoolSession`, the actions performed here."""
-        session = PoolSession(self.settings.vardiff, EXTRANONCE_SIZE, self.settings.mint_url)
+        session = PoolSession(
+            self.settings.vardiff,
+            EXTRANONCE_SIZE,
+            self.settings.mint_url,
+            max_channels=self.settings.channels_per_connection,
+        )
         mine: dict[int, Channel] = {}
         try:
             async for message in conn:

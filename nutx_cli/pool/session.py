@@ -6,7 +6,8 @@ channel, drop one, redeem proofs. The session knows which channels this connecti
 protocol's own checks: SetupConnection comes first (else the connection ends), the ecash extension
 0x4CA5 must be negotiated before an ecash channel opens (its success is followed by `SetEcashMint`, where
 the mint is), shares and updates name an open channel of the kind they belong to, a max_target no
-offered level meets is refused with the connection kept.
+offered level meets is refused with the connection kept, and an open past the connection's channel cap is
+refused `too-many-channels` (whatever the channel kind).
 
 Channel kinds (`ChannelKind`) have their own open and submit handlers. An ecash extended channel's shares
 carry blinded messages and are signed. Standard and plain extended channels are served as the SV2 spec
@@ -157,12 +158,16 @@ class OpenedChannel:
 class PoolSession:
     """One miner connection. `channels` maps the ids of its open channels to what it keeps of them."""
 
-    def __init__(self, vardiff: VardiffConfig, extranonce_size: int, mint_url: str = "") -> None:
+    def __init__(
+        self, vardiff: VardiffConfig, extranonce_size: int, mint_url: str = "", max_channels: int = 0
+    ) -> None:
         self.vardiff = vardiff
         self.extranonce_size = extranonce_size
         """The bytes of extranonce the miner rolls: a channel asking for more is refused."""
         self.mint_url = mint_url
         """Sent in `SetEcashMint` once the ecash extension is negotiated (nothing when empty)."""
+        self.max_channels = max_channels
+        """Channels this connection may hold open at once (0: no cap)."""
         self.phase = Phase.SETUP
         self.ecash = False
         """The ecash extension was negotiated (RequestExtensions)."""
@@ -179,6 +184,10 @@ class PoolSession:
         handler = _HANDLERS.get(type(message))
         if handler is None:
             return [Ignored(message)]
+        if isinstance(message, _OPENS) and self.max_channels and len(self.channels) >= self.max_channels:
+            return [
+                Send(OpenMiningChannelError(request_id=message.request_id, error_code="too-many-channels"))
+            ]
         return handler(self, message, now)
 
     # --- setup and extensions -----------------------------------------------------------------------
@@ -330,6 +339,9 @@ class PoolSession:
     def _redeem(self, message: RedeemSharesEcash, now: float) -> list[Action]:
         return [Redeem(message)]
 
+
+_OPENS = (OpenStandardMiningChannel, OpenExtendedMiningChannel, OpenExtendedEcashMiningChannel)
+"""Every kind of channel open: the channel cap applies to all of them."""
 
 _HANDLERS: dict[type, Callable[[PoolSession, Any, float], list[Action]]] = {
     RequestExtensions: PoolSession._request_extensions,

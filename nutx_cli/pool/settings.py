@@ -52,4 +52,6 @@ class PoolSettings:
     vardiff: VardiffConfig
     mint_url: str = ""
     """The mint's public HTTP URL, told to miners that negotiate the ecash extension (`SetEcashMint`)."""
+    channels_per_connection: int = 0
+    """The cap on open channels per SV2 connection (0: none); `nutx pool start` sets its default."""
     frontend: FrontEnd = field(default_factory=FrontEnd)

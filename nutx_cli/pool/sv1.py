@@ -11,7 +11,9 @@ pool refuses gets the de-facto error code of its reason (21 stale, 22 duplicate,
 with the SV2 error name as the message. Jobs reach SV1 miners as they reach SV2 channels: a clean notify
 per new tip and a fresh job id on every template refresh (every 30 s on an idle tip, so miners that stop
 after about two minutes without a new job never do, §7.9). On a clean shutdown every miner is told
-`client.reconnect` to the address it reached the pool at.
+`client.reconnect` to the address it reached the pool at. The listener runs under the pool's listener limits
+(`sv1.server`: per-IP connections, handshake and idle timeouts, message rate, the 16 KiB line, unread output),
+with the workers one connection may authorize as its channel cap.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Protocol
 
 from nutx_cli.core.bdhke import BlindSig
 from nutx_cli.core.claims import IdentityError, MinerIdentity, parse_identity
+from nutx_cli.core.limits import ListenerLimits
 from nutx_cli.core.targets import U256_MAX, amount_of_level
 from nutx_cli.core.vardiff import Vardiff, VardiffError
 from nutx_cli.pool.channel import Channel
@@ -42,8 +45,6 @@ from nutx_cli.sv1.protocol import (
     ERR_JOB_NOT_FOUND,
     ERR_LOW_DIFFICULTY,
     ERR_OTHER,
-    LineSplitter,
-    LineTooLong,
     Notification,
     Request,
     RequestId,
@@ -54,6 +55,7 @@ from nutx_cli.sv1.protocol import (
     parse_line,
     result_response,
 )
+from nutx_cli.sv1.server import SV1_LIMITS, PeerTimedOut, Sv1Reader, hang_up, serve_sv1, unread_over_cap
 from nutx_cli.sv1.session import (
     DifficultySuggested,
     Event,
@@ -69,9 +71,6 @@ from nutx_cli.sv2.messages import SetNewPrevHash
 
 log = logging.getLogger(__name__)
 
-READ_SIZE = 1 << 16
-MAX_UNREAD_BYTES = 1 << 20
-"""A miner that leaves this much of our output unread is stuck (or hostile): it is disconnected."""
 RECONNECT_WAIT_SECONDS = 5
 """`client.reconnect` asks miners to come back after this long (a restart takes about that)."""
 CHANNEL_ID = 1
@@ -111,6 +110,7 @@ class LineWriter:
     """JSON lines to one miner's socket, never waiting for it."""
 
     writer: asyncio.StreamWriter
+    limits: ListenerLimits
 
     @property
     def closed(self) -> bool:
@@ -122,9 +122,9 @@ class LineWriter:
     def write_many(self, lines: Sequence[Line]) -> None:
         if self.writer.is_closing():
             return
-        if self.writer.transport.get_write_buffer_size() > MAX_UNREAD_BYTES:
+        if unread_over_cap(self.writer, self.limits):
             log.warning("SV1 miner %s does not read what we send; disconnecting it", self.peer)
-            self.writer.close()
+            self.writer.transport.abort()
             return
         self.writer.write(b"".join(encode(line) for line in lines))
 
@@ -192,12 +192,16 @@ class Sv1Wire:
 class Sv1Miner:
     """One SV1 connection to the pool: its session, and its channel once subscribed and authorized."""
 
-    def __init__(self, pool: Pool, writer: asyncio.StreamWriter, number: int) -> None:
+    def __init__(self, pool: Pool, writer: asyncio.StreamWriter, number: int, limits: ListenerLimits) -> None:
         self.pool = pool
         self.writer = writer
-        self.lines = LineWriter(writer)
+        self.limits = limits
+        self.lines = LineWriter(writer, limits)
         self.session = MinerSession(
-            subscription_id=f"{number:08x}", check_user=refuse_non_pubkey, answer_shares_at_once=False
+            subscription_id=f"{number:08x}",
+            check_user=refuse_non_pubkey,
+            answer_shares_at_once=False,
+            max_users=limits.channels_per_connection,
         )
         self.wire = Sv1Wire(self.session, self.lines)
         self.channel: Channel | None = None
@@ -206,23 +210,30 @@ class Sv1Miner:
         self._sequence = itertools.count(1)
 
     async def run(self, reader: asyncio.StreamReader) -> None:
-        """Read requests until the miner hangs up (or sends a line over the cap)."""
-        splitter = LineSplitter()
-        while data := await reader.read(READ_SIZE):
-            try:
-                lines = splitter.feed(data)
-            except LineTooLong as exc:
-                log.warning("SV1 miner %s sent a line over the cap; closing it", self.lines.peer)
-                self.lines.write(exc.response())
-                return
-            for line in lines:
+        """Read requests until the miner hangs up, breaks a limit or times out."""
+        miner = Sv1Reader(reader, self.limits)
+        try:
+            while True:
                 try:
-                    message = parse_line(line)
-                except Sv1Error as exc:
+                    lines = await miner.lines()
+                except Sv1Error as exc:  # a line over the cap, or lines past the message rate
+                    log.warning("SV1 miner %s: %s; closing it", self.lines.peer, exc.message)
                     self.lines.write(exc.response())
-                    continue
-                if isinstance(message, Request):
-                    await self._handle(self.session.receive(message))
+                    await hang_up(self.writer, reader)
+                    return
+                if not lines:
+                    return
+                for line in lines:
+                    try:
+                        message = parse_line(line)
+                    except Sv1Error as exc:
+                        self.lines.write(exc.response())
+                        continue
+                    if isinstance(message, Request):
+                        await self._handle(self.session.receive(message))
+                await miner.drain(self.writer)
+        except PeerTimedOut as exc:
+            log.info("SV1 miner %s: %s; closing it", self.lines.peer, exc)
 
     async def _handle(self, events: list[Event]) -> None:
         for event in events:
@@ -303,19 +314,20 @@ class Sv1Miner:
 class Sv1Port:
     """The pool's SV1 listener and its miners."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, limits: ListenerLimits = SV1_LIMITS) -> None:
         self.pool = pool
+        self.limits = limits
         self.miners: set[Sv1Miner] = set()
         self._numbers = itertools.count(1)
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str, port: int) -> int:
         """Listen on host:port; returns the port bound."""
-        self._server = await asyncio.start_server(self._serve, host, port)
+        self._server = await serve_sv1(host, port, self._serve, self.limits)
         return int(self._server.sockets[0].getsockname()[1])
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        miner = Sv1Miner(self.pool, writer, next(self._numbers))
+        miner = Sv1Miner(self.pool, writer, next(self._numbers), self.limits)
         self.miners.add(miner)
         try:
             await miner.run(reader)

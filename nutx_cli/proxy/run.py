@@ -18,12 +18,15 @@ from typing import Any
 import httpx
 
 from nutx_cli.admin_access import AdminAccess, AdminGuard
+from nutx_cli.core.limits import ListenerLimits
 from nutx_cli.errors import NutxError
+from nutx_cli.listener import raise_fd_limit
 from nutx_cli.local import read_pool_json
 from nutx_cli.pool.admin import start_http, stop_http
 from nutx_cli.private_files import private_dir
 from nutx_cli.proxy.admin import create_proxy_admin_app
 from nutx_cli.proxy.service import Proxy, Upstream
+from nutx_cli.sv1.server import serve_sv1
 from nutx_cli.sv2.certificate import KeyFormatError, authority_key_from_text
 from nutx_cli.wallet import Wallet
 
@@ -38,6 +41,8 @@ class ProxyOptions:
     host: str
     """Where the SV1 listener binds."""
     sv1_port: int
+    limits: ListenerLimits
+    """The SV1 listener's caps and timeouts."""
     admin: AdminAccess
     """Where the admin listener binds (loopback unless told otherwise) and its token."""
     admin_port: int
@@ -106,6 +111,7 @@ async def keep_wallet(wallet: Wallet) -> None:
 async def serve_proxy(options: ProxyOptions, stop: asyncio.Event, echo: Callable[[str], None]) -> None:
     upstream, mint_url = checked_upstream(options)
     private_dir(options.data_dir)
+    raise_fd_limit()  # two sockets per miner (SV1 down, SV2 up)
     wallet = Wallet.open(options.data_dir / "wallet", mint_url=mint_url)
     try:
         await _serve(options, upstream, wallet, stop, echo)
@@ -120,13 +126,13 @@ async def _serve(
     stop: asyncio.Event,
     echo: Callable[[str], None],
 ) -> None:
-    proxy = Proxy(upstream, wallet)
+    proxy = Proxy(upstream, wallet, options.limits)
 
     def stats() -> dict[str, Any]:
         return {**proxy.stats_json(), "wallet": wallet_summary(wallet)}
 
     try:
-        server = await asyncio.start_server(proxy.handle_connection, options.host, options.sv1_port)
+        server = await serve_sv1(options.host, options.sv1_port, proxy.handle_connection, options.limits)
     except OSError as exc:
         raise NutxError(
             f"cannot listen for SV1 on {options.host}:{options.sv1_port} ({exc.strerror}): "

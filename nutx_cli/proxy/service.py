@@ -7,10 +7,11 @@ pushed as `set_difficulty` + `notify`, and every share the session accepts local
 blinded message the proxy's wallet prepared (and stored) first. The pool's blind signature goes back
 into the wallet (`complete_share`, which checks the DLEQ), an error releases the prepared secret.
 
-Failure handling: a malformed line gets a JSON-RPC error and the connection stays; an oversized line
-gets one error and the connection is closed; a miner that disconnects closes its upstream channel; an
-upstream channel that closes disconnects its miner, which reconnects and gets a fresh channel. Other
-miners never notice any of it.
+Failure handling: a malformed line gets a JSON-RPC error and the connection stays; an oversized line or
+lines past the message rate get one error and the connection is closed; a miner silent past the handshake or
+idle timeout is disconnected (the listener's limits, `nutx_cli.sv1.server`); a miner that disconnects closes
+its upstream channel; an upstream channel that closes disconnects its miner, which reconnects and gets a
+fresh channel. Other miners never notice any of it.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nutx_cli.core.bdhke import BlindSig
+from nutx_cli.core.limits import ListenerLimits
 from nutx_cli.core.share_stats import ShareStats
 from nutx_cli.core.targets import U256_MAX, level_of_target
 from nutx_cli.errors import NutxError
+from nutx_cli.listener import close_stream
 from nutx_cli.miner.channel import ChannelError, EcashChannel, Work
 from nutx_cli.sv1.difficulty import difficulty_of_level
 from nutx_cli.sv1.job import Sv1Job
-from nutx_cli.sv1.protocol import LineSplitter, LineTooLong, Request, Sv1Error, encode, parse_line
+from nutx_cli.sv1.protocol import Request, Sv1Error, encode, parse_line
+from nutx_cli.sv1.server import SV1_LIMITS, PeerTimedOut, Sv1Reader, hang_up, unread_over_cap
 from nutx_cli.sv1.session import (
     DifficultySuggested,
     Event,
@@ -53,10 +57,6 @@ MIN_EXTRANONCE2_SIZE = 4
 """What SV1 miners handle everywhere; the pool may give more."""
 UPSTREAM_USER = "nutx-proxy"
 """The user identity of every upstream channel: SV1 worker names stay on the proxy (its stats)."""
-READ_SIZE = 1 << 16
-MAX_UNREAD_BYTES = 1 << 20
-"""A miner that leaves this much of our output unread is stuck (or hostile): it is disconnected."""
-HANG_UP_SECONDS = 1.0
 FLUSH_TIMEOUT = 5.0
 """How long a closing miner waits for the pool's answers to its shares in flight."""
 
@@ -83,9 +83,11 @@ class Upstream:
 class Proxy:
     """All downstream miners, their channels, and the per-worker statistics."""
 
-    def __init__(self, upstream: Upstream, wallet: ShareWallet) -> None:
+    def __init__(self, upstream: Upstream, wallet: ShareWallet, limits: ListenerLimits = SV1_LIMITS) -> None:
         self.upstream = upstream
         self.wallet = wallet
+        self.limits = limits
+        """The SV1 listener's limits; `channels_per_connection` caps the workers one connection authorizes."""
         self.miners: set[Downstream] = set()
         self.workers: dict[str, ShareStats] = {}
         self.started = time.time()
@@ -153,7 +155,9 @@ class Downstream:
     def __init__(self, proxy: Proxy, writer: asyncio.StreamWriter, number: int) -> None:
         self.proxy = proxy
         self.writer = writer
-        self.session = MinerSession(subscription_id=f"{number:08x}")
+        self.session = MinerSession(
+            subscription_id=f"{number:08x}", max_users=proxy.limits.channels_per_connection
+        )
         self.translator = JobTranslator()
         self.channel: EcashChannel | None = None
         self.peer = writer.get_extra_info("peername")
@@ -166,39 +170,29 @@ class Downstream:
     # --- reading the miner ------------------------------------------------------------------------
 
     async def run(self, reader: asyncio.StreamReader) -> None:
-        splitter = LineSplitter()
-        while not self._closed:
-            data = await reader.read(READ_SIZE)
-            if not data:
-                return
-            try:
-                lines = splitter.feed(data)
-            except LineTooLong as exc:
-                log.warning("miner %s sent a line over the cap; closing it", self.peer)
-                self._write(exc.response())
-                await self._hang_up(reader)
-                return
-            for line in lines:
+        miner = Sv1Reader(reader, self.proxy.limits)
+        try:
+            while not self._closed:
                 try:
-                    message = parse_line(line)
-                except Sv1Error as exc:
+                    lines = await miner.lines()
+                except Sv1Error as exc:  # a line over the cap, or lines past the message rate
+                    log.warning("miner %s: %s", self.peer, exc.message)
                     self._write(exc.response())
-                    continue
-                if isinstance(message, Request):
-                    await self._handle(self.session.receive(message))
-            await self.writer.drain()
-
-    async def _hang_up(self, reader: asyncio.StreamReader) -> None:
-        """Send our last words, end our side, and discard what is still coming for a moment.
-
-        Closing with unread input would reset the connection and lose the error line.
-        """
-        with contextlib.suppress(OSError, ConnectionError, TimeoutError):
-            await self.writer.drain()
-            self.writer.write_eof()
-            async with asyncio.timeout(HANG_UP_SECONDS):
-                while await reader.read(READ_SIZE):
-                    pass
+                    await hang_up(self.writer, reader)
+                    return
+                if not lines:
+                    return
+                for line in lines:
+                    try:
+                        message = parse_line(line)
+                    except Sv1Error as exc:
+                        self._write(exc.response())
+                        continue
+                    if isinstance(message, Request):
+                        await self._handle(self.session.receive(message))
+                await miner.drain(self.writer)
+        except PeerTimedOut as exc:
+            log.info("miner %s: %s; closing it", self.peer, exc)
 
     async def _handle(self, events: list[Event]) -> None:
         for event in events:
@@ -224,9 +218,9 @@ class Downstream:
     def _write(self, message: Any) -> None:
         if self.writer.is_closing():
             return
-        if self.writer.transport.get_write_buffer_size() > MAX_UNREAD_BYTES:
+        if unread_over_cap(self.writer, self.proxy.limits):
             log.warning("miner %s does not read what we send; disconnecting it", self.peer)
-            self.writer.close()
+            self.writer.transport.abort()
             return
         self.writer.write(encode(message))
 
@@ -375,6 +369,4 @@ class Downstream:
             await asyncio.wait(list(self._tasks), timeout=FLUSH_TIMEOUT)
         if self.channel is not None:
             await self.channel.close()
-        self.writer.close()
-        with contextlib.suppress(OSError, ConnectionError):
-            await self.writer.wait_closed()
+        await close_stream(self.writer)

@@ -49,7 +49,7 @@ MAX_JOBS = 64
 """Jobs kept per miner; refreshes on a quiet chain must not grow memory without bound."""
 
 MAX_USERS = 16
-"""Workers one connection may authorize (each gets statistics on the proxy)."""
+"""Workers one connection may authorize by default (each gets statistics on the proxy)."""
 
 MAX_NTIME_AHEAD = 7200
 """How far past its job's ntime a share's ntime may roll (MAX_FUTURE_BLOCK_TIME)."""
@@ -128,6 +128,8 @@ class MinerSession:
     subscription_id: str
     check_user: Callable[[str], str | None] = any_user
     answer_shares_at_once: bool = True
+    max_users: int = MAX_USERS
+    """Workers this connection may authorize (0: no cap)."""
     server_version_mask: int = SERVER_VERSION_MASK
     extranonce1: bytes | None = None
     extranonce2_size: int = 0
@@ -214,8 +216,8 @@ class MinerSession:
         user = request.params[0]
         if len(user.encode()) > 255:
             raise Sv1Error(ERR_UNAUTHORIZED, "user names are at most 255 bytes")
-        if user not in self.users and len(self.users) >= MAX_USERS:
-            raise Sv1Error(ERR_UNAUTHORIZED, f"at most {MAX_USERS} workers per connection")
+        if user not in self.users and self.max_users and len(self.users) >= self.max_users:
+            raise Sv1Error(ERR_UNAUTHORIZED, f"at most {self.max_users} workers per connection")
         refused = self.check_user(user)
         if refused is not None:
             raise Sv1Error(ERR_UNAUTHORIZED, refused)

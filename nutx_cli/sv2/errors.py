@@ -30,5 +30,9 @@ class ConnectionClosed(Sv2Error):
     """The peer closed the connection (or we did) before the next message arrived."""
 
 
+class LimitExceeded(ConnectionClosed):
+    """We closed the connection: the peer went past a listener limit (a timeout or the message rate)."""
+
+
 class ConnectError(Sv2Error):
     """The TCP connection to the peer could not be opened."""

@@ -35,6 +35,9 @@ _OPTIONAL_STR = (str, type(None))
 
 S = TypeVar("S", bound=StrEnum)
 
+_REFUSALS = (400, 413, 429)
+"""HTTP statuses the mint answers with a Cashu error body: a refusal, a body over its cap, its rate limit."""
+
 
 class MintUnreachable(NutxError):
     """No answer from the mint (not running, wrong URL, connection cut)."""
@@ -201,7 +204,7 @@ class MintClient:
             data = response.json()
         except ValueError:
             data = None
-        if response.status_code == 400 and isinstance(data, dict) and "detail" in data:
+        if response.status_code in _REFUSALS and isinstance(data, dict) and "detail" in data:
             code = data.get("code")
             raise MintRefused(code if isinstance(code, int) else 0, str(data["detail"]))
         if response.status_code != 200 or not isinstance(data, dict):

@@ -14,6 +14,7 @@ from typing import Any
 
 from nutx_cli.core import bdhke
 from nutx_cli.core.keysets import Keyset, amount_split
+from nutx_cli.core.limits import HttpLimits
 from nutx_cli.core.models import BlindedMessage, BlindSignature, Proof
 from nutx_cli.mint import Mint, create_app
 from nutx_cli.mint.http import serve_app
@@ -146,17 +147,21 @@ class HeldPayments(FakeBackend):
         raise AssertionError("the condition never held")
 
 
+UNLIMITED_RATE = HttpLimits(requests_per_minute=0)
+"""Tests of the mint's behaviour fire many requests at once from 127.0.0.1; the rate limit has its own tests."""
+
+
 class ServerThread:
     """`serve_app` on its own event loop in a thread, so the test can drive the Mint directly too."""
 
-    def __init__(self, mint: Mint) -> None:
+    def __init__(self, mint: Mint, limits: HttpLimits = UNLIMITED_RATE) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._thread = threading.Thread(
             target=self._loop.run_until_complete,
-            args=(serve_app(create_app(mint), "127.0.0.1", self.port, self._stop),),
+            args=(serve_app(create_app(mint, limits), "127.0.0.1", self.port, self._stop),),
         )
         self._thread.start()
         for _ in range(200):

@@ -120,7 +120,7 @@ def test_a_schema_4_mint_gets_the_cache(tmp_path: Path) -> None:
     conn.close()
     mint = Mint.open(tmp_path / "mint")
     try:
-        assert mint.store.meta("schema") == str(SCHEMA_VERSION) == "5"
+        assert mint.store.meta("schema") == str(SCHEMA_VERSION)
         mint.responses.put(b"k" * 32, "{}", 5)
         assert mint.responses.get(b"k" * 32, 5) == "{}"
     finally:

@@ -296,6 +296,27 @@ def test_requires_standard_jobs_gets_standard_channels_only() -> None:
     assert isinstance(action, OpenChannel) and action.kind is ChannelKind.STANDARD
 
 
+@pytest.mark.parametrize(
+    "request_3",
+    [
+        OpenStandardMiningChannel(3, "bob", 0.0, U256_MAX),
+        OpenExtendedMiningChannel(3, "bob", 0.0, U256_MAX, 4),
+        open_msg(3),
+    ],
+)
+def test_an_open_past_the_channel_cap_is_too_many_channels_whatever_its_kind(request_3: Message) -> None:
+    session = session_set_up()
+    session.max_channels = 2
+    first, _ = opened(session, 1), opened(session, 2)
+    assert sent(session.receive(request_3, NOW)) == OpenMiningChannelError(
+        request_id=3, error_code="too-many-channels"
+    )
+    assert session.receive(CloseChannel(channel_id=first.channel_id, reason_code=""), NOW) == [
+        DropChannel(first.channel_id)
+    ]
+    assert isinstance(opened(session, 4), OpenChannel)  # a closed channel frees its place
+
+
 # --- shares --------------------------------------------------------------------------------------------
 
 

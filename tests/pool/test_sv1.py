@@ -11,6 +11,9 @@ a clean shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import socket
 from collections.abc import AsyncIterator, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 import pytest
 
 from nutx_cli.core.claims import HOW_TO_GET_A_KEY, claim_pubkey
+from nutx_cli.core.limits import ListenerLimits
 from nutx_cli.core.vardiff import VardiffConfig
 from nutx_cli.mint import Mint
 from nutx_cli.node.client import NodeClient
@@ -28,6 +32,7 @@ from nutx_cli.pool.settings import PoolSettings
 from nutx_cli.pool.shares import Submission
 from nutx_cli.pool.sv1 import Line, Sv1Port, Sv1Wire
 from nutx_cli.sv1.protocol import Response
+from nutx_cli.sv1.server import SV1_LIMITS
 from nutx_cli.sv1.session import MinerSession
 from tests.helpers.node import PAYOUT, running_node
 from tests.helpers.sv1_miner import DIFF1, Sv1Miner, mine_one
@@ -41,8 +46,10 @@ def node(tmp_path: Path) -> Iterator[NodeClient]:
         yield client
 
 
-@pytest.fixture
-async def port(tmp_path: Path, node: NodeClient) -> AsyncIterator[tuple[Pool, Sv1Port, int]]:
+@contextlib.asynccontextmanager
+async def serving(
+    tmp_path: Path, node: NodeClient, limits: ListenerLimits = SV1_LIMITS
+) -> AsyncIterator[tuple[Pool, Sv1Port, int]]:
     """A pool at level 256 with no block in reach (network difficulty 1), its SV1 port on a free port."""
     mint = Mint.open(tmp_path / "pool")
     settings = PoolSettings(
@@ -54,12 +61,18 @@ async def port(tmp_path: Path, node: NodeClient) -> AsyncIterator[tuple[Pool, Sv
     )
     try:
         pool = await Pool.start(mint, node, settings)
-        sv1 = Sv1Port(pool)
+        sv1 = Sv1Port(pool, limits)
         yield pool, sv1, await sv1.start("127.0.0.1", 0)
         await sv1.close()
         await pool.shares.wait()
     finally:
         mint.close()
+
+
+@pytest.fixture
+async def port(tmp_path: Path, node: NodeClient) -> AsyncIterator[tuple[Pool, Sv1Port, int]]:
+    async with serving(tmp_path, node) as served:
+        yield served
 
 
 def ready_miner(port: int) -> tuple[Sv1Miner, str, int]:
@@ -166,3 +179,56 @@ async def test_pool_refusals_reach_sv1_miners_as_their_codes(code: str, sv1_code
     wire.rejected(None, share, code)  # type: ignore[arg-type]
     await asyncio.sleep(0)  # the outbox writes on the next loop iteration
     assert lines.lines == [Response("submit-7", None, [sv1_code, code, None])] and wire.pending == {}
+
+
+def _lines_until_closed(sock: socket.socket) -> list[dict[str, Any]]:
+    """Every line the pool sends until it ends the connection (EOF or reset)."""
+    data = b""
+    try:
+        while chunk := sock.recv(1 << 16):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+async def test_the_sv1_port_keeps_the_listener_limits(tmp_path: Path, node: NodeClient) -> None:
+    """Per-IP cap, worker cap, message rate, the 16 KiB line and the handshake timeout, as on the proxy."""
+    limits = ListenerLimits(
+        connections_per_ip=2,
+        handshake_timeout=1.0,
+        channels_per_connection=1,
+        messages_per_second=5,
+        message_burst=10,
+    )
+    async with serving(tmp_path, node, limits) as (_, _, number):
+
+        def probe() -> None:
+            honest, _, _ = ready_miner(number)
+            try:
+                second = honest.call("mining.authorize", [f"{PUBKEY}.other", "x"])
+                assert second["error"][0] == 24 and "at most 1 workers" in second["error"][1]
+                with socket.create_connection(("127.0.0.1", number), timeout=30) as silent:
+                    assert _lines_until_closed(silent) == []  # no first line: closed at the timeout
+                with socket.create_connection(("127.0.0.1", number), timeout=30) as crowd:
+                    crowd.sendall(b"\n")  # admitted (the honest miner holds the other place) …
+                    with socket.create_connection(("127.0.0.1", number), timeout=30) as refused:
+                        assert _lines_until_closed(refused) == []  # … so a third is reset at once
+                with socket.create_connection(("127.0.0.1", number), timeout=30) as flooder:
+                    flood = b"".join(
+                        json.dumps({"id": i, "method": "mining.extranonce.subscribe", "params": []}).encode()
+                        + b"\n"
+                        for i in range(50)
+                    )
+                    flooder.sendall(flood)
+                    answers = _lines_until_closed(flooder)
+                    assert len(answers) < 50 and "messages a second" in answers[-1]["error"][1]
+                with socket.create_connection(("127.0.0.1", number), timeout=30) as long_line:
+                    long_line.sendall(b'{"id": 1, "method": "' + b"x" * (17 * 1024) + b'"}\n')
+                    answers = _lines_until_closed(long_line)
+                    assert len(answers) == 1 and "longer than 16384 bytes" in answers[0]["error"][1]
+                assert honest.call("mining.extranonce.subscribe", [])["result"] is True  # still served
+            finally:
+                honest.close()
+
+        await asyncio.to_thread(probe)

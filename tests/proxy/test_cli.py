@@ -15,6 +15,7 @@ from nutx_cli.errors import NutxError
 from nutx_cli.local import PoolInfo, write_pool_json
 from nutx_cli.proxy.run import ProxyOptions, checked_upstream, parse_host_port
 from nutx_cli.proxy.service import Upstream
+from nutx_cli.sv1.server import SV1_LIMITS
 
 AUTHORITY_KEY = "9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72"  # SRI's public test key (stratum.json)
 
@@ -43,6 +44,7 @@ def options(tmp_path: Path, **flags: str) -> ProxyOptions:
         data_dir=tmp_path / "proxy",
         host="127.0.0.1",
         sv1_port=0,
+        limits=SV1_LIMITS,
         admin=AdminAccess("127.0.0.1"),
         admin_port=0,
         pool=flags.get("pool"),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from nutx_cli.core.limits import ListenerLimits
 from nutx_cli.sv2.certificate import authority_key_to_text, make_certificate, pubkey_of_secret
 from nutx_cli.sv2.connection import Connection, Sv2Server, serve
 from nutx_cli.sv2.ecash import (
@@ -27,6 +28,7 @@ from nutx_cli.sv2.errors import (
     ConnectError,
     ConnectionClosed,
     HandshakeError,
+    LimitExceeded,
 )
 from nutx_cli.sv2.extensions import RequestExtensions, RequestExtensionsSuccess
 from nutx_cli.sv2.messages import (
@@ -208,7 +210,7 @@ async def test_handshake_timeouts_on_both_sides(caplog: pytest.LogCaptureFixture
         static_secret=new_secret(),
         authority_secret=new_secret(),
         on_connection=pool,
-        handshake_timeout=0.3,
+        limits=ListenerLimits(handshake_timeout=0.3),
     )
     async with srv:
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
@@ -243,3 +245,91 @@ async def test_plain_frames_on_a_trusted_lan() -> None:
         await conn.send(SETUP)
         assert await conn.recv() == SetupConnectionSuccess(2, 0)
         await conn.close()
+
+
+async def serve_with(handler: Callable[[Connection], Awaitable[None]], limits: ListenerLimits) -> Sv2Server:
+    return await serve(
+        "127.0.0.1",
+        0,
+        static_secret=new_secret(),
+        authority_secret=new_secret(),
+        on_connection=handler,
+        limits=limits,
+    )
+
+
+BIG_JOB = NewExtendedMiningJob(1, 5, None, 0x20000000, True, [], b"p" * 60_000, b"suffix")
+
+
+async def test_a_peer_that_never_reads_is_closed_past_the_unread_cap() -> None:
+    """Jobs are queued without waiting (a broadcast never stalls on one miner); a miner that reads none of
+    them is closed once over max_unread_bytes, instead of growing the pool's buffer for ever."""
+    ended: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+
+    async def broadcaster(conn: Connection) -> None:
+        await conn.recv()
+        try:
+            for _ in range(400):  # 24 MB: more than the kernel's socket buffers hold
+                conn.send_nowait(BIG_JOB)
+        except ConnectionClosed as exc:
+            ended.set_result(exc)
+            raise
+
+    limits = ListenerLimits(channels_per_connection=0)
+    async with await serve_with(broadcaster, limits) as srv:
+        assert srv.authority_pubkey is not None
+        conn = await Connection.connect("127.0.0.1", srv.port, srv.authority_pubkey)
+        await conn.send(SETUP)  # and never reads
+        exc = await asyncio.wait_for(ended, 30)
+        assert isinstance(exc, LimitExceeded) and f"over {limits.max_unread_bytes} bytes unread" in str(exc)
+        await conn.close()
+
+
+async def test_a_peer_that_neither_reads_nor_sends_times_out_while_we_wait_to_send() -> None:
+    ended: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+
+    async def sender(conn: Connection) -> None:
+        await conn.recv()
+        try:
+            while True:
+                await conn.send(BIG_JOB)  # waits for the peer to read: bounded by the idle deadline
+        except ConnectionClosed as exc:
+            ended.set_result(exc)
+            raise
+
+    async with await serve_with(sender, ListenerLimits(idle_timeout=0.5)) as srv:
+        assert srv.authority_pubkey is not None
+        conn = await Connection.connect("127.0.0.1", srv.port, srv.authority_pubkey)
+        await conn.send(SETUP)
+        exc = await asyncio.wait_for(ended, 30)
+        assert isinstance(exc, LimitExceeded) and "idle timeout" in str(exc)
+        await conn.close()
+
+
+async def test_closing_does_not_wait_for_ever_on_a_peer_that_never_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The handler ends with our output unread: the close gives up after CLOSE_TIMEOUT and frees the socket
+    (and its per-IP slot: with a cap of 1 the next connection is admitted)."""
+    monkeypatch.setattr("nutx_cli.listener.CLOSE_TIMEOUT", 0.2)
+
+    async def dump_and_leave(conn: Connection) -> None:
+        await conn.recv()
+        for _ in range(100):  # 6 MB, under the unread cap: nothing aborts it but the close
+            conn.send_nowait(BIG_JOB)
+
+    limits = ListenerLimits(connections_per_ip=1, channels_per_connection=1000)
+    async with await serve_with(dump_and_leave, limits) as srv:
+        assert srv.authority_pubkey is not None
+        stuck = await Connection.connect("127.0.0.1", srv.port, srv.authority_pubkey)
+        await stuck.send(SETUP)  # and never reads
+        admitted = None
+        for _ in range(300):
+            try:
+                admitted = await Connection.connect("127.0.0.1", srv.port, srv.authority_pubkey)
+                break
+            except HandshakeError:  # still refused: the first connection holds the only slot
+                await asyncio.sleep(0.1)
+        assert admitted is not None, "the first connection was never closed"
+        await admitted.close()
+        await stuck.close()

@@ -165,6 +165,8 @@ def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
             "2",
             "--shares-per-minute",
             "60000",
+            "--max-messages-per-second",  # the scripted clients submit as fast as the pool answers
+            "0",
             *extra,
         ]
         s = Stack(tmp_path, node, node_rpc, args)
